@@ -1,0 +1,1 @@
+"""Data sources: the EirGrid API client, recorded-file replay and the grid simulator."""

@@ -1,1 +1,1 @@
-"""GridStream commands."""
+"""Command groups of the ``gridstream`` CLI; each module has ``register(app: typer.Typer)``."""

@@ -29,15 +29,22 @@ class _AlertStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AlertState
     DESCRIPTOR: _descriptor.EnumDescriptor
     ALERT_STATE_UNSPECIFIED: _AlertState.ValueType  # 0
     ALERT_STATE_PENDING: _AlertState.ValueType  # 1
+    """condition true, waiting for its `for` duration"""
     ALERT_STATE_FIRING: _AlertState.ValueType  # 2
+    """condition held long enough: notify"""
     ALERT_STATE_RESOLVED: _AlertState.ValueType  # 3
+    """condition no longer true"""
 
-class AlertState(_AlertState, metaclass=_AlertStateEnumTypeWrapper): ...
+class AlertState(_AlertState, metaclass=_AlertStateEnumTypeWrapper):
+    """Lifecycle of an alert."""
 
 ALERT_STATE_UNSPECIFIED: AlertState.ValueType  # 0
 ALERT_STATE_PENDING: AlertState.ValueType  # 1
+"""condition true, waiting for its `for` duration"""
 ALERT_STATE_FIRING: AlertState.ValueType  # 2
+"""condition held long enough: notify"""
 ALERT_STATE_RESOLVED: AlertState.ValueType  # 3
+"""condition no longer true"""
 Global___AlertState: _TypeAlias = AlertState  # noqa: Y015
 
 @_typing.final
@@ -100,20 +107,35 @@ class Alert(_message.Message):
     ACKNOWLEDGED_BY_FIELD_NUMBER: _builtins.int
     OCCURRENCES_FIELD_NUMBER: _builtins.int
     fingerprint: _builtins.str
+    """stable hash of the labels: the alert's identity"""
     name: _builtins.str
+    """rule name, e.g. DemandForecastMiss"""
     state: Global___AlertState.ValueType
+    """pending, firing or resolved"""
     severity: _common_pb2.Severity.ValueType
+    """info, warning or critical"""
     starts_at_ms: _builtins.int
+    """when the condition first became true"""
     ends_at_ms: _builtins.int
+    """when it resolved; 0 while active"""
     updated_at_ms: _builtins.int
+    """last state change or refresh"""
     silenced: _builtins.bool
+    """true while a silence matches its labels"""
     acknowledged: _builtins.bool
+    """true once an operator acknowledged it"""
     acknowledged_by: _builtins.str
+    """who acknowledged it (empty if nobody)"""
     occurrences: _builtins.int
+    """how many times the condition was seen [count]"""
     @_builtins.property
-    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """identifying labels (region, field, service, ...)"""
+
     @_builtins.property
-    def annotations(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def annotations(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """human text: summary, description, runbook"""
+
     def __init__(
         self,
         *,
@@ -173,14 +195,21 @@ class SystemEvent(_message.Message):
     TS_MS_FIELD_NUMBER: _builtins.int
     LABELS_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
+    """unique id of the event"""
     service: _builtins.str
+    """the service that emitted it, e.g. smart-storage-optimizer"""
     kind: _builtins.str
     """e.g. solver_failed, feed_stuck, service_restarted"""
     severity: _common_pb2.Severity.ValueType
+    """info, warning or critical"""
     message: _builtins.str
+    """human-readable description"""
     ts_ms: _builtins.int
+    """when it happened"""
     @_builtins.property
-    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """extra context (region, field, exit code, ...)"""
+
     def __init__(
         self,
         *,

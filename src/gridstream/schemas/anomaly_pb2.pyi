@@ -22,6 +22,8 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class AnomalyEvidence(_message.Message):
+    """One piece of evidence behind an anomaly verdict."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     KIND_FIELD_NUMBER: _builtins.int
@@ -30,8 +32,9 @@ class AnomalyEvidence(_message.Message):
     kind: _builtins.str
     """forecast_residual, streaming_detector, data_quality"""
     score: _builtins.float
-    """0..1"""
+    """how anomalous this evidence alone says the reading is [0..1]"""
     detail: _builtins.str
+    """human-readable detail, e.g. the residual against the P10-P90 band"""
     def __init__(
         self,
         *,
@@ -67,21 +70,33 @@ class Anomaly(_message.Message):
     EVIDENCE_FIELD_NUMBER: _builtins.int
     DETECTOR_VERSION_FIELD_NUMBER: _builtins.int
     record_id: _builtins.str
+    """id of the reading judged: "{series_id}@{ts_ms}" """
     series_id: _builtins.str
+    """"{region}/{field}", also the Kafka key"""
     region: _builtins.str
+    """ALL, ROI or NI"""
     field: _builtins.str
+    """e.g. SYSTEM_DEMAND"""
     ts_ms: _builtins.int
+    """time of the reading"""
     value: _builtins.float
+    """the reading judged [unit of the series]"""
     score: _builtins.float
-    """0..1"""
+    """combined anomaly score [0..1]"""
     is_anomaly: _builtins.bool
+    """true when the score crossed the threshold"""
     label: _builtins.str
     """normal, spike, dip, stuck, gap, forecast_miss"""
     severity: _common_pb2.Severity.ValueType
+    """info, warning or critical"""
     explanation: _builtins.str
+    """one sentence a person can read"""
     detector_version: _builtins.str
+    """version of the detector configuration"""
     @_builtins.property
-    def evidence(self) -> _containers.RepeatedCompositeFieldContainer[Global___AnomalyEvidence]: ...
+    def evidence(self) -> _containers.RepeatedCompositeFieldContainer[Global___AnomalyEvidence]:
+        """the scores that led to the verdict"""
+
     def __init__(
         self,
         *,

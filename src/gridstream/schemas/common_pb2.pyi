@@ -25,16 +25,22 @@ class _SeverityEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Severity.Val
     DESCRIPTOR: _descriptor.EnumDescriptor
     SEVERITY_UNSPECIFIED: _Severity.ValueType  # 0
     SEVERITY_INFO: _Severity.ValueType  # 1
+    """worth recording, no action needed"""
     SEVERITY_WARNING: _Severity.ValueType  # 2
+    """needs attention soon"""
     SEVERITY_CRITICAL: _Severity.ValueType  # 3
+    """needs action now"""
 
 class Severity(_Severity, metaclass=_SeverityEnumTypeWrapper):
     """Severity shared by anomalies, alerts and system events."""
 
 SEVERITY_UNSPECIFIED: Severity.ValueType  # 0
 SEVERITY_INFO: Severity.ValueType  # 1
+"""worth recording, no action needed"""
 SEVERITY_WARNING: Severity.ValueType  # 2
+"""needs attention soon"""
 SEVERITY_CRITICAL: Severity.ValueType  # 3
+"""needs action now"""
 Global___Severity: _TypeAlias = Severity  # noqa: Y015
 
 class _QualityFlag:

@@ -56,16 +56,27 @@ class DeadLetter(_message.Message):
     ORIGINAL_HEADERS_FIELD_NUMBER: _builtins.int
     FAILED_AT_MS_FIELD_NUMBER: _builtins.int
     service: _builtins.str
+    """the service that rejected the record"""
     reason: _builtins.str
+    """why, in words"""
     error_type: _builtins.str
+    """error class, e.g. SerdeError, ValidationError"""
     source_topic: _builtins.str
+    """topic the record was read from"""
     source_partition: _builtins.int
+    """its partition"""
     source_offset: _builtins.int
+    """its offset in that partition"""
     original_key: _builtins.bytes
+    """the record's key, unchanged"""
     original_value: _builtins.bytes
+    """the record's value, unchanged"""
     failed_at_ms: _builtins.int
+    """when it was rejected"""
     @_builtins.property
-    def original_headers(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def original_headers(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """the record's headers (values as UTF-8 text)"""
+
     def __init__(
         self,
         *,

@@ -54,16 +54,21 @@ class FeatureVector(_message.Message):
     FEATURE_SET_FIELD_NUMBER: _builtins.int
     FLAGS_FIELD_NUMBER: _builtins.int
     series_id: _builtins.str
+    """"{region}/{field}", also the Kafka key"""
     region: _builtins.str
+    """ALL, ROI or NI"""
     field: _builtins.str
+    """e.g. SYSTEM_DEMAND"""
     ts_ms: _builtins.int
     """the time of the latest reading the features use"""
     value: _builtins.float
-    """the latest reading (an input, never the training target)"""
+    """the latest reading (an input, never the training target) [unit of the series]"""
     feature_set: _builtins.str
     """version of the feature definitions"""
     @_builtins.property
-    def features(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]: ...
+    def features(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """feature name to value (lags, calendar, weather-free context)"""
+
     @_builtins.property
     def flags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """quality flags carried from the clean reading"""

@@ -21,6 +21,8 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class ForecastStep(_message.Message):
+    """One step of a forecast trajectory: a quantile band for one target time."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     TARGET_TIME_MS_FIELD_NUMBER: _builtins.int
@@ -29,10 +31,15 @@ class ForecastStep(_message.Message):
     P50_FIELD_NUMBER: _builtins.int
     P90_FIELD_NUMBER: _builtins.int
     target_time_ms: _builtins.int
+    """the time this step forecasts"""
     horizon_minutes: _builtins.int
+    """target time minus issue time"""
     p10: _builtins.float
+    """10th percentile [unit of the forecast]"""
     p50: _builtins.float
+    """median [unit of the forecast]"""
     p90: _builtins.float
+    """90th percentile [unit of the forecast]"""
     def __init__(
         self,
         *,
@@ -68,16 +75,23 @@ class Forecast(_message.Message):
     forecast_id: _builtins.str
     """"{series_id}@{issue_time_ms}" """
     series_id: _builtins.str
+    """"{region}/{field}", also the Kafka key"""
     region: _builtins.str
+    """ALL, ROI or NI"""
     field: _builtins.str
+    """e.g. SYSTEM_DEMAND"""
     issue_time_ms: _builtins.int
     """data time the forecast was issued at"""
     model_version: _builtins.str
+    """the model that produced it"""
     model_kind: _builtins.str
     """lightgbm-quantile, seasonal-naive"""
     unit: _builtins.str
+    """unit of the forecast values: MW, gCO2/kWh, tCO2/h, %"""
     @_builtins.property
-    def steps(self) -> _containers.RepeatedCompositeFieldContainer[Global___ForecastStep]: ...
+    def steps(self) -> _containers.RepeatedCompositeFieldContainer[Global___ForecastStep]:
+        """the trajectory, in target-time order"""
+
     def __init__(
         self,
         *,

@@ -57,20 +57,31 @@ class ModelUpdate(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     DATA_HASH_FIELD_NUMBER: _builtins.int
     series_id: _builtins.str
+    """the series the model forecasts, also the Kafka key"""
     model_version: _builtins.str
+    """the new version"""
     previous_version: _builtins.str
+    """the version it replaces (empty for the first)"""
     uri: _builtins.str
     """registry location of the model files"""
     trained_at_ms: _builtins.int
+    """when training finished"""
     train_from_ms: _builtins.int
+    """start of the training data"""
     train_until_ms: _builtins.int
+    """end of the training data"""
     reason: _builtins.str
     """schedule, drift, manual, bootstrap"""
     data_hash: _builtins.str
+    """hash of the training data, for reproducibility"""
     @_builtins.property
-    def metrics(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]: ...
+    def metrics(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """backtest metrics, e.g. mae, pinball_p10 [unit of the series]"""
+
     @_builtins.property
-    def feature_names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def feature_names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """the features the model expects, in order"""
+
     def __init__(
         self,
         *,

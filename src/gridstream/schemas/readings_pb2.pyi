@@ -51,15 +51,17 @@ class RawReading(_message.Message):
     effective_time: _builtins.str
     """as published: Irish local wall-clock time"""
     ts_ms: _builtins.int
-    """EffectiveTime converted to UTC, epoch milliseconds"""
+    """EffectiveTime converted to UTC"""
     has_value: _builtins.bool
     """false when the API returned null"""
     value: _builtins.float
+    """the reading; meaningless when has_value is false [see unit]"""
     source: _builtins.str
     """live, backfill, replay, simulate"""
     ingested_at_ms: _builtins.int
+    """when the ingestor read it"""
     unit: _builtins.str
-    """MW, gCO2/kWh, tCO2/h, %"""
+    """unit of value: MW, gCO2/kWh, tCO2/h, %"""
     def __init__(
         self,
         *,
@@ -103,22 +105,31 @@ class CleanReading(_message.Message):
     SOURCE_FIELD_NUMBER: _builtins.int
     STUCK_INTERVALS_FIELD_NUMBER: _builtins.int
     record_id: _builtins.str
+    """"{series_id}@{ts_ms}", as in the raw reading"""
     series_id: _builtins.str
+    """"{region}/{field}", also the Kafka key"""
     region: _builtins.str
+    """ALL, ROI, NI"""
     field: _builtins.str
+    """e.g. SYSTEM_DEMAND"""
     ts_ms: _builtins.int
-    """UTC epoch milliseconds, aligned to the grid"""
+    """aligned to the series' grid"""
     value: _builtins.float
+    """the validated reading [see unit]"""
     unit: _builtins.str
+    """unit of value: MW, gCO2/kWh, tCO2/h, %"""
     interval_minutes: _builtins.int
-    """15, or 30 for SNSP"""
+    """15, or 30 for SNSP [min]"""
     gap_before_ms: _builtins.int
-    """length of the gap before this reading, 0 if none"""
+    """length of the gap before this reading, 0 if none [ms]"""
     source: _builtins.str
+    """live, backfill, replay, simulate"""
     stuck_intervals: _builtins.int
-    """how many intervals the value has been unchanged"""
+    """how many intervals the value has been unchanged [count]"""
     @_builtins.property
-    def flags(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.QualityFlag.ValueType]: ...
+    def flags(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.QualityFlag.ValueType]:
+        """data-quality findings; the value is never altered"""
+
     def __init__(
         self,
         *,

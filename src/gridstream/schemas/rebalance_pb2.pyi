@@ -28,23 +28,38 @@ class _ActionKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ActionKind
     DESCRIPTOR: _descriptor.EnumDescriptor
     ACTION_KIND_UNSPECIFIED: _ActionKind.ValueType  # 0
     ACTION_KIND_STORAGE_CHARGE: _ActionKind.ValueType  # 1
+    """charge batteries"""
     ACTION_KIND_STORAGE_DISCHARGE: _ActionKind.ValueType  # 2
+    """discharge batteries"""
     ACTION_KIND_INTERCONNECTOR_IMPORT: _ActionKind.ValueType  # 3
+    """import over the interconnectors"""
     ACTION_KIND_INTERCONNECTOR_EXPORT: _ActionKind.ValueType  # 4
+    """export over the interconnectors"""
     ACTION_KIND_WIND_CURTAIL: _ActionKind.ValueType  # 5
+    """curtail wind generation"""
     ACTION_KIND_DEMAND_RESPONSE: _ActionKind.ValueType  # 6
+    """call on demand response"""
     ACTION_KIND_HOLD: _ActionKind.ValueType  # 7
+    """no change"""
 
-class ActionKind(_ActionKind, metaclass=_ActionKindEnumTypeWrapper): ...
+class ActionKind(_ActionKind, metaclass=_ActionKindEnumTypeWrapper):
+    """What a rebalancing action does."""
 
 ACTION_KIND_UNSPECIFIED: ActionKind.ValueType  # 0
 ACTION_KIND_STORAGE_CHARGE: ActionKind.ValueType  # 1
+"""charge batteries"""
 ACTION_KIND_STORAGE_DISCHARGE: ActionKind.ValueType  # 2
+"""discharge batteries"""
 ACTION_KIND_INTERCONNECTOR_IMPORT: ActionKind.ValueType  # 3
+"""import over the interconnectors"""
 ACTION_KIND_INTERCONNECTOR_EXPORT: ActionKind.ValueType  # 4
+"""export over the interconnectors"""
 ACTION_KIND_WIND_CURTAIL: ActionKind.ValueType  # 5
+"""curtail wind generation"""
 ACTION_KIND_DEMAND_RESPONSE: ActionKind.ValueType  # 6
+"""call on demand response"""
 ACTION_KIND_HOLD: ActionKind.ValueType  # 7
+"""no change"""
 Global___ActionKind: _TypeAlias = ActionKind  # noqa: Y015
 
 class _ApprovalState:
@@ -55,19 +70,30 @@ class _ApprovalStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Approva
     DESCRIPTOR: _descriptor.EnumDescriptor
     APPROVAL_STATE_UNSPECIFIED: _ApprovalState.ValueType  # 0
     APPROVAL_STATE_PROPOSED: _ApprovalState.ValueType  # 1
+    """waiting for a decision (advisory mode)"""
     APPROVAL_STATE_APPROVED: _ApprovalState.ValueType  # 2
+    """approved by an operator"""
     APPROVAL_STATE_REJECTED: _ApprovalState.ValueType  # 3
+    """rejected by an operator"""
     APPROVAL_STATE_EXECUTED: _ApprovalState.ValueType  # 4
+    """carried out"""
     APPROVAL_STATE_EXPIRED: _ApprovalState.ValueType  # 5
+    """its window passed without a decision"""
 
-class ApprovalState(_ApprovalState, metaclass=_ApprovalStateEnumTypeWrapper): ...
+class ApprovalState(_ApprovalState, metaclass=_ApprovalStateEnumTypeWrapper):
+    """Where an action stands in the approval workflow."""
 
 APPROVAL_STATE_UNSPECIFIED: ApprovalState.ValueType  # 0
 APPROVAL_STATE_PROPOSED: ApprovalState.ValueType  # 1
+"""waiting for a decision (advisory mode)"""
 APPROVAL_STATE_APPROVED: ApprovalState.ValueType  # 2
+"""approved by an operator"""
 APPROVAL_STATE_REJECTED: ApprovalState.ValueType  # 3
+"""rejected by an operator"""
 APPROVAL_STATE_EXECUTED: ApprovalState.ValueType  # 4
+"""carried out"""
 APPROVAL_STATE_EXPIRED: ApprovalState.ValueType  # 5
+"""its window passed without a decision"""
 Global___ApprovalState: _TypeAlias = ApprovalState  # noqa: Y015
 
 @_typing.final
@@ -90,18 +116,29 @@ class RebalanceAction(_message.Message):
     MODE_FIELD_NUMBER: _builtins.int
     POLICY_VERSION_FIELD_NUMBER: _builtins.int
     action_id: _builtins.str
+    """unique id of the action"""
     region: _builtins.str
+    """ALL, ROI or NI, also the Kafka key"""
     kind: Global___ActionKind.ValueType
+    """what to do"""
     magnitude_mw: _builtins.float
+    """how much power the action moves"""
     reason: _builtins.str
+    """why, in words"""
     approval: Global___ApprovalState.ValueType
+    """proposed, approved, rejected, executed or expired"""
     created_at_ms: _builtins.int
+    """when the action was decided"""
     effective_from_ms: _builtins.int
+    """start of the window it applies to"""
     effective_until_ms: _builtins.int
+    """end of that window"""
     decided_by: _builtins.str
+    """policy version or operator who approved/rejected it"""
     mode: _builtins.str
     """advisory or automatic"""
     policy_version: _builtins.str
+    """version of the rebalancing policy"""
     @_builtins.property
     def evidence(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """ids of the forecasts, schedules, anomalies, alerts used"""

@@ -21,6 +21,8 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class StorageStep(_message.Message):
+    """One interval of a battery schedule."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     TS_MS_FIELD_NUMBER: _builtins.int
@@ -28,9 +30,13 @@ class StorageStep(_message.Message):
     DISCHARGE_MW_FIELD_NUMBER: _builtins.int
     SOC_MWH_FIELD_NUMBER: _builtins.int
     ts_ms: _builtins.int
+    """start of the interval"""
     charge_mw: _builtins.float
+    """charging power"""
     discharge_mw: _builtins.float
+    """discharging power"""
     soc_mwh: _builtins.float
+    """state of charge at the end of the interval"""
     def __init__(
         self,
         *,
@@ -66,23 +72,35 @@ class StorageSchedule(_message.Message):
     STEPS_FIELD_NUMBER: _builtins.int
     SOLVE_MS_FIELD_NUMBER: _builtins.int
     schedule_id: _builtins.str
+    """unique id of the schedule"""
     region: _builtins.str
+    """ALL, ROI or NI, also the Kafka key"""
     issue_time_ms: _builtins.int
+    """data time the schedule was computed at"""
     objective: _builtins.str
     """co2, peak, wind, cost, mixed"""
     objective_value: _builtins.float
+    """optimal value of the objective [depends on objective]"""
     solver_status: _builtins.str
     """Optimal, Infeasible, ... or "fallback" """
     fallback: _builtins.bool
     """true when a safe hold schedule was published"""
     reason: _builtins.str
+    """why a fallback was used, empty otherwise"""
     solve_ms: _builtins.float
+    """solver wall time"""
     @_builtins.property
-    def forecast_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def forecast_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """forecasts the schedule was computed from"""
+
     @_builtins.property
-    def model_versions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def model_versions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """versions of the models behind those forecasts"""
+
     @_builtins.property
-    def steps(self) -> _containers.RepeatedCompositeFieldContainer[Global___StorageStep]: ...
+    def steps(self) -> _containers.RepeatedCompositeFieldContainer[Global___StorageStep]:
+        """the schedule, in time order"""
+
     def __init__(
         self,
         *,

@@ -1,0 +1,164 @@
+"""The storage linear program: variables, constraints and objective as sparse arrays.
+
+Columns, for T steps: charge c_t, discharge d_t (MW), SoC s_t at the end of step t (MWh),
+wind absorbed a_t (MW), and one horizon-peak variable P (MW). Rows: SoC dynamics, ramp
+limits on net power d_t - c_t, the peak epigraph (P >= net demand - d_t + c_t) and
+a_t <= c_t. Uncertainty enters through ``robustness``: charging is priced at a high
+quantile of CO2 intensity and price, discharging at a low one, the peak is taken on high
+demand and low wind, and only wind above the SNSP limit even at low wind is absorbable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from gridstream.core.storage.fleet import BatteryFleet
+from gridstream.core.storage.horizon import STEP_HOURS, FloatArray, HorizonForecast
+from gridstream.core.storage.objectives import ObjectiveWeights
+
+INF = float("inf")
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class LpArrays:
+    """A built LP in row-wise sparse form, ready for HiGHS."""
+
+    steps: int
+    col_cost: FloatArray
+    col_lower: FloatArray
+    col_upper: FloatArray
+    row_lower: FloatArray
+    row_upper: FloatArray
+    row_start: np.ndarray
+    row_index: np.ndarray
+    row_value: FloatArray
+    terminal_relaxed: bool
+
+    def col(self, block: int, t: int) -> int:
+        return block * self.steps + t
+
+
+C, D, S, A = 0, 1, 2, 3
+
+
+class _Rows:
+    def __init__(self) -> None:
+        self.start: list[int] = [0]
+        self.index: list[int] = []
+        self.value: list[float] = []
+        self.lower: list[float] = []
+        self.upper: list[float] = []
+
+    def add(self, cols: list[int], vals: list[float], lo: float, hi: float) -> None:
+        self.index.extend(cols)
+        self.value.extend(vals)
+        self.start.append(len(self.index))
+        self.lower.append(lo)
+        self.upper.append(hi)
+
+
+def build_lp(
+    fleet: BatteryFleet,
+    forecast: HorizonForecast,
+    weights: ObjectiveWeights,
+    initial_soc_mwh: float,
+    previous_net_mw: float = 0.0,
+    forbid_charge: BoolArray | None = None,
+    forbid_discharge: BoolArray | None = None,
+) -> LpArrays:
+    """Build the LP; ``forbid_*`` are boolean masks of steps where that direction is fixed to 0."""
+    T = forecast.steps
+    dt = STEP_HOURS
+    k = weights.robustness
+    n = 4 * T + 1
+    peak_col = 4 * T
+    cost = np.zeros(n)
+    lower = np.zeros(n)
+    upper = np.zeros(n)
+    upper[C * T : (C + 1) * T] = fleet.charge_mw
+    upper[D * T : (D + 1) * T] = fleet.discharge_mw
+    lower[S * T : (S + 1) * T] = fleet.soc_min_mwh
+    upper[S * T : (S + 1) * T] = fleet.soc_max_mwh
+    if forbid_charge is not None:
+        upper[C * T : (C + 1) * T][forbid_charge] = 0.0
+    if forbid_discharge is not None:
+        upper[D * T : (D + 1) * T][forbid_discharge] = 0.0
+
+    terminal_relaxed = False
+    if fleet.terminal_soc is not None:
+        want = fleet.terminal_soc * fleet.energy_mwh
+        reachable = initial_soc_mwh + T * dt * fleet.charge_efficiency * fleet.charge_mw
+        if want > reachable:
+            want, terminal_relaxed = reachable, True
+        lower[S * T + T - 1] = max(lower[S * T + T - 1], want)
+
+    # throughput (degradation) cost on every MWh in or out
+    cost[C * T : (C + 1) * T] += dt * fleet.throughput_cost_per_mwh
+    cost[D * T : (D + 1) * T] += dt * fleet.throughput_cost_per_mwh
+
+    co2 = forecast.get("co2")
+    if weights.co2_eur_per_t > 0 and co2 is not None:
+        w = weights.co2_eur_per_t * dt / 1000.0  # gCO2/kWh == kgCO2/MWh -> tonnes
+        cost[C * T : (C + 1) * T] += w * co2.upper(k)
+        cost[D * T : (D + 1) * T] -= w * co2.lower(k)
+
+    price = forecast.get("price")
+    if weights.cost_weight > 0 and price is not None:
+        cost[C * T : (C + 1) * T] += weights.cost_weight * dt * price.upper(k)
+        cost[D * T : (D + 1) * T] -= weights.cost_weight * dt * price.lower(k)
+
+    rows = _Rows()
+    eta_c, eta_d = fleet.charge_efficiency, fleet.discharge_efficiency
+    for t in range(T):
+        cols = [S * T + t, C * T + t, D * T + t]
+        vals = [1.0, -dt * eta_c, dt / eta_d]
+        rhs = initial_soc_mwh if t == 0 else 0.0
+        if t > 0:
+            cols.append(S * T + t - 1)
+            vals.append(-1.0)
+        rows.add(cols, vals, rhs, rhs)
+
+    if fleet.ramp_mw_per_step is not None:
+        r = fleet.ramp_mw_per_step
+        for t in range(T):
+            if t == 0:
+                rows.add([D * T, C * T], [1.0, -1.0], previous_net_mw - r, previous_net_mw + r)
+            else:
+                rows.add(
+                    [D * T + t, C * T + t, D * T + t - 1, C * T + t - 1],
+                    [1.0, -1.0, -1.0, 1.0],
+                    -r,
+                    r,
+                )
+
+    demand, wind = forecast.get("demand"), forecast.get("wind")
+    if weights.peak_eur_per_mw > 0 and demand is not None:
+        net = demand.upper(k) - (wind.lower(k) if wind is not None else 0.0)
+        cost[peak_col] = weights.peak_eur_per_mw
+        lower[peak_col], upper[peak_col] = -INF, INF
+        for t in range(T):
+            rows.add([peak_col, C * T + t, D * T + t], [1.0, -1.0, 1.0], float(net[t]), INF)
+
+    if weights.wind_eur_per_mwh > 0 and demand is not None and wind is not None:
+        excess = np.maximum(0.0, wind.lower(k) - weights.snsp_limit * demand.p50)
+        upper[A * T : (A + 1) * T] = np.minimum(excess, fleet.charge_mw)
+        cost[A * T : (A + 1) * T] = -weights.wind_eur_per_mwh * dt
+        for t in range(T):
+            rows.add([A * T + t, C * T + t], [1.0, -1.0], -INF, 0.0)
+
+    return LpArrays(
+        steps=T,
+        col_cost=cost,
+        col_lower=lower,
+        col_upper=upper,
+        row_lower=np.asarray(rows.lower, dtype=np.float64),
+        row_upper=np.asarray(rows.upper, dtype=np.float64),
+        row_start=np.asarray(rows.start, dtype=np.int32),
+        row_index=np.asarray(rows.index, dtype=np.int32),
+        row_value=np.asarray(rows.value, dtype=np.float64),
+        terminal_relaxed=terminal_relaxed,
+    )

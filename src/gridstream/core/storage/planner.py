@@ -1,0 +1,195 @@
+"""plan_schedule: one receding-horizon step of the storage optimiser (HiGHS LP).
+
+Never raises for a bad forecast, an infeasible configuration or a solver failure: it returns
+a hold schedule with ``fallback=True`` and the reason, for the service to publish and to
+report as a health event.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from gridstream.core.storage.fleet import BatteryFleet
+from gridstream.core.storage.horizon import FloatArray, HorizonForecast
+from gridstream.core.storage.lp import C, D, LpArrays, S, build_lp
+from gridstream.core.storage.objectives import ObjectiveWeights
+from gridstream.core.storage.schedule import (
+    TOLERANCE_MW,
+    ScheduleResult,
+    hold_schedule,
+    limit_violations,
+    soc_trajectory,
+)
+from gridstream.errors import GridstreamError
+
+log = logging.getLogger(__name__)
+TIME_LIMIT_S = 2.0
+
+
+_banner_shown = False
+
+
+def _new_solver() -> Any:
+    """A silent HiGHS instance; the first one per process prints a banner on fd 1, which
+    would corrupt ``--json`` output, so that one is created with stdout sent to stderr."""
+    global _banner_shown
+    import highspy
+
+    if _banner_shown:
+        return highspy.Highs()  # type: ignore[no-untyped-call]
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        solver = highspy.Highs()  # type: ignore[no-untyped-call]
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    _banner_shown = True
+    return solver
+
+
+def _solve(lp: LpArrays) -> tuple[str, FloatArray | None, float]:
+    """Run HiGHS; the model status text, the column values when optimal, and the objective."""
+    import highspy
+
+    model = highspy.HighsLp()
+    model.num_col_ = len(lp.col_cost)
+    model.num_row_ = len(lp.row_lower)
+    model.col_cost_ = lp.col_cost
+    model.col_lower_ = lp.col_lower
+    model.col_upper_ = lp.col_upper
+    model.row_lower_ = lp.row_lower
+    model.row_upper_ = lp.row_upper
+    model.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    model.a_matrix_.start_ = lp.row_start
+    model.a_matrix_.index_ = lp.row_index
+    model.a_matrix_.value_ = lp.row_value
+    model.a_matrix_.num_row_ = model.num_row_
+    model.a_matrix_.num_col_ = model.num_col_
+    solver = _new_solver()
+    solver.setOptionValue("output_flag", False)
+    solver.setOptionValue("time_limit", TIME_LIMIT_S)
+    solver.setOptionValue("solver", "simplex")  # small dense-ish LPs: simplex without presolve
+    solver.setOptionValue("presolve", "off")  # is ~3x faster than the defaults here
+    solver.passModel(model)
+    solver.run()
+    status = solver.getModelStatus()
+    text = str(solver.modelStatusToString(status))
+    if status != highspy.HighsModelStatus.kOptimal:
+        return text, None, float("nan")
+    values = np.asarray(solver.getSolution().col_value, dtype=np.float64)
+    return text, values, float(solver.getInfo().objective_function_value)
+
+
+def _unpack(lp: LpArrays, values: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    T = lp.steps
+    c = np.clip(values[C * T : (C + 1) * T], 0.0, None)
+    d = np.clip(values[D * T : (D + 1) * T], 0.0, None)
+    return c, d, values[S * T : (S + 1) * T]
+
+
+def _net_forward(
+    fleet: BatteryFleet, initial: float, c: FloatArray, d: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Net out simultaneous charge/discharge step by step, keeping SoC within bounds."""
+    c, d = c.copy(), d.copy()
+    both = np.minimum(c, d)
+    c -= both
+    d -= both
+    soc = initial
+    for t in range(len(c)):
+        nxt = soc + 0.25 * (fleet.charge_efficiency * c[t] - d[t] / fleet.discharge_efficiency)
+        if nxt > fleet.soc_max_mwh and c[t] > 0:  # netting saved losses: charge a little less
+            c[t] = max(0.0, c[t] - (nxt - fleet.soc_max_mwh) / (0.25 * fleet.charge_efficiency))
+            nxt = soc + 0.25 * (fleet.charge_efficiency * c[t] - d[t] / fleet.discharge_efficiency)
+        soc = nxt
+    return c, d
+
+
+def plan_schedule(
+    fleet: BatteryFleet,
+    forecast: HorizonForecast,
+    weights: ObjectiveWeights,
+    initial_soc_mwh: float | None = None,
+    previous_net_mw: float = 0.0,
+) -> ScheduleResult:
+    """Optimal setpoints for the forecast horizon, or a hold schedule with the reason."""
+    started = time.perf_counter()
+    soc0 = fleet.initial_soc * fleet.energy_mwh if initial_soc_mwh is None else initial_soc_mwh
+    objective = weights.name
+    steps = max(forecast.steps, 0)
+
+    def hold(reason: str, status: str = "fallback") -> ScheduleResult:
+        log.warning("storage %s: holding, %s", fleet.region, reason)
+        elapsed = (time.perf_counter() - started) * 1000.0
+        return hold_schedule(
+            fleet, forecast.start_ms, steps, soc0, objective, reason, elapsed, status
+        )
+
+    try:
+        forecast.validate()
+        if not np.isfinite(soc0):
+            return hold("initial SoC is not a number; check the SoC telemetry")
+        lp = build_lp(fleet, forecast, weights, soc0, previous_net_mw)
+        status, values, objective_value = _solve(lp)
+        if values is None:
+            return hold(
+                f"solver status {status}: no feasible schedule for these limits "
+                f"(initial SoC {soc0:.1f} MWh)",
+                status,
+            )
+        c, d, soc = _unpack(lp, values)
+        simultaneous = np.minimum(c, d) > TOLERANCE_MW * max(fleet.charge_mw, 1.0)
+        if simultaneous.any():
+            net = d - c
+            lp2 = build_lp(
+                fleet,
+                forecast,
+                weights,
+                soc0,
+                previous_net_mw,
+                forbid_charge=simultaneous & (net >= 0),
+                forbid_discharge=simultaneous & (net < 0),
+            )
+            _, values2, objective2 = _solve(lp2)
+            if values2 is not None:
+                c, d, soc = _unpack(lp2, values2)
+                objective_value = objective2
+            else:
+                c, d = _net_forward(fleet, soc0, c, d)
+        c = np.where(c > TOLERANCE_MW, c, 0.0)
+        d = np.where(d > TOLERANCE_MW, d, 0.0)
+        soc = soc_trajectory(fleet, soc0, c, d)
+        elapsed = (time.perf_counter() - started) * 1000.0
+        reason = "terminal SoC unreachable in this horizon; relaxed" if lp.terminal_relaxed else ""
+        result = ScheduleResult(
+            region=fleet.region,
+            start_ms=forecast.start_ms,
+            objective=objective,
+            charge_mw=c,
+            discharge_mw=d,
+            soc_mwh=soc,
+            initial_soc_mwh=float(soc0),
+            objective_value=objective_value,
+            status=status,
+            solve_ms=elapsed,
+            reason=reason,
+            forecast_ids=tuple(forecast.ids),
+            model_versions=tuple(forecast.model_versions),
+        )
+        problems = limit_violations(fleet, result, previous_net_mw)
+        if problems:
+            return hold("optimised schedule failed its limit check: " + "; ".join(problems))
+        return result
+    except GridstreamError as exc:
+        return hold(f"invalid input: {exc}")
+    except Exception as exc:  # the solver must never take the service down
+        log.exception("storage %s: optimiser failed", fleet.region)
+        return hold(f"optimiser error {type(exc).__name__}: {exc}", "error")

@@ -15,7 +15,7 @@ import pandas as pd
 from gridstream.sources.local_time import local_to_utc, parse_effective_time
 
 COLUMNS = ["effective_time", "field", "region", "value"]
-_NAME = re.compile(r"^(?P<region>[A-Z]+)_(?P<area>[A-Za-z]+)_(?P<yy>\d{2})_Eirgrid\.csv(\.gz)?$")
+_NAME = re.compile(r"^(?P<region>[A-Z]+)_(?P<area>[A-Za-z0-9]+)_(?P<yy>\d{2})_Eirgrid\.csv(\.gz)?$")
 
 
 def area_of(path: Path) -> str | None:
@@ -77,8 +77,14 @@ def read_frame(paths: Sequence[Path], drop_null: bool = True, dedupe: bool = Tru
         raw["ts"] = local_to_utc(parse_effective_time(raw["effective_time"]), key)
         frames.append(raw)
     if not frames:
-        return pd.DataFrame({"ts": pd.Series([], dtype="datetime64[ns, UTC]"),
-                             "region": [], "field": [], "value": []})
+        return pd.DataFrame(
+            {
+                "ts": pd.Series([], dtype="datetime64[ns, UTC]"),
+                "region": [],
+                "field": [],
+                "value": [],
+            }
+        )
     frame = pd.concat(frames, ignore_index=True)
     frame = frame[frame["ts"].notna()]
     if drop_null:

@@ -1,0 +1,190 @@
+"""`gridstream storage ...`: the battery storage backtest and fleet configuration check."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gridstream.commands._common import emit_json, friendly_errors, setup_cli_logging
+from gridstream.errors import ConfigError
+
+log = logging.getLogger(__name__)
+AREAS = ["demandactual", "windactual", "co2intensity"]
+FORECAST_SERIES = ["demand", "wind", "co2"]
+
+
+def _project_source(frame: Any, data: Any, region: str, start: Any, end: Any) -> Any:
+    """The project's own quantile forecasts for the test window, or None when absent."""
+    import pandas as pd
+
+    from gridstream.core.storage.forecast_sources import FrameForecasts
+
+    try:
+        from gridstream.core.forecasting import quantile_forecasts  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    step = pd.Timedelta(minutes=15)
+    forecasts = quantile_forecasts(
+        frame,
+        region,
+        FORECAST_SERIES,
+        train_until=start - step,
+        test_from=start - step,
+        test_until=end,
+    )
+    return FrameForecasts(forecasts, data, name="project_forecast", model_version="project")
+
+
+def _backtest(
+    data_dir: Path,
+    start_day: datetime,
+    end_day: datetime,
+    region: str,
+    objective: str,
+    fleet_path: Path | None,
+    replan_minutes: int,
+    forecast: str,
+    robustness: float,
+) -> dict[str, Any]:
+    import pandas as pd
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from gridstream.core.storage.backtest import run_backtest, strategy_count
+    from gridstream.core.storage.fleet import load_fleet_config
+    from gridstream.core.storage.forecast_sources import ForecastSource, SeasonalNaive
+    from gridstream.core.storage.objectives import preset
+    from gridstream.core.storage.replay_data import replay_data_from_frame
+    from gridstream.sources.recorded import list_files, read_frame
+
+    preset(objective)  # validates the name
+    fleet = load_fleet_config(fleet_path).for_region(region)
+    start = pd.Timestamp(start_day).tz_localize("Europe/Dublin").tz_convert("UTC")
+    end = (pd.Timestamp(end_day) + pd.Timedelta(days=1)).tz_localize("Europe/Dublin")
+    end = end.tz_convert("UTC")
+    if end <= start:
+        raise ConfigError("--to must not be before --from")
+    years = range(start.year - (2 if forecast != "naive" else 1), end.year + 1)
+    files = list_files(data_dir, regions=[region], areas=AREAS, years=years)
+    if not files:
+        raise ConfigError(
+            f"no recorded {region} demand/wind/CO2 files under {data_dir}; "
+            "point --data at shared/data/eirgrid/smartgriddashboard"
+        )
+    log.info("reading %d recorded files", len(files))
+    frame = read_frame(files)
+    data = replay_data_from_frame(frame, region)
+    a, b = data.position(start), data.position(end)
+    if b - a < 96 or a < 96:
+        raise ConfigError("the period needs at least one day of data and one day before it")
+    source: ForecastSource | None = None
+    if forecast != "naive":
+        log.info("computing the project's quantile forecasts (this trains models)")
+        source = _project_source(frame, data, region, start, end)
+        if source is None and forecast == "project":
+            raise ConfigError(
+                "gridstream.core.forecasting.quantile_forecasts is not available; "
+                "use --forecast naive"
+            )
+    if source is None:
+        log.warning("using seasonal-naive forecasts for the forecast strategy")
+        source = SeasonalNaive()
+    console = Console(file=sys.stderr)
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task(
+            f"storage backtest {region} {objective}", total=strategy_count() * (b - a)
+        )
+        return run_backtest(
+            data,
+            fleet,
+            objective,
+            a,
+            b,
+            source,
+            replan_steps=max(1, replan_minutes // 15),
+            robustness=robustness,
+            progress=lambda n: bar.advance(task, n),
+        )
+
+
+def _summary(report: dict[str, Any]) -> str:
+    lines = [
+        f"storage backtest {report['region']} {report['objective']} "
+        f"{report['from']} .. {report['to']} (forecasts: {report['forecast_source']})"
+    ]
+    for name, b in report["benefit"].items():
+        lines.append(
+            f"  {name:22s} CO2 avoided {b['co2_avoided_t']:>10.1f} t   "
+            f"daily peak removed {b['peak_removed_mw_daily_mean']:>7.1f} MW   "
+            f"cycles {b['full_cycles']:>6.1f}   violations {b['violations']}"
+        )
+    lines.append(f"  ratio to perfect foresight: {report['ratio_to_perfect_foresight']}")
+    lines.append(f"  solve ms p50 {report['solve_ms_p50']}  p99 {report['solve_ms_p99']}")
+    lines.append(f"  targets: {report['targets']}")
+    return "\n".join(lines)
+
+
+def register(app: typer.Typer) -> None:
+    storage = typer.Typer(
+        help="Battery storage optimisation: backtests and fleet configuration.",
+        no_args_is_help=True,
+    )
+    app.add_typer(storage, name="storage")
+
+    @storage.command("backtest")
+    @friendly_errors
+    def backtest(
+        data: Annotated[Path, typer.Option("--data", help="folder of recorded EirGrid files")],
+        from_: Annotated[
+            datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first day (Irish local)")
+        ],
+        to: Annotated[
+            datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="last day, inclusive")
+        ],
+        region: Annotated[str, typer.Option(help="ALL, ROI or NI")] = "ALL",
+        objective: Annotated[str, typer.Option(help="co2, peak or mixed")] = "co2",
+        fleet: Annotated[Path | None, typer.Option(help="fleet file (.toml/.json/.yaml)")] = None,
+        replan_minutes: Annotated[int, typer.Option(help="re-optimise every N minutes")] = 60,
+        forecast: Annotated[
+            str, typer.Option(help="auto (project forecasts if available), project, or naive")
+        ] = "auto",
+        robustness: Annotated[
+            float, typer.Option(help="0 plans on P50, 1 on the worst quantile")
+        ] = 0.5,
+        json_out: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
+        verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    ) -> None:
+        """Replay recorded data through the storage MPC with the project's forecasts, perfect
+        foresight and a rule baseline; report CO2 avoided, peak removed, ratios, solve times."""
+        setup_cli_logging(verbose)
+        if forecast not in ("auto", "project", "naive"):
+            raise ConfigError("--forecast must be auto, project or naive")
+        report = _backtest(
+            data, from_, to, region, objective, fleet, replan_minutes, forecast, robustness
+        )
+        if json_out:
+            emit_json(report)
+        else:
+            typer.echo(_summary(report))
+
+    @storage.command("check-fleet")
+    @friendly_errors
+    def check_fleet(
+        path: Annotated[Path | None, typer.Argument(help="fleet file; default: packaged")] = None,
+    ) -> None:
+        """Validate a battery fleet configuration file and print it as JSON."""
+        from gridstream.core.storage.fleet import load_fleet_config
+
+        config = load_fleet_config(path)
+        emit_json({k: v.model_dump() for k, v in config.fleets.items()})

@@ -1,0 +1,174 @@
+"""``gridstream nab run``: the streaming detector over NAB-format data, scored like NAB."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gridstream.commands._common import emit_json, friendly_errors, setup_cli_logging
+from gridstream.errors import ConfigError
+
+log = logging.getLogger(__name__)
+DETECTOR_NAME = "gridstream"
+
+
+def _read_null_totals(null_dir: Path) -> dict[str, float]:
+    """Raw totals of NAB's stored null detector (the baseline NAB's scorer normalises with)."""
+    import pandas as pd
+
+    out: dict[str, float] = {}
+    for path in sorted(null_dir.glob("null_*_scores.csv")):
+        profile = path.name[len("null_") : -len("_scores.csv")]
+        frame = pd.read_csv(path)
+        out[profile] = float(frame["Score"].iloc[-1])
+    return out
+
+
+def run_corpus(
+    data: Path, out: Path, windows: Path | None, baseline: Path | None
+) -> dict[str, Any]:
+    """Detect over every CSV under ``data``, write NAB's layout, score when labels exist."""
+    import numpy as np
+    import pandas as pd
+
+    from gridstream.core.anomaly.presets import DEFAULT_PARAMS, default_detector
+    from gridstream.core.nab.profiles import DEFAULT_PROFILES
+    from gridstream.core.nab.scorer import ScoredFile, score_corpus
+    from gridstream.core.nab.sweep import row_weights
+    from gridstream.core.nab.windows import windows_to_indices
+
+    files = sorted(p for p in data.rglob("*.csv") if p.is_file())
+    if not files:
+        raise ConfigError(f"no CSV files under {data}; point --data at NAB's data/ folder")
+    labels: dict[str, list[list[str]]] | None = None
+    if windows is not None:
+        labels = json.loads(windows.read_text())
+    started = time.perf_counter()
+    items: list[ScoredFile] = []
+    for path in files:
+        rel = path.relative_to(data).as_posix()
+        frame = pd.read_csv(path)
+        if not {"timestamp", "value"} <= set(frame.columns):
+            raise ConfigError(f"{path} lacks the NAB columns timestamp,value")
+        ts = pd.to_datetime(frame["timestamp"]).to_numpy(dtype="datetime64[ns]")
+        ts_ms = (ts.astype("int64") // 1_000_000).tolist()
+        detector = default_detector()
+        scores = np.array(
+            [
+                detector.score_one(t, v)
+                for t, v in zip(ts_ms, frame["value"].astype(float), strict=True)
+            ]
+        )
+        label = np.zeros(len(frame), dtype=int)
+        if labels is not None and rel in labels:
+            wins = windows_to_indices(ts, labels[rel], rel)
+            for w in wins:
+                label[w.start : w.end + 1] = 1
+            items.append(ScoredFile(rel, scores, row_weights(len(scores), wins), len(wins)))
+        target = (
+            out / DETECTOR_NAME / path.parent.relative_to(data) / f"{DETECTOR_NAME}_{path.name}"
+        )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(
+            {
+                "timestamp": frame["timestamp"],
+                "value": frame["value"],
+                "anomaly_score": scores,
+                "label": label,
+            }
+        ).to_csv(target, index=False)
+        log.info("%s: %d rows", rel, len(frame))
+    result: dict[str, Any] = {
+        "detector": DETECTOR_NAME,
+        "params": DEFAULT_PARAMS,
+        "files": len(files),
+        "detect_seconds": round(time.perf_counter() - started, 2),
+        "results_dir": str(out / DETECTOR_NAME),
+    }
+    if labels is None:
+        return result
+    if baseline is None:
+        guess = windows.parent.parent / "results" / "null" if windows else None
+        baseline = guess if guess is not None and guess.is_dir() else None
+    null_totals = _read_null_totals(baseline) if baseline is not None else None
+    own = score_corpus(items, DEFAULT_PROFILES)
+    official = (
+        score_corpus(items, DEFAULT_PROFILES, null_scores=null_totals) if null_totals else None
+    )
+    scores_out: dict[str, Any] = {}
+    for i, res in enumerate(own):
+        entry: dict[str, Any] = {
+            "threshold": res.threshold,
+            "raw_score": round(res.raw_score, 4),
+            "normalized": round(res.normalized, 2),
+        }
+        if official is not None:
+            entry["normalized_nab_baseline"] = round(official[i].normalized, 2)
+        scores_out[res.profile] = entry
+        frame = pd.DataFrame(
+            [
+                {
+                    "Detector": DETECTOR_NAME,
+                    "Profile": res.profile,
+                    "File": f.name,
+                    "Threshold": f.threshold,
+                    "Score": f.score,
+                    "TP": f.tp,
+                    "TN": f.tn,
+                    "FP": f.fp,
+                    "FN": f.fn,
+                    "Total_Count": f.total,
+                }
+                for f in res.files
+            ]
+        )
+        frame.to_csv(out / DETECTOR_NAME / f"{DETECTOR_NAME}_{res.profile}_scores.csv", index=False)
+    result["scores"] = scores_out
+    result["null_baseline"] = str(baseline) if baseline is not None else None
+    return result
+
+
+def register(app: typer.Typer) -> None:
+    nab = typer.Typer(help="Numenta Anomaly Benchmark: run and score the streaming detector.")
+    app.add_typer(nab, name="nab")
+
+    @nab.command("run")
+    @friendly_errors
+    def run(
+        data: Annotated[Path, typer.Option(help="Folder of NAB-format CSVs (timestamp,value).")],
+        out: Annotated[Path, typer.Option(help="Results folder (NAB layout).")],
+        windows: Annotated[
+            Path | None, typer.Option(help="NAB combined_windows.json; when given, score.")
+        ] = None,
+        baseline: Annotated[
+            Path | None,
+            typer.Option(
+                help="NAB's results/null folder: normalise with its null totals like NAB's "
+                "own scorer (default: results/null beside the labels folder, if present)."
+            ),
+        ] = None,
+        json_out: Annotated[
+            bool, typer.Option("--json", help="Print the summary as JSON.")
+        ] = False,
+        verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    ) -> None:
+        """Run the detector over every CSV under DATA, write OUT/gridstream/..., score it."""
+        setup_cli_logging(verbose)
+        if not data.is_dir():
+            raise ConfigError(f"--data {data} is not a folder")
+        if windows is not None and not windows.is_file():
+            raise ConfigError(f"--windows {windows} does not exist")
+        result = run_corpus(data, out, windows, baseline)
+        if json_out:
+            emit_json(result)
+            return
+        typer.echo(
+            f"{result['files']} files in {result['detect_seconds']} s -> {result['results_dir']}"
+        )
+        for profile, entry in result.get("scores", {}).items():
+            typer.echo(f"{profile:20s} {json.dumps(entry)}")

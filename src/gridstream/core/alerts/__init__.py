@@ -1,0 +1,1 @@
+"""Alertmanager-style alerting as pure logic: rules, lifecycle, grouping, silences."""

@@ -1,0 +1,310 @@
+"""The alert engine: rules -> pending -> firing -> resolved, grouped notifications.
+
+Time is whatever the caller says (event time of records, or ``tick(now_ms)`` from a clock),
+so the whole lifecycle is testable with a controllable clock. Every call returns an
+``EngineOutput``: the alerts whose state changed and the notifications due. The complete
+state (alerts, groups and what they last sent, silences, last readings) is bytes, so a
+restarted engine neither forgets alerts nor repeats notifications already sent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from gridstream.core.alerts.model import (
+    Alert,
+    AlertState,
+    EngineOutput,
+    Group,
+    Silence,
+    fingerprint,
+    matches,
+)
+from gridstream.core.alerts.notify import due_notifications
+from gridstream.core.alerts.rules import SEVERITIES, Rule, RuleSet
+from gridstream.core.anomaly.model import AnomalyResult
+from gridstream.errors import GridstreamError, SerdeError
+
+RESOLVED_RETENTION_MS = 24 * 3_600_000
+
+
+class UnknownAlert(GridstreamError):
+    """No alert or silence has that id; list them with GET /alerts or GET /silences."""
+
+
+class AlertEngine:
+    """Evaluates rules against anomalies, readings and system events."""
+
+    def __init__(self, rules: RuleSet) -> None:
+        self.rules = rules
+        self.alerts: dict[str, Alert] = {}
+        self.groups: dict[str, Group] = {}
+        self.silences: dict[str, Silence] = {}
+        self.last_reading_ms: dict[str, int] = {}
+        self.now_ms = 0
+        self._next_silence = 1
+
+    def reload(self, rules: RuleSet) -> None:
+        """Swap the rule set; alerts of rules that no longer exist resolve at the next tick."""
+        self.rules = rules
+
+    # ----- inputs -------------------------------------------------------------------------
+    def on_anomaly(self, result: AnomalyResult) -> EngineOutput:
+        out = EngineOutput()
+        region, _, field = result.series_id.partition("/")
+        rank = SEVERITIES.index(result.severity.value)
+        forecast = max(
+            (e.score for e in result.evidence if e.kind == "forecast_residual"), default=0.0
+        )
+        for rule in self._rules_for(result.series_id, "anomaly", "forecast_error"):
+            if rule.kind == "anomaly":
+                active = (
+                    result.is_anomaly
+                    and rank >= SEVERITIES.index(rule.min_severity)
+                    and result.score >= rule.min_score
+                )
+            else:
+                active = forecast >= max(rule.min_score, 1e-9)
+            labels = {"series": result.series_id, "region": region, "field": field}
+            notes = {"summary": result.explanation, "score": f"{result.score:.2f}"}
+            if active:
+                self._observe(rule, labels, notes, result.ts_ms, out)
+        return self._finish(result.ts_ms, out)
+
+    def on_reading(self, series_id: str, ts_ms: int, value: float) -> EngineOutput:
+        out = EngineOutput()
+        self.last_reading_ms[series_id] = max(ts_ms, self.last_reading_ms.get(series_id, 0))
+        region, _, field = series_id.partition("/")
+        for rule in self._rules_for(series_id, "threshold", "snsp_limit"):
+            if rule.kind == "threshold":
+                active = (rule.above is not None and value > rule.above) or (
+                    rule.below is not None and value < rule.below
+                )
+                notes = {"summary": f"{series_id} at {value:,.0f}"}
+            else:
+                limit = rule.limit if rule.limit is not None else 75.0
+                active = value >= limit - rule.margin
+                notes = {"summary": f"SNSP {value:.1f}% within {rule.margin:g} of limit {limit:g}%"}
+            labels = {"series": series_id, "region": region, "field": field}
+            if active:
+                self._observe(rule, labels, notes, ts_ms, out)
+            else:
+                self._clear(rule, labels, ts_ms, out)
+        return self._finish(ts_ms, out)
+
+    def on_system_event(
+        self,
+        kind: str,
+        service: str,
+        ts_ms: int,
+        message: str = "",
+        labels: Mapping[str, str] | None = None,
+    ) -> EngineOutput:
+        """A data-quality or health event (``service_not_ready`` / ``service_ready`` ...)."""
+        out = EngineOutput()
+        extra = dict(labels or {})
+        for rule in self.rules.rules:
+            if rule.kind == "service_health" and kind in ("service_not_ready", "service_ready"):
+                base = {"service": service}
+                if kind == "service_not_ready":
+                    self._observe(
+                        rule, base, {"summary": message or f"{service} not ready"}, ts_ms, out
+                    )
+                else:
+                    self._clear(rule, base, ts_ms, out)
+            elif rule.kind == "system_event" and rule.event_kind == kind:
+                if not rule.matches_series(extra.get("series", "*") if rule.series != "*" else "*"):
+                    continue
+                self._observe(rule, {"service": service, **extra}, {"summary": message}, ts_ms, out)
+        return self._finish(ts_ms, out)
+
+    def tick(self, now_ms: int) -> EngineOutput:
+        """Advance time: staleness, pending -> firing, quiet -> resolved, notifications."""
+        out = EngineOutput()
+        for rule in self.rules.rules:
+            if rule.kind != "staleness":
+                continue
+            for series_id, last in self.last_reading_ms.items():
+                if not rule.matches_series(series_id):
+                    continue
+                region, _, field = series_id.partition("/")
+                labels = {"series": series_id, "region": region, "field": field}
+                if now_ms - last >= rule.stale_for_ms:
+                    minutes = (now_ms - last) // 60_000
+                    notes = {"summary": f"no reading of {series_id} for {minutes} min"}
+                    self._observe(rule, labels, notes, now_ms, out)
+                else:
+                    self._clear(rule, labels, now_ms, out)
+        return self._finish(now_ms, out)
+
+    # ----- operator actions -------------------------------------------------------------------
+    def silence(
+        self,
+        matchers: Mapping[str, str],
+        starts_at_ms: int,
+        ends_at_ms: int,
+        created_by: str = "",
+        comment: str = "",
+    ) -> Silence:
+        sid = f"s{self._next_silence}"
+        self._next_silence += 1
+        silence = Silence(sid, dict(matchers), starts_at_ms, ends_at_ms, created_by, comment)
+        self.silences[sid] = silence
+        return silence
+
+    def expire_silence(self, silence_id: str, now_ms: int) -> Silence:
+        silence = self.silences.get(silence_id)
+        if silence is None:
+            raise UnknownAlert(f"no silence {silence_id!r}")
+        silence.ends_at_ms = min(silence.ends_at_ms, now_ms)
+        return silence
+
+    def acknowledge(self, fp: str, by: str, now_ms: int) -> Alert:
+        alert = self.alerts.get(fp)
+        if alert is None:
+            raise UnknownAlert(f"no alert with fingerprint {fp!r}")
+        alert.acknowledged, alert.acknowledged_by, alert.updated_at_ms = True, by, now_ms
+        return alert
+
+    def list_alerts(
+        self, state: AlertState | None = None, labels: Mapping[str, str] | None = None
+    ) -> list[Alert]:
+        return sorted(
+            (
+                a
+                for a in self.alerts.values()
+                if (state is None or a.state == state) and matches(labels or {}, a.labels)
+            ),
+            key=lambda a: (a.starts_at_ms, a.fingerprint),
+        )
+
+    # ----- lifecycle ------------------------------------------------------------------------
+    def _rules_for(self, series_id: str, *kinds: str) -> list[Rule]:
+        return [r for r in self.rules.rules if r.kind in kinds and r.matches_series(series_id)]
+
+    def _observe(
+        self, rule: Rule, labels: dict[str, str], notes: dict[str, str], ts: int, out: EngineOutput
+    ) -> None:
+        full = {
+            "alertname": rule.name,
+            "kind": rule.kind,
+            "severity": rule.severity,
+            **rule.labels,
+            **labels,
+        }
+        fp = fingerprint(full)
+        alert = self.alerts.get(fp)
+        if alert is None or alert.state is AlertState.RESOLVED:
+            count = alert.occurrences + 1 if alert is not None else 1
+            alert = Alert(
+                fp,
+                rule.name,
+                full,
+                rule.severity,
+                AlertState.PENDING,
+                ts,
+                ts,
+                ts,
+                rule.for_ms,
+                annotations=notes,
+                occurrences=count,
+            )
+            self.alerts[fp] = alert
+            out.changes.append(dataclasses.replace(alert))
+        alert.last_seen_ms = max(alert.last_seen_ms, ts)
+        alert.annotations = notes
+        self._maybe_fire(alert, ts, out)
+
+    def _clear(self, rule: Rule, labels: dict[str, str], ts: int, out: EngineOutput) -> None:
+        full = {
+            "alertname": rule.name,
+            "kind": rule.kind,
+            "severity": rule.severity,
+            **rule.labels,
+            **labels,
+        }
+        alert = self.alerts.get(fingerprint(full))
+        if alert is not None and alert.state is not AlertState.RESOLVED:
+            self._resolve(alert, ts, out)
+
+    def _maybe_fire(self, alert: Alert, now: int, out: EngineOutput) -> None:
+        if alert.state is AlertState.PENDING and now - alert.starts_at_ms >= alert.for_ms:
+            alert.state, alert.updated_at_ms = AlertState.FIRING, now
+            out.changes.append(dataclasses.replace(alert))
+
+    def _resolve(self, alert: Alert, now: int, out: EngineOutput) -> None:
+        if alert.state is AlertState.PENDING:
+            del self.alerts[alert.fingerprint]  # never fired: nothing to tell anyone
+            return
+        alert.state, alert.ends_at_ms, alert.updated_at_ms = AlertState.RESOLVED, now, now
+        out.changes.append(dataclasses.replace(alert))
+
+    def _finish(self, now: int, out: EngineOutput) -> EngineOutput:
+        self.now_ms = max(self.now_ms, now)
+        now = self.now_ms
+        quiet = self.rules.route.resolve_after_ms
+        names = {r.name for r in self.rules.rules}
+        for alert in list(self.alerts.values()):
+            if alert.state is AlertState.RESOLVED:
+                if now - alert.ends_at_ms > RESOLVED_RETENTION_MS:
+                    del self.alerts[alert.fingerprint]
+                continue
+            if alert.name not in names or (
+                alert.labels.get("kind")
+                not in ("threshold", "snsp_limit", "service_health", "staleness")
+                and now - alert.last_seen_ms >= quiet
+            ):
+                self._resolve(alert, now, out)
+            else:
+                self._maybe_fire(alert, now, out)
+        self._apply_suppression(now)
+        out.notifications.extend(due_notifications(self.alerts, self.groups, self.rules.route, now))
+        return out
+
+    def _apply_suppression(self, now: int) -> None:
+        active = [s for s in self.silences.values() if s.active(now)]
+        firing = [a for a in self.alerts.values() if a.state is AlertState.FIRING]
+        for alert in self.alerts.values():
+            alert.silenced = any(matches(s.matchers, alert.labels) for s in active)
+            alert.inhibited = any(
+                matches(rule.target, alert.labels)
+                and matches(rule.source, src.labels)
+                and src.fingerprint != alert.fingerprint
+                and all(src.labels.get(k) == alert.labels.get(k) for k in rule.equal)
+                for rule in self.rules.inhibit_rules
+                for src in firing
+            )
+
+    # ----- persistence ----------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        doc: dict[str, Any] = {
+            "alerts": [dataclasses.asdict(a) for a in self.alerts.values()],
+            "groups": [dataclasses.asdict(g) for g in self.groups.values()],
+            "silences": [dataclasses.asdict(s) for s in self.silences.values()],
+            "last_reading_ms": self.last_reading_ms,
+            "now_ms": self.now_ms,
+            "next_silence": self._next_silence,
+        }
+        return json.dumps(doc, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, rules: RuleSet, data: bytes) -> AlertEngine:
+        try:
+            doc = json.loads(data)
+            engine = cls(rules)
+            for a in doc["alerts"]:
+                alert = Alert(**{**a, "state": AlertState(a["state"])})
+                engine.alerts[alert.fingerprint] = alert
+            engine.groups = {g["key"]: Group(**g) for g in doc["groups"]}
+            engine.silences = {s["id"]: Silence(**s) for s in doc["silences"]}
+            engine.last_reading_ms = {k: int(v) for k, v in doc["last_reading_ms"].items()}
+            engine.now_ms = int(doc["now_ms"])
+            engine._next_silence = int(doc["next_silence"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SerdeError(
+                f"alert engine state is not valid ({exc}); delete it to start over"
+            ) from exc
+        return engine

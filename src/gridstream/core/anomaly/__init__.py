@@ -1,0 +1,1 @@
+"""Streaming, causal anomaly detection: detectors, evidence combination, explanations."""

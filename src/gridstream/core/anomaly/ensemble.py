@@ -1,0 +1,114 @@
+"""The default streaming detector: robust z-scores and predictive surprise, combined.
+
+Each component scores the reading; the ensemble keeps the strongest evidence, then applies a
+refractory period: after an alarm-level score, later scores are damped for ``refractory``
+readings, because one incident should raise one alarm, not a burst of them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any
+
+from gridstream.core.anomaly.base import Detector
+from gridstream.core.anomaly.robust_zscore import RobustZScoreDetector, robust_scale
+from gridstream.core.anomaly.rolling import SortedWindow
+from gridstream.core.anomaly.surprise import PredictiveSurpriseDetector
+
+_LOG10_TAIL_FLOOR = 12.0  # a tail probability of 1e-12 or less scores 1
+
+
+class EnsembleDetector(Detector):
+    """Robust z-score and predictive surprise, max-combined, with a refractory period."""
+
+    kind = "ensemble"
+
+    def __init__(
+        self,
+        zscore: dict[str, Any] | None = None,
+        surprise: dict[str, Any] | None = None,
+        alarm_level: float = 0.5,
+        refractory: int = 0,
+        damping: float = 0.5,
+        likelihood_window: int = 0,
+        short_window: int = 1,
+    ) -> None:
+        self.zscore_params = dict(zscore or {})
+        self.surprise_params = dict(surprise or {})
+        self.alarm_level = alarm_level
+        self.refractory = refractory
+        self.damping = damping
+        self.zscore = RobustZScoreDetector(**self.zscore_params)
+        self.surprise = PredictiveSurpriseDetector(**self.surprise_params)
+        self.likelihood_window = likelihood_window
+        self.short_window = short_window
+        self._raw_history = SortedWindow(max(likelihood_window, 1))
+        self._recent: deque[float] = deque(maxlen=max(short_window, 1))
+        self._quiet_left = 0
+        self.last_components: dict[str, float] = {}
+
+    def score_one(self, ts_ms: int, value: float) -> float:
+        parts = {
+            self.zscore.kind: self.zscore.score_one(ts_ms, value),
+            self.surprise.kind: self.surprise.score_one(ts_ms, value),
+        }
+        self.last_components = parts
+        score = self._likelihood(max(parts.values()))
+        if self._quiet_left > 0:
+            self._quiet_left -= 1
+            return score * self.damping
+        if score >= self.alarm_level:
+            self._quiet_left = self.refractory
+        return score
+
+    def _likelihood(self, raw: float) -> float:
+        """How unusual the recent raw scores are against this series' own history.
+
+        The short-term mean of raw scores is placed against the Gaussian fitted (robustly)
+        to past short-term means; the tail probability becomes the score, so every series
+        is judged against its usual level of surprise.
+        """
+        if self.likelihood_window <= 0:
+            return raw
+        self._recent.append(raw)
+        level = sum(self._recent) / len(self._recent)
+        hist = self._raw_history
+        if len(hist) < min(self.likelihood_window, 64):
+            hist.push(level)
+            return 0.5 * raw
+        center = hist.median()
+        scale = max(robust_scale(hist, 0.0, 1e-3), 1e-3)
+        hist.push(level)
+        z = (level - center) / scale
+        tail = max(0.5 * math.erfc(z / math.sqrt(2.0)), 1e-300)
+        return min(1.0, -math.log10(tail) / _LOG10_TAIL_FLOOR)
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "zscore": self.zscore.params(),
+            "surprise": self.surprise.params(),
+            "alarm_level": self.alarm_level,
+            "refractory": self.refractory,
+            "damping": self.damping,
+            "likelihood_window": self.likelihood_window,
+            "short_window": self.short_window,
+        }
+
+    def get_state(self) -> dict[str, Any]:
+        return {
+            "zscore": self.zscore.get_state(),
+            "surprise": self.surprise.get_state(),
+            "quiet_left": self._quiet_left,
+            "raw_history": self._raw_history.values(),
+            "recent": list(self._recent),
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.zscore.set_state(state["zscore"])
+        self.surprise.set_state(state["surprise"])
+        self._quiet_left = int(state["quiet_left"])
+        self._raw_history = SortedWindow(
+            max(self.likelihood_window, 1), [float(v) for v in state["raw_history"]]
+        )
+        self._recent = deque((float(v) for v in state["recent"]), maxlen=max(self.short_window, 1))

@@ -1,0 +1,1 @@
+"""NAB (Numenta Anomaly Benchmark) scoring, reimplemented from the published method."""

@@ -37,6 +37,7 @@ class LpArrays:
     row_index: np.ndarray
     row_value: FloatArray
     terminal_relaxed: bool
+    hold_value: float = 0.0  # the objective of doing nothing (peak term only)
 
     def col(self, block: int, t: int) -> int:
         return block * self.steps + t
@@ -89,6 +90,7 @@ def build_lp(
         upper[D * T : (D + 1) * T][forbid_discharge] = 0.0
 
     terminal_relaxed = False
+    hold_value = 0.0
     if fleet.terminal_soc is not None:
         want = fleet.terminal_soc * fleet.energy_mwh
         reachable = initial_soc_mwh + T * dt * fleet.charge_efficiency * fleet.charge_mw
@@ -139,6 +141,7 @@ def build_lp(
     if weights.peak_eur_per_mw > 0 and demand is not None:
         net = demand.upper(k) - (wind.lower(k) if wind is not None else 0.0)
         cost[peak_col] = weights.peak_eur_per_mw
+        hold_value = weights.peak_eur_per_mw * float(net.max())
         lower[peak_col], upper[peak_col] = -INF, INF
         for t in range(T):
             rows.add([peak_col, C * T + t, D * T + t], [1.0, -1.0, 1.0], float(net[t]), INF)
@@ -161,4 +164,5 @@ def build_lp(
         row_index=np.asarray(rows.index, dtype=np.int32),
         row_value=np.asarray(rows.value, dtype=np.float64),
         terminal_relaxed=terminal_relaxed,
+        hold_value=hold_value,
     )

@@ -177,7 +177,7 @@ def plan_schedule(
             discharge_mw=d,
             soc_mwh=soc,
             initial_soc_mwh=float(soc0),
-            objective_value=objective_value,
+            objective_value=objective_value - lp.hold_value,
             status=status,
             solve_ms=elapsed,
             reason=reason,

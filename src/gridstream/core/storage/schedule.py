@@ -16,7 +16,10 @@ TOLERANCE_MW = 1e-6
 
 @dataclass(frozen=True)
 class ScheduleResult:
-    """Setpoints and SoC per 15-minute step; ``soc_mwh[i]`` is the SoC at the END of step i."""
+    """Setpoints and SoC per 15-minute step; ``soc_mwh[i]`` is the SoC at the END of step i.
+
+    ``objective_value`` is in euro-equivalent relative to holding (negative: better).
+    """
 
     region: str
     start_ms: int

@@ -36,10 +36,10 @@ DETECTOR_VERSION = "ensemble-v1"
 class ScorerConfig:
     """Thresholds and weights shared by every series."""
 
-    anomaly_threshold: float = 0.7
+    anomaly_threshold: float = 0.5
     critical_threshold: float = 0.9
     forecast_weight: float = 0.95
-    detector_weight: float = 0.9
+    detector_weight: float = 1.0
     quality_weight: float = 1.0
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
 

@@ -1,0 +1,106 @@
+"""Alert lifecycle with a controllable clock: pending/firing/resolved, grouping, inhibition,
+silences, acknowledgement, repeat, restart without duplicate notifications."""
+
+from __future__ import annotations
+
+import pytest
+
+from gridstream.core.alerts.engine import AlertEngine
+from gridstream.core.alerts.model import AlertState
+from gridstream.core.alerts.rules import parse_rules_yaml
+from gridstream.core.anomaly.model import AnomalyResult, Label, Severity
+from gridstream.errors import ConfigError
+
+MIN = 60_000
+RULES = """
+route: {group_by: [alertname], group_wait: 30s, group_interval: 5m, repeat_interval: 1h,
+        resolve_after: 15m}
+rules:
+  - {name: AnomalyCritical, kind: anomaly, min_severity: critical, for: 10m, severity: critical}
+  - {name: DemandHigh, kind: threshold, series: ALL/SYSTEM_DEMAND, above: 7000, for: 0s}
+  - {name: FeedStale, kind: staleness, series: "ALL/*", stale_for: 45m}
+  - {name: FeedStuck, kind: system_event, event_kind: feed_stuck, severity: critical}
+inhibit_rules:
+  - {source: {alertname: FeedStuck}, target: {alertname: AnomalyCritical}, equal: [series]}
+"""
+
+
+def _anomaly(ts: int, series: str = "ALL/SYSTEM_DEMAND") -> AnomalyResult:
+    return AnomalyResult(series, ts, 100.0, 0.95, True, Label.SPIKE, Severity.CRITICAL, "x")
+
+
+def test_pending_then_firing_after_for_then_resolved_after_quiet() -> None:
+    eng = AlertEngine(parse_rules_yaml(RULES))
+    out = eng.on_anomaly(_anomaly(0))
+    assert [a.state for a in out.changes] == [AlertState.PENDING]
+    assert not eng.on_anomaly(_anomaly(5 * MIN)).notifications
+    out = eng.on_anomaly(_anomaly(10 * MIN))
+    assert [a.state for a in out.changes] == [AlertState.FIRING]
+    sent = eng.tick(10 * MIN + 30_000).notifications
+    assert len(sent) == 1 and sent[0].reason == "new"
+    out = eng.tick(26 * MIN)
+    assert [a.state for a in out.changes] == [AlertState.RESOLVED]
+    assert [n.alerts[0].state for n in out.notifications] == [AlertState.RESOLVED]
+
+
+def test_dedup_grouping_and_repeat_interval() -> None:
+    eng = AlertEngine(parse_rules_yaml(RULES))
+    first = eng.on_reading("ALL/SYSTEM_DEMAND", 0, 7500).notifications
+    assert not first  # group_wait not over yet
+    first = eng.on_reading("ALL/SYSTEM_DEMAND", MIN, 7600).notifications  # same labels
+    assert len(eng.list_alerts(AlertState.FIRING)) == 1
+    assert len(first) == 1 and len(first[0].alerts) == 1
+    assert not eng.tick(30 * MIN).notifications
+    assert [n.reason for n in eng.tick(61 * MIN).notifications] == ["repeat"]
+    fp = eng.list_alerts()[0].fingerprint
+    eng.acknowledge(fp, "oncall", 62 * MIN)
+    later = eng.tick(3 * 60 * MIN).notifications  # the series went stale meanwhile
+    assert all(n.group_labels["alertname"] != "DemandHigh" for n in later)
+    out = eng.on_reading("ALL/SYSTEM_DEMAND", 181 * MIN, 5000)
+    assert [a.state for a in out.changes] == [AlertState.RESOLVED]
+
+
+def test_inhibition_and_silence() -> None:
+    eng = AlertEngine(parse_rules_yaml(RULES))
+    eng.on_system_event("feed_stuck", "preprocessor", 0, labels={"series": "ALL/SYSTEM_DEMAND"})
+    sent = []
+    for t in range(0, 12 * MIN, MIN):
+        sent += eng.on_anomaly(_anomaly(t)).notifications
+    sent += eng.tick(12 * MIN).notifications
+    names = {n.group_labels["alertname"] for n in sent}
+    assert names == {"FeedStuck"}
+    assert any(a.inhibited for a in eng.list_alerts(AlertState.FIRING))
+    eng2 = AlertEngine(parse_rules_yaml(RULES))
+    silence = eng2.silence({"alertname": "DemandHigh"}, 0, 60 * MIN, "me", "maintenance")
+    eng2.on_reading("ALL/SYSTEM_DEMAND", 0, 8000)
+    assert not eng2.tick(MIN).notifications
+    eng2.expire_silence(silence.id, 2 * MIN)
+    after = eng2.tick(3 * MIN).notifications + eng2.tick(4 * MIN).notifications
+    assert [n.group_labels["alertname"] for n in after] == ["DemandHigh"]
+
+
+def test_staleness_fires_after_no_readings() -> None:
+    eng = AlertEngine(parse_rules_yaml(RULES))
+    eng.on_reading("ALL/WIND_ACTUAL", 0, 100)
+    assert not eng.list_alerts()
+    eng.tick(46 * MIN)
+    assert [a.name for a in eng.list_alerts(AlertState.FIRING)] == ["FeedStale"]
+
+
+def test_restart_does_not_repeat_notifications() -> None:
+    rules = parse_rules_yaml(RULES)
+    eng = AlertEngine(rules)
+    eng.on_reading("ALL/SYSTEM_DEMAND", 0, 7500)
+    assert len(eng.tick(MIN).notifications) == 1
+    restored = AlertEngine.from_bytes(rules, eng.to_bytes())
+    assert not restored.tick(2 * MIN).notifications
+    assert (
+        restored.list_alerts(AlertState.FIRING)[0].fingerprint == eng.list_alerts()[0].fingerprint
+    )
+
+
+def test_invalid_rules_are_rejected_with_a_clear_message() -> None:
+    with pytest.raises(ConfigError, match="invalid alert rules"):
+        parse_rules_yaml("rules: [{name: x, kind: nonsense}]")
+    with pytest.raises(ConfigError, match="unique"):
+        parse_rules_yaml("rules: [{name: x, kind: anomaly}, {name: x, kind: anomaly}]")

@@ -27,9 +27,7 @@ def main() -> None:
     for objective in args.objectives.split(","):
         out = subprocess.run(
             [
-                sys.executable,
-                "-m",
-                "gridstream.cli",
+                str(Path(sys.executable).parent / "gridstream"),
                 "storage",
                 "backtest",
                 "--data",

@@ -1,1 +1,1 @@
-"""GridStream http."""
+"""FastAPI app factory shared by every service: /health, /ready, /metrics, token auth."""

@@ -1,1 +1,1 @@
-"""GridStream services."""
+"""One module per service: wires core logic to the bus and HTTP (see ``registry``)."""

@@ -1,0 +1,64 @@
+"""The contract between the runner and a service's logic.
+
+A service implements :class:`Processor`: it names its input topics and their message types
+and turns one decoded record into zero or more output records. It does no Kafka I/O; the
+runner consumes, decodes, calls it, produces the outputs and commits, exactly once.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from google.protobuf.message import Message
+
+from gridstream.bus.state import StateCodec, StateView
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class InRecord:
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: Message
+    timestamp_ms: int
+
+
+@dataclass(frozen=True)
+class OutRecord:
+    topic: str
+    key: str
+    value: Message
+    headers: tuple[tuple[str, bytes], ...] = field(default=())
+
+
+class Processor(ABC, Generic[T]):
+    """Pure per-record logic with optional keyed state of type ``T`` per input partition."""
+
+    #: Codec for keyed state (None: the processor keeps no state).
+    state_codec: StateCodec[T] | None = None
+    #: How often (wall-clock seconds) ``punctuate`` runs; None disables it.
+    punctuate_interval_s: float | None = None
+
+    @abstractmethod
+    def inputs(self) -> Mapping[str, type[Message]]:
+        """Input topic name -> protobuf message type."""
+
+    @abstractmethod
+    def process(self, record: InRecord, state: StateView[T]) -> Iterable[OutRecord]:
+        """Outputs for one record. Raise gridstream.errors.ValidationError to dead-letter it."""
+
+    def punctuate(self, now_ms: int, states: Mapping[int, StateView[T]]) -> Iterable[OutRecord]:
+        """Time-driven outputs (e.g. resolving alerts); runs inside a transaction."""
+        return ()
+
+    def on_assigned(self, partitions: list[int]) -> None:
+        """Partitions (of the first input topic) were assigned and their state restored."""
+
+    def on_revoked(self, partitions: list[int]) -> None:
+        """Partitions were revoked; their state is dropped by the runner."""

@@ -1,0 +1,144 @@
+"""Reading whole topics (tests, tools, the dashboard's history) with read_committed."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from google.protobuf.message import Message
+
+from gridstream.bus.serde import TYPE_HEADER, decode, header_value
+from gridstream.bus.settings import KafkaSettings
+
+M = TypeVar("M", bound=Message)
+
+
+@dataclass(frozen=True)
+class ReadRecord(Generic[M]):
+    partition: int
+    offset: int
+    key: str | None
+    value: M
+    headers: dict[str, str]
+    timestamp_ms: int
+
+
+def _consumer(kafka: KafkaSettings, committed_only: bool) -> Any:
+    conf: dict[str, Any] = dict(kafka.client_config())
+    conf.update({
+        "group.id": f"gridstream-reader-{uuid.uuid4().hex[:8]}",
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "isolation.level": "read_committed" if committed_only else "read_uncommitted",
+        "enable.partition.eof": True,
+        "logger": logging.getLogger("gridstream.bus.librdkafka"),
+    })
+    return Consumer(conf)
+
+
+def end_offsets(kafka: KafkaSettings, topic: str) -> dict[int, int]:
+    """The high watermark of every partition of ``topic``."""
+    consumer = _consumer(kafka, True)
+    try:
+        md = consumer.list_topics(topic, timeout=10)
+        parts = md.topics[topic].partitions
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in parts}
+    finally:
+        consumer.close()
+
+
+def read_topic(
+    kafka: KafkaSettings,
+    topic: str,
+    message_type: type[M],
+    committed_only: bool = True,
+    timeout_s: float = 30.0,
+) -> list[ReadRecord[M]]:
+    """Every record now in ``topic`` (to the end of each partition), decoded as
+    ``message_type``; records of another type raise. Stops at the partition ends."""
+    consumer = _consumer(kafka, committed_only)
+    out: list[ReadRecord[M]] = []
+    try:
+        md = consumer.list_topics(topic, timeout=10)
+        if topic not in md.topics or md.topics[topic].error is not None:
+            return []
+        parts = sorted(md.topics[topic].partitions)
+        consumer.assign([TopicPartition(topic, p, 0) for p in parts])
+        done: set[int] = set()
+        deadline = time.monotonic() + timeout_s
+        while len(done) < len(parts):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"reading {topic} did not reach the end in {timeout_s}s")
+            msg = consumer.poll(0.5)
+            if msg is None:
+                continue
+            err = msg.error()
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    done.add(msg.partition())
+                    continue
+                raise KafkaException(err)
+            headers = {k: (v or b"").decode(errors="replace") for k, v in (msg.headers() or [])}
+            value = decode(msg.value(), msg.headers(), message_type)
+            _, ts = msg.timestamp()
+            key = msg.key().decode() if msg.key() is not None else None
+            out.append(ReadRecord(msg.partition(), msg.offset(), key, value, headers, ts))
+    finally:
+        consumer.close()
+    return out
+
+
+class CommittedCounter:
+    """Counts committed data records of a topic incrementally (markers excluded)."""
+
+    def __init__(self, kafka: KafkaSettings, topic: str) -> None:
+        self.topic = topic
+        self.count = 0
+        self._consumer = _consumer(kafka, True)
+        md = self._consumer.list_topics(topic, timeout=10)
+        parts = sorted(md.topics[topic].partitions) if topic in md.topics else []
+        self._consumer.assign([TopicPartition(topic, p, 0) for p in parts])
+
+    def poll(self, max_seconds: float = 1.0) -> int:
+        """Read what is available (up to ``max_seconds``); return the running count."""
+        deadline = time.monotonic() + max_seconds
+        while time.monotonic() < deadline:
+            batch = self._consumer.consume(10000, 0.2)
+            if not batch:
+                break
+            self.count += sum(1 for m in batch if m.error() is None)
+        return self.count
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def count_until_quiet(
+    kafka: KafkaSettings, topic: str, quiet_s: float = 3.0, timeout_s: float = 300.0,
+    expect_at_least: int = 0,
+) -> int:
+    """Committed record count of ``topic`` once it has stopped growing for ``quiet_s``."""
+    counter = CommittedCounter(kafka, topic)
+    try:
+        deadline = time.monotonic() + timeout_s
+        last = -1
+        stable_since = time.monotonic()
+        while time.monotonic() < deadline:
+            total = counter.poll()
+            if total != last:
+                last, stable_since = total, time.monotonic()
+            elif total >= expect_at_least and time.monotonic() - stable_since >= quiet_s:
+                return total
+            time.sleep(0.2)
+        return last
+    finally:
+        counter.close()
+
+
+def message_type_of(headers: dict[str, str]) -> str | None:
+    return header_value([(k, v.encode()) for k, v in headers.items()], TYPE_HEADER)

@@ -1,0 +1,375 @@
+"""The processing runner every service uses: consume -> process -> produce, exactly once.
+
+``exactly_once`` mode wraps each batch in a Kafka transaction holding the outputs, the dead
+letters, the state changelog entries and the consumer offsets
+(``send_offsets_to_transaction``); consumers read with ``isolation.level=read_committed``.
+``at_least_once`` mode produces, flushes and then commits offsets. Records that cannot be
+decoded or validated go to the dead-letter topic and processing continues. SIGTERM/SIGINT
+finish the open batch and close cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from prometheus_client import CollectorRegistry
+
+from gridstream.bus.admin import Admin
+from gridstream.bus.dead_letter import dead_letter
+from gridstream.bus.health import RunnerHealth
+from gridstream.bus.metrics import RunnerMetrics
+from gridstream.bus.processor import InRecord, OutRecord, Processor
+from gridstream.bus.serde import decode, encode
+from gridstream.bus.settings import KafkaSettings
+from gridstream.bus.state import StateView, changelog_topic
+from gridstream.bus.topics import TopicSpec
+from gridstream.errors import BrokerError, SerdeError, ValidationError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Guarantee = Literal["exactly_once", "at_least_once"]
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    service: str
+    group: str
+    dead_letter_topic: str
+    guarantee: Guarantee = "exactly_once"
+    instance_id: str = "0"
+    batch_size: int = 500
+    poll_timeout_s: float = 0.2
+    state_partitions: int = 3
+    state_replication: int = 1
+
+
+class Runner(Generic[T]):
+    """Runs one :class:`Processor` against Kafka until stopped."""
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        config: RunnerConfig,
+        processor: Processor[T],
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.kafka = kafka
+        self.config = config
+        self.processor = processor
+        self.registry = registry or CollectorRegistry()
+        self.metrics = RunnerMetrics(config.service, self.registry)
+        self.health = RunnerHealth()
+        self._stop = threading.Event()
+        self._inputs = dict(processor.inputs())
+        self._states: dict[int, StateView[T]] = {}
+        self._changelog = changelog_topic(config.group) if processor.state_codec else None
+        self._consumer: Any = None
+        self._producer: Any = None
+        self._last_punctuate = 0.0
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def stop(self) -> None:
+        self._stop.set()
+
+    def install_signal_handlers(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop())
+
+    @property
+    def exactly_once(self) -> bool:
+        return self.config.guarantee == "exactly_once"
+
+    def _client_conf(self, suffix: str) -> dict[str, Any]:
+        conf: dict[str, Any] = dict(self.kafka.client_config())
+        conf["client.id"] = f"{self.config.service}-{self.config.instance_id}-{suffix}"
+        conf["logger"] = logging.getLogger("gridstream.bus.librdkafka")
+        conf["error_cb"] = self._on_error
+        return conf
+
+    def _on_error(self, err: KafkaError) -> None:
+        if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
+            self.health.set_connected(False, err.str())
+        if err.fatal():
+            log.error("fatal Kafka error: %s", err.str())
+            self.stop()
+
+    def _setup(self) -> None:
+        if self._changelog:
+            Admin(self.kafka).ensure_topics([
+                TopicSpec(
+                    self._changelog, self.config.state_partitions, self.config.state_replication,
+                    {"cleanup.policy": "compact"},
+                )
+            ])
+        pconf = self._client_conf("producer")
+        pconf.update({"enable.idempotence": True, "acks": "all", "linger.ms": 5,
+                      "compression.type": "lz4"})
+        if self.exactly_once:
+            pconf["transactional.id"] = f"{self.config.group}-{self.config.instance_id}"
+            pconf["transaction.timeout.ms"] = 60000
+        self._producer = Producer(pconf)
+        if self.exactly_once:
+            try:
+                self._producer.init_transactions(60)
+            except KafkaException as exc:
+                raise BrokerError(f"{self.config.service}: cannot initialise transactions: {exc}") from exc
+        cconf = self._client_conf("consumer")
+        cconf.update({
+            "group.id": self.config.group,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+            "session.timeout.ms": 10000,
+            "heartbeat.interval.ms": 2000,
+            "max.poll.interval.ms": 300000,
+        })
+        self._consumer = Consumer(cconf)
+        self._consumer.subscribe(
+            list(self._inputs), on_assign=self._on_assign, on_revoke=self._on_revoke,
+            on_lost=self._on_revoke,
+        )
+
+    def run(self) -> None:
+        """Process until ``stop()`` (or a signal); then close the clients cleanly."""
+        self._setup()
+        self.health.started()
+        error = ""
+        try:
+            while not self._stop.is_set():
+                self._iteration()
+        except Exception as exc:
+            error = repr(exc)
+            raise
+        finally:
+            self.health.stopped(error)
+            self._close()
+
+    def _close(self) -> None:
+        try:
+            if self._consumer is not None:
+                self._consumer.close()
+        finally:
+            if self._producer is not None:
+                self._producer.flush(10)
+        log.info("%s stopped", self.config.service)
+
+    # ---- rebalancing and state restore ---------------------------------------------------
+    def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        parts = sorted({p.partition for p in partitions})
+        for p in parts:
+            if p not in self._states:
+                self._states[p] = self._restore(p)
+        self.health.set_assigned(len(consumer.assignment()) + len(partitions))
+        self.metrics.assigned.labels(self.config.service).set(len(partitions))
+        self.processor.on_assigned(parts)
+        log.info("%s assigned %s", self.config.service,
+                 ", ".join(f"{p.topic}[{p.partition}]" for p in partitions))
+
+    def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        parts = sorted({p.partition for p in partitions})
+        remaining = {
+            tp.partition for tp in consumer.assignment() if tp not in partitions
+        }
+        for p in parts:
+            if p not in remaining:
+                self._states.pop(p, None)
+        self.health.set_assigned(len(remaining))
+        self.processor.on_revoked(parts)
+
+    def _restore(self, partition: int) -> StateView[T]:
+        view: StateView[T] = StateView(partition)
+        codec = self.processor.state_codec
+        if self._changelog is None or codec is None:
+            return view
+        conf = self._client_conf(f"restore-{partition}")
+        conf.update({"group.id": f"{self.config.group}-restore", "enable.auto.commit": False,
+                     "isolation.level": "read_committed", "enable.partition.eof": True})
+        reader = Consumer(conf)
+        try:
+            low, high = reader.get_watermark_offsets(
+                TopicPartition(self._changelog, partition), timeout=10
+            )
+            if high <= low:
+                return view
+            reader.assign([TopicPartition(self._changelog, partition, low)])
+            count = 0
+            while True:
+                msg = reader.poll(1.0)
+                if msg is None:
+                    continue
+                if msg.error():
+                    if msg.error().code() == KafkaError._PARTITION_EOF:
+                        break
+                    raise KafkaException(msg.error())
+                key = msg.key().decode()
+                value = msg.value()
+                view.load(key, None if value is None else codec.from_bytes(value))
+                count += 1
+            log.info("%s restored %d state entries of partition %d", self.config.service,
+                     count, partition)
+        finally:
+            reader.close()
+        return view
+
+    def _state(self, partition: int) -> StateView[T]:
+        view = self._states.get(partition)
+        if view is None:  # assigned through a topic whose callback we have not seen yet
+            view = self._states[partition] = self._restore(partition)
+        return view
+
+    # ---- the loop --------------------------------------------------------------------------
+    def _iteration(self) -> None:
+        msgs = self._consumer.consume(self.config.batch_size, self.config.poll_timeout_s)
+        self.health.loop()
+        records: list[Message] = []
+        for msg in msgs:
+            err = msg.error()
+            if err is None:
+                records.append(msg)
+            elif err.code() == KafkaError._PARTITION_EOF:
+                continue
+            elif err.fatal():
+                raise KafkaException(err)
+            else:
+                log.warning("%s consumer error: %s", self.config.service, err.str())
+        if msgs or self._consumer.assignment():
+            self.health.set_connected(True)
+        punctuate = self._due_punctuation()
+        if not records and not punctuate:
+            return
+        started = time.monotonic()
+        self._process_batch(records, punctuate)
+        self.metrics.batch_seconds.labels(self.config.service).observe(time.monotonic() - started)
+        self._update_lag(records)
+
+    def _due_punctuation(self) -> bool:
+        interval = self.processor.punctuate_interval_s
+        if interval is None:
+            return False
+        now = time.monotonic()
+        if now - self._last_punctuate >= interval:
+            self._last_punctuate = now
+            return True
+        return False
+
+    def _process_batch(self, records: list[Message], punctuate: bool) -> None:
+        if self.exactly_once:
+            self._producer.begin_transaction()
+        try:
+            for msg in records:
+                for out in self._handle(msg):
+                    self._produce(out)
+            if punctuate:
+                for out in self.processor.punctuate(int(time.time() * 1000), self._states):
+                    self._produce(out)
+            self._flush_state()
+            offsets = self._next_offsets(records)
+            if self.exactly_once:
+                if offsets:
+                    self._producer.send_offsets_to_transaction(
+                        offsets, self._consumer.consumer_group_metadata(), 30
+                    )
+                self._producer.commit_transaction(60)
+            else:
+                self._producer.flush(60)
+                if offsets:
+                    self._consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            self._recover(exc, records)
+            return
+        now = time.time()
+        for msg in records:
+            self.metrics.records_in.labels(self.config.service, msg.topic()).inc()
+            _, ts = msg.timestamp()
+            if ts > 0:
+                self.metrics.record_latency.labels(self.config.service).observe(
+                    max(0.0, now - ts / 1000)
+                )
+
+    def _recover(self, exc: KafkaException, records: list[Message]) -> None:
+        """Abort the open transaction, rewind to the batch start and rebuild touched state."""
+        err = exc.args[0] if exc.args else None
+        if not self.exactly_once or err is None or not err.txn_requires_abort():
+            raise exc
+        log.warning("%s aborting transaction: %s", self.config.service, err.str())
+        self.metrics.aborted.labels(self.config.service).inc()
+        self._producer.abort_transaction(60)
+        firsts: dict[tuple[str, int], int] = {}
+        for msg in records:
+            firsts.setdefault((msg.topic(), msg.partition()), msg.offset())
+        for (topic, part), offset in firsts.items():
+            self._consumer.seek(TopicPartition(topic, part, offset))
+        for part in {p for _, p in firsts}:
+            if part in self._states:
+                self._states[part] = self._restore(part)
+
+    def _handle(self, msg: Message) -> Iterable[OutRecord]:
+        topic, part, offset = msg.topic(), msg.partition(), msg.offset()
+        try:
+            value = decode(msg.value(), msg.headers(), self._inputs[topic])
+            key = msg.key().decode() if msg.key() is not None else None
+            _, ts = msg.timestamp()
+            record = InRecord(topic, part, offset, key, value, ts)
+            return list(self.processor.process(record, self._state(part)))
+        except (SerdeError, ValidationError, UnicodeDecodeError) as exc:
+            return [self._dead_letter(msg, str(exc), type(exc).__name__)]
+        except Exception as exc:  # a bug must not lose the record: park it with the trace
+            log.exception("%s failed on %s/%d/%d", self.config.service, topic, part, offset)
+            return [self._dead_letter(msg, f"processing error: {exc!r}", type(exc).__name__)]
+
+    def _dead_letter(self, msg: Message, reason: str, error_type: str) -> OutRecord:
+        letter, headers = dead_letter(
+            self.config.service, reason, error_type, msg.topic(), msg.partition(), msg.offset(),
+            msg.key(), msg.value(), msg.headers(),
+        )
+        self.metrics.dead_letters.labels(self.config.service, error_type).inc()
+        key = msg.key().decode(errors="replace") if msg.key() else ""
+        return OutRecord(self.config.dead_letter_topic, key, letter, tuple(headers))
+
+    def _produce(self, out: OutRecord) -> None:
+        value, headers = encode(out.value)
+        self._producer.produce(
+            out.topic, value=value, key=out.key.encode(), headers=[*headers, *out.headers]
+        )
+        self._producer.poll(0)
+        self.metrics.records_out.labels(self.config.service, out.topic).inc()
+
+    def _flush_state(self) -> None:
+        codec = self.processor.state_codec
+        if self._changelog is None or codec is None:
+            return
+        for part, view in self._states.items():
+            for key, value in view.take_dirty():
+                self._producer.produce(
+                    self._changelog, key=key.encode(),
+                    value=None if value is None else codec.to_bytes(value), partition=part,
+                )
+                self._producer.poll(0)
+
+    @staticmethod
+    def _next_offsets(records: list[Message]) -> list[TopicPartition]:
+        last: dict[tuple[str, int], int] = {}
+        for msg in records:
+            last[(msg.topic(), msg.partition())] = msg.offset()
+        return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
+
+    def _update_lag(self, records: list[Message]) -> None:
+        seen = {(m.topic(), m.partition()): m.offset() for m in records}
+        for (topic, part), offset in seen.items():
+            try:
+                _, high = self._consumer.get_watermark_offsets(
+                    TopicPartition(topic, part), cached=True
+                )
+            except KafkaException:
+                continue
+            if high >= 0:
+                self.metrics.consumer_lag.labels(self.config.service, topic, str(part)).set(
+                    max(0, high - offset - 1)
+                )

@@ -1,0 +1,170 @@
+"""Settings from the environment (prefix ``GRIDSTREAM_``, nested with ``__``).
+
+Built in ``main()`` of each entry point with ``load_settings()``, never at import time. Secrets
+are ``SecretStr``; each may also come from a file named by ``<NAME>_FILE`` (Docker/Kubernetes
+secrets). Placeholder secrets are rejected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gridstream.bus.settings import KafkaSettings, SaslMechanism, SecurityProtocol
+from gridstream.bus.topics import TopicNames
+from gridstream.errors import ConfigError
+
+ENV_PREFIX = "GRIDSTREAM_"
+
+SERVICE_PORTS: dict[str, int] = {
+    "smart-ingestor": 5100,
+    "smart-preprocessor": 5101,
+    "smart-ml-preprocessor": 5102,
+    "smart-model-trainer": 5103,
+    "smart-ml-forecaster": 5104,
+    "smart-anomaly-detector": 5105,
+    "smart-alert-engine": 5106,
+    "smart-grid-rebalancer": 5110,
+    "smart-storage-optimizer": 5111,
+    "dashboard": 8080,
+}
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "password", "token", "admin", "xxx"}
+SECRET_FILE_FIELDS = ("sasl_password", "ssl_key_password", "control_token")
+
+
+class BrokerSettings(BaseModel):
+    """The local broker that ``gridstream broker start`` and ``make run`` manage."""
+
+    model_config = ConfigDict(frozen=True)
+
+    port: int = Field(9092, ge=1, le=65535)
+    nodes: int = Field(1, ge=1, le=5)
+    version: str = "4.1.1"
+    heap_mb: int = Field(512, ge=128)
+
+
+class Settings(BaseSettings):
+    """Every setting GridStream reads. ``GRIDSTREAM_BOOTSTRAP`` points at an external cluster."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
+
+    bootstrap: str | None = None
+    client_id: str = "gridstream"
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    ssl_ca_location: str | None = None
+    ssl_certificate_location: str | None = None
+    ssl_key_location: str | None = None
+    ssl_key_password: SecretStr | None = None
+    ssl_endpoint_identification: bool = True
+    sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+
+    topics: TopicNames = TopicNames()
+    topic_partitions: int = Field(3, ge=1)
+    topic_replication: int = Field(1, ge=1)
+    processing_guarantee: Literal["exactly_once", "at_least_once"] = "exactly_once"
+    instance_id: str = "0"
+    batch_size: int = Field(500, ge=1)
+
+    state_dir: Path = Path.home() / ".gridstream"
+    data_dir: Path | None = None
+    broker: BrokerSettings = BrokerSettings()
+
+    http_host: str = "127.0.0.1"
+    http_port: int | None = None
+    control_token: SecretStr | None = None
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "INFO"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets_from_files(cls, data: Any) -> Any:
+        """``GRIDSTREAM_<SECRET>_FILE=/path`` reads the secret from that file."""
+        import os
+
+        if not isinstance(data, dict):
+            return data
+        for name in SECRET_FILE_FIELDS:
+            path = os.environ.get(f"{ENV_PREFIX}{name.upper()}_FILE")
+            if path and not data.get(name):
+                try:
+                    data[name] = Path(path).read_text().strip()
+                except OSError as exc:
+                    raise ValueError(f"cannot read {name} from {path}: {exc}") from exc
+        return data
+
+    @model_validator(mode="after")
+    def _reject_placeholders(self) -> Settings:
+        for name in ("control_token", "sasl_password"):
+            value = getattr(self, name)
+            if value is not None and value.get_secret_value().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(f"{ENV_PREFIX}{name.upper()} is a placeholder: set a real secret")
+        if self.control_token is not None and len(self.control_token.get_secret_value()) < 12:
+            raise ValueError(f"{ENV_PREFIX}CONTROL_TOKEN must be at least 12 characters")
+        return self
+
+    @property
+    def external_cluster(self) -> bool:
+        return bool(self.bootstrap)
+
+    @property
+    def broker_state_dir(self) -> Path:
+        return self.state_dir / "broker"
+
+    def kafka(self, client_id: str | None = None) -> KafkaSettings:
+        """Client settings for this process (local broker unless GRIDSTREAM_BOOTSTRAP is set)."""
+        bootstrap = self.bootstrap or f"127.0.0.1:{self.broker.port}"
+        return KafkaSettings(
+            bootstrap=bootstrap,
+            client_id=client_id or self.client_id,
+            security_protocol=self.security_protocol,
+            ssl_ca_location=self.ssl_ca_location,
+            ssl_certificate_location=self.ssl_certificate_location,
+            ssl_key_location=self.ssl_key_location,
+            ssl_key_password=self.ssl_key_password,
+            ssl_endpoint_identification=self.ssl_endpoint_identification,
+            sasl_mechanism=self.sasl_mechanism,
+            sasl_username=self.sasl_username,
+            sasl_password=self.sasl_password,
+        )
+
+    def port_of(self, service: str) -> int:
+        return self.http_port or SERVICE_PORTS[service]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment; a clear ConfigError instead of a pydantic trace."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{ENV_PREFIX}{'__'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from None
+
+
+def env_var_names() -> set[str]:
+    """Every environment variable the settings read (for compose/Kubernetes checks)."""
+    names: set[str] = set()
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for field_name, info in model.model_fields.items():
+            env = f"{prefix}{field_name.upper()}"
+            names.add(env)
+            ann = info.annotation
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                walk(ann, env + "__")
+
+    walk(Settings, ENV_PREFIX)
+    names.update(f"{ENV_PREFIX}{n.upper()}_FILE" for n in SECRET_FILE_FIELDS)
+    return names

@@ -1,0 +1,36 @@
+"""The services GridStream runs, by name, and where their ``build(settings)`` lives."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from gridstream.errors import ConfigError
+
+if TYPE_CHECKING:
+    from gridstream.config import Settings
+    from gridstream.services.host import ServiceParts
+
+SERVICE_MODULES: dict[str, str] = {
+    "smart-ingestor": "gridstream.services.ingestor",
+    "smart-preprocessor": "gridstream.services.preprocessor",
+    "smart-ml-preprocessor": "gridstream.services.ml_preprocessor",
+    "smart-model-trainer": "gridstream.services.model_trainer",
+    "smart-ml-forecaster": "gridstream.services.forecaster",
+    "smart-anomaly-detector": "gridstream.services.anomaly_detector",
+    "smart-alert-engine": "gridstream.services.alert_engine",
+    "smart-storage-optimizer": "gridstream.services.storage_optimizer",
+    "smart-grid-rebalancer": "gridstream.services.grid_rebalancer",
+    "dashboard": "gridstream.dashboard.service",
+}
+
+
+def builder(name: str) -> Callable[[Settings], ServiceParts]:
+    module_name = SERVICE_MODULES.get(name)
+    if module_name is None:
+        known = ", ".join(SERVICE_MODULES)
+        raise ConfigError(f"unknown service {name!r}: choose one of {known}")
+    module = importlib.import_module(module_name)
+    build: Callable[[Settings], ServiceParts] = module.build
+    return build

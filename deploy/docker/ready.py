@@ -23,8 +23,8 @@ def service_name(cmdline: list[str]) -> str | None:
 
 
 def port_from_cmdline(cmdline: list[str]) -> int | None:
-    for i, arg in enumerate(cmdline[:-1]):
-        if arg == "--port":
+    for i, arg in enumerate(cmdline):
+        if arg == "--port" and i + 1 < len(cmdline):
             return int(cmdline[i + 1])
         if arg.startswith("--port="):
             return int(arg.split("=", 1)[1])

@@ -1,4 +1,4 @@
-"""Record every message field (name, number, type) of the contracts in proto/compat/fields.lock.json.
+"""Record every field (name, number, type) of the contracts in proto/compat/fields.lock.json.
 
 The lock only grows: ``tests/unit/test_contracts.py`` fails when a locked field changed its
 number or type, or disappeared, so old records stay readable. Run after adding fields:

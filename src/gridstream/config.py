@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
 
-    topics: TopicNames = TopicNames()
+    topics: TopicNames = Field(default_factory=TopicNames)
     topic_partitions: int = Field(3, ge=1)
     topic_replication: int = Field(1, ge=1)
     processing_guarantee: Literal["exactly_once", "at_least_once"] = "exactly_once"
@@ -75,7 +75,7 @@ class Settings(BaseSettings):
 
     state_dir: Path = Path.home() / ".gridstream"
     data_dir: Path | None = None
-    broker: BrokerSettings = BrokerSettings()
+    broker: BrokerSettings = Field(default_factory=lambda: BrokerSettings())
 
     http_host: str = "127.0.0.1"
     http_port: int | None = None

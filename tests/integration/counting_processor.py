@@ -36,8 +36,13 @@ class CountingProcessor(Processor[int]):
             raise ValidationError(f"negative value {raw.value} for {raw.series_id}")
         count = (state.get(raw.series_id) or 0) + 1
         state.put(raw.series_id, count)
-        out = CleanReading(record_id=raw.record_id, series_id=raw.series_id, ts_ms=raw.ts_ms,
-                           value=raw.value, stuck_intervals=count)
+        out = CleanReading(
+            record_id=raw.record_id,
+            series_id=raw.series_id,
+            ts_ms=raw.ts_ms,
+            value=raw.value,
+            stuck_intervals=count,
+        )
         return [OutRecord(self.sink, raw.series_id, out)]
 
 

@@ -24,8 +24,12 @@ pytestmark = pytest.mark.integration
 
 
 def samples() -> list[Message]:
-    fc = forecast_pb2.Forecast(forecast_id="ALL/SYSTEM_DEMAND@1", series_id="ALL/SYSTEM_DEMAND",
-                               issue_time_ms=1_640_995_200_000, model_version="v3")
+    fc = forecast_pb2.Forecast(
+        forecast_id="ALL/SYSTEM_DEMAND@1",
+        series_id="ALL/SYSTEM_DEMAND",
+        issue_time_ms=1_640_995_200_000,
+        model_version="v3",
+    )
     fc.steps.add(target_time_ms=1_640_996_100_000, horizon_minutes=15, p10=3500, p50=3600, p90=3700)
     sched = storage_pb2.StorageSchedule(region="ALL", objective="co2", solver_status="Optimal")
     sched.steps.add(ts_ms=1, charge_mw=50.0, discharge_mw=0.0, soc_mwh=120.5)
@@ -34,21 +38,35 @@ def samples() -> list[Message]:
     alert = alert_pb2.Alert(fingerprint="abc", name="StuckFeed", state=alert_pb2.ALERT_STATE_FIRING)
     alert.labels["series"] = "ALL/SYSTEM_DEMAND"
     return [
-        readings_pb2.RawReading(record_id="ROI/INTER_EWIC@1", series_id="ROI/INTER_EWIC",
-                                value=-480.0, has_value=True, effective_time="27-Mar-2022 02:00:00"),
-        readings_pb2.CleanReading(series_id="ALL/SYSTEM_DEMAND", value=3921.0,
-                                  flags=[common_pb2.QUALITY_FLAG_STUCK]),
+        readings_pb2.RawReading(
+            record_id="ROI/INTER_EWIC@1",
+            series_id="ROI/INTER_EWIC",
+            value=-480.0,
+            has_value=True,
+            effective_time="27-Mar-2022 02:00:00",
+        ),
+        readings_pb2.CleanReading(
+            series_id="ALL/SYSTEM_DEMAND", value=3921.0, flags=[common_pb2.QUALITY_FLAG_STUCK]
+        ),
         fv,
         fc,
-        anomaly_pb2.Anomaly(series_id="ALL/SYSTEM_DEMAND", score=0.97, is_anomaly=True,
-                            explanation="demand 1,738 MW below P10"),
+        anomaly_pb2.Anomaly(
+            series_id="ALL/SYSTEM_DEMAND",
+            score=0.97,
+            is_anomaly=True,
+            explanation="demand 1,738 MW below P10",
+        ),
         alert,
         alert_pb2.SystemEvent(service="smart-storage-optimizer", kind="solver_failed"),
         sched,
-        rebalance_pb2.RebalanceAction(action_id="a1", kind=rebalance_pb2.ACTION_KIND_HOLD,
-                                      approval=rebalance_pb2.APPROVAL_STATE_PROPOSED),
-        model_pb2.ModelUpdate(series_id="ALL/SYSTEM_DEMAND", model_version="v3",
-                              feature_names=["lag_15m"]),
+        rebalance_pb2.RebalanceAction(
+            action_id="a1",
+            kind=rebalance_pb2.ACTION_KIND_HOLD,
+            approval=rebalance_pb2.APPROVAL_STATE_PROPOSED,
+        ),
+        model_pb2.ModelUpdate(
+            series_id="ALL/SYSTEM_DEMAND", model_version="v3", feature_names=["lag_15m"]
+        ),
         dead_letter_pb2.DeadLetter(service="s", reason="bad", original_value=b"\x00\xff"),
     ]
 

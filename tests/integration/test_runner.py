@@ -28,24 +28,40 @@ pytestmark = pytest.mark.integration
 HERE = Path(__file__).resolve().parent
 
 
-def produce_readings(settings: KafkaSettings, topic: str, series: list[str], per_series: int) -> None:
+def produce_readings(
+    settings: KafkaSettings, topic: str, series: list[str], per_series: int
+) -> None:
     producer = MessageProducer(settings)
     for i in range(per_series):
         for s in series:
-            producer.send(topic, s, RawReading(record_id=f"{s}@{i}", series_id=s, ts_ms=i * 900_000,
-                                               value=float(i), has_value=True))
+            producer.send(
+                topic,
+                s,
+                RawReading(
+                    record_id=f"{s}@{i}",
+                    series_id=s,
+                    ts_ms=i * 900_000,
+                    value=float(i),
+                    has_value=True,
+                ),
+            )
     producer.flush()
 
 
-def start_counting(bootstrap: str, source: str, sink: str, group: str, dlq: str) -> subprocess.Popen[bytes]:
+def start_counting(
+    bootstrap: str, source: str, sink: str, group: str, dlq: str
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, str(HERE / "counting_processor.py"), bootstrap, source, sink, group, dlq],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(HERE)},
     )
 
 
-def test_exactly_once_across_sigkill(kafka_settings, kafka_bootstrap, topic_factory, unique) -> None:  # type: ignore[no-untyped-def]
+def test_exactly_once_across_sigkill(
+    kafka_settings, kafka_bootstrap, topic_factory, unique
+) -> None:  # type: ignore[no-untyped-def]
     source, sink, dlq = topic_factory("src"), topic_factory("sink"), topic_factory("dlq")
     group = unique("group")
     series = [f"R{i}/FIELD" for i in range(12)]
@@ -104,10 +120,16 @@ def test_poison_records_go_to_dead_letter_and_processing_continues(
     producer.send_raw(source, b"ALL/SYSTEM_DEMAND", os.urandom(64))  # random bytes, no headers
     wrong_value, wrong_headers = encode(Anomaly(series_id="ALL/SYSTEM_DEMAND"))
     producer.send_raw(source, b"ALL/SYSTEM_DEMAND", wrong_value, wrong_headers)  # wrong type
-    producer.send(source, "ALL/SYSTEM_DEMAND",
-                  RawReading(series_id="ALL/SYSTEM_DEMAND", value=-5, has_value=True))  # invalid
-    producer.send(source, "ALL/SYSTEM_DEMAND",
-                  RawReading(series_id="ALL/SYSTEM_DEMAND", value=2.0, has_value=True, record_id="g2"))
+    producer.send(
+        source,
+        "ALL/SYSTEM_DEMAND",
+        RawReading(series_id="ALL/SYSTEM_DEMAND", value=-5, has_value=True),
+    )  # invalid
+    producer.send(
+        source,
+        "ALL/SYSTEM_DEMAND",
+        RawReading(series_id="ALL/SYSTEM_DEMAND", value=2.0, has_value=True, record_id="g2"),
+    )
     producer.flush()
 
     runner: Runner[int] = Runner(
@@ -117,8 +139,12 @@ def test_poison_records_go_to_dead_letter_and_processing_continues(
     )
     thread = _run_in_thread(runner)
     try:
-        assert count_until_quiet(kafka_settings, sink, quiet_s=2, timeout_s=90, expect_at_least=2) == 2
-        assert count_until_quiet(kafka_settings, dlq, quiet_s=1, timeout_s=30, expect_at_least=3) == 3
+        assert (
+            count_until_quiet(kafka_settings, sink, quiet_s=2, timeout_s=90, expect_at_least=2) == 2
+        )
+        assert (
+            count_until_quiet(kafka_settings, dlq, quiet_s=1, timeout_s=30, expect_at_least=3) == 3
+        )
     finally:
         runner.stop()
         thread.join(30)
@@ -129,7 +155,10 @@ def test_poison_records_go_to_dead_letter_and_processing_continues(
     assert any("negative value" in r for r in reasons)
     for r in letters:
         assert r.value.service == "counting" and r.value.source_topic == source
-        assert r.headers["gs-dlq-source"] == f"{source}/{r.value.source_partition}/{r.value.source_offset}"
+        assert (
+            r.headers["gs-dlq-source"]
+            == f"{source}/{r.value.source_partition}/{r.value.source_offset}"
+        )
         assert r.value.original_value  # the original bytes are kept
     outputs = [r.value.record_id for r in read_topic(kafka_settings, sink, CleanReading)]
     assert outputs == ["g1", "g2"]

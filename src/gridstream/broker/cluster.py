@@ -7,6 +7,7 @@ a running cluster (pids, ports, version) is kept in ``<state_dir>/cluster.json``
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -199,8 +200,13 @@ class LocalCluster:
     ) -> None:
         cmd = [
             *self._java_cmd(java, dist, spec.log_dir),
-            "kafka.tools.StorageTool", "format",
-            "-t", cluster_id, "-c", str(spec.properties_file), "--ignore-formatted",
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(spec.properties_file),
+            "--ignore-formatted",
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
@@ -213,15 +219,21 @@ class LocalCluster:
         out = spec.log_dir / "stdout.log"
         with out.open("ab") as fh:
             proc = subprocess.Popen(
-                [*self._java_cmd(java, dist, spec.log_dir), "kafka.Kafka",
-                 str(spec.properties_file)],
+                [
+                    *self._java_cmd(java, dist, spec.log_dir),
+                    "kafka.Kafka",
+                    str(spec.properties_file),
+                ],
                 stdout=fh,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         return NodeState(
-            spec.node_id, proc.pid, spec.port, spec.controller_port,
+            spec.node_id,
+            proc.pid,
+            spec.port,
+            spec.controller_port,
             str(spec.log_dir / "server.log"),
         )
 
@@ -284,8 +296,12 @@ class LocalCluster:
         for i, node in enumerate(state.nodes):
             if node.node_id != node_id:
                 continue
-            spec = NodeSpec(node.node_id, node.port, node.controller_port,
-                            self.state_dir / f"node-{node.node_id}")
+            spec = NodeSpec(
+                node.node_id,
+                node.port,
+                node.controller_port,
+                self.state_dir / f"node-{node.node_id}",
+            )
             state.nodes[i] = self._launch(java, dist, spec)
         self._write_state(state)
         self._wait_ready(state, timeout)
@@ -324,19 +340,15 @@ class LocalCluster:
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _reap(nodes: list[NodeState]) -> None:
     """Collect exited children so they do not linger as zombies."""
     for node in nodes:
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(node.pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
 
 
 def _read_meta(directory: Path, name: str = "meta.properties") -> dict[str, str]:

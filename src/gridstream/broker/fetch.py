@@ -83,8 +83,14 @@ def ensure_kafka(version: str = DEFAULT_KAFKA_VERSION, offline: bool = False) ->
     tmp_libs = home / "libs.partial"
     shutil.rmtree(tmp_libs, ignore_errors=True)
     cmd = [
-        mvn, "-q", "-B", "-f", str(pom), f"-Dkafka.version={version}",
-        "dependency:copy-dependencies", "-DincludeScope=runtime",
+        mvn,
+        "-q",
+        "-B",
+        "-f",
+        str(pom),
+        f"-Dkafka.version={version}",
+        "dependency:copy-dependencies",
+        "-DincludeScope=runtime",
         f"-DoutputDirectory={tmp_libs}",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)

@@ -43,8 +43,8 @@ def find_java() -> JavaRuntime:
         candidate = shutil.which("java")
     if candidate is None:
         raise BrokerError(
-            f"Java {MIN_JAVA}+ not found: install a JDK (e.g. apt-get install openjdk-17-jre-headless) "
-            "or set JAVA_HOME"
+            f"Java {MIN_JAVA}+ not found: install a JDK "
+            "(e.g. apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
         )
     proc = subprocess.run([candidate, "-version"], capture_output=True, text=True, check=False)
     major = parse_java_major(proc.stderr + proc.stdout)

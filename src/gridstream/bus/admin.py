@@ -6,9 +6,10 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from gridstream.bus.settings import KafkaSettings
 from gridstream.bus.topics import TopicSpec
@@ -28,7 +29,7 @@ class Admin:
     """A thin, typed wrapper around confluent_kafka's AdminClient."""
 
     def __init__(self, settings: KafkaSettings, quiet: bool = False) -> None:
-        conf: dict[str, object] = dict(settings.client_config())
+        conf: dict[str, Any] = dict(settings.client_config())
         conf["socket.connection.setup.timeout.ms"] = 5000
         if quiet:
             # probing a broker that is still starting: connection-refused noise is expected
@@ -45,9 +46,7 @@ class Admin:
             raise BrokerError(f"Kafka did not answer a metadata request: {exc}") from exc
         brokers = [f"{b.id}@{b.host}:{b.port}" for b in md.brokers.values()]
         topics = {
-            name: len(t.partitions)
-            for name, t in md.topics.items()
-            if not name.startswith("__")
+            name: len(t.partitions) for name, t in md.topics.items() if not name.startswith("__")
         }
         return ClusterInfo(md.cluster_id, sorted(brokers), dict(sorted(topics.items())))
 
@@ -79,8 +78,12 @@ class Admin:
             return []
         futures = self._client.create_topics(
             [
-                NewTopic(s.name, num_partitions=s.partitions,
-                         replication_factor=s.replication_factor, config=dict(s.config))
+                NewTopic(
+                    s.name,
+                    num_partitions=s.partitions,
+                    replication_factor=s.replication_factor,
+                    config=dict(s.config),
+                )
                 for s in wanted
             ],
             operation_timeout=timeout,

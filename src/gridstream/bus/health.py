@@ -70,6 +70,9 @@ class RunnerHealth:
             if not progressing:
                 parts.append(f"loop stalled for more than {self._stall_after_s:.0f}s")
             return HealthSnapshot(
-                alive, self._connected, self._assigned > 0, progressing,
+                alive,
+                self._connected,
+                self._assigned > 0,
+                progressing,
                 "; ".join(parts) or "ok",
             )

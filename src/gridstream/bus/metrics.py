@@ -11,37 +11,52 @@ class RunnerMetrics:
     def __init__(self, service: str, registry: CollectorRegistry) -> None:
         self.service = service
         self.records_in = Counter(
-            "gridstream_records_in_total", "Records consumed", ["service", "topic"],
+            "gridstream_records_in_total",
+            "Records consumed",
+            ["service", "topic"],
             registry=registry,
         )
         self.records_out = Counter(
-            "gridstream_records_out_total", "Records produced", ["service", "topic"],
+            "gridstream_records_out_total",
+            "Records produced",
+            ["service", "topic"],
             registry=registry,
         )
         self.dead_letters = Counter(
-            "gridstream_dead_letters_total", "Records sent to the dead-letter topic",
-            ["service", "error_type"], registry=registry,
+            "gridstream_dead_letters_total",
+            "Records sent to the dead-letter topic",
+            ["service", "error_type"],
+            registry=registry,
         )
         self.batch_seconds = Histogram(
-            "gridstream_batch_seconds", "Time to process and commit one batch", ["service"],
+            "gridstream_batch_seconds",
+            "Time to process and commit one batch",
+            ["service"],
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=registry,
         )
         self.record_latency = Histogram(
             "gridstream_processing_latency_seconds",
-            "Time from a record's Kafka timestamp to the commit of its outputs", ["service"],
+            "Time from a record's Kafka timestamp to the commit of its outputs",
+            ["service"],
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=registry,
         )
         self.consumer_lag = Gauge(
-            "gridstream_consumer_lag", "Records behind the end of the partition",
-            ["service", "topic", "partition"], registry=registry,
+            "gridstream_consumer_lag",
+            "Records behind the end of the partition",
+            ["service", "topic", "partition"],
+            registry=registry,
         )
         self.aborted = Counter(
-            "gridstream_transactions_aborted_total", "Transactions aborted and retried",
-            ["service"], registry=registry,
+            "gridstream_transactions_aborted_total",
+            "Transactions aborted and retried",
+            ["service"],
+            registry=registry,
         )
         self.assigned = Gauge(
-            "gridstream_assigned_partitions", "Partitions assigned to this instance",
-            ["service"], registry=registry,
+            "gridstream_assigned_partitions",
+            "Partitions assigned to this instance",
+            ["service"],
+            registry=registry,
         )

@@ -7,11 +7,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from confluent_kafka import KafkaException, Producer
+from google.protobuf.message import Message
 
 from gridstream.bus.serde import encode
 from gridstream.bus.settings import KafkaSettings
 from gridstream.errors import BrokerError
-from google.protobuf.message import Message
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +27,16 @@ class MessageProducer:
         self, kafka: KafkaSettings, transactional_id: str | None = None, linger_ms: int = 20
     ) -> None:
         conf: dict[str, Any] = dict(kafka.client_config())
-        conf.update({
-            "enable.idempotence": True, "acks": "all", "linger.ms": linger_ms,
-            "compression.type": "lz4", "logger": logging.getLogger("gridstream.bus.librdkafka"),
-            "queue.buffering.max.messages": 500000,
-        })
+        conf.update(
+            {
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": linger_ms,
+                "compression.type": "lz4",
+                "logger": logging.getLogger("gridstream.bus.librdkafka"),
+                "queue.buffering.max.messages": 500000,
+            }
+        )
         if transactional_id:
             conf["transactional.id"] = transactional_id
         self._producer = Producer(conf)
@@ -43,21 +48,28 @@ class MessageProducer:
             except KafkaException as exc:
                 raise BrokerError(f"cannot initialise transactions: {exc}") from exc
 
-    def send(self, topic: str, key: str, message: Message,
-             headers: Iterable[tuple[str, bytes]] = ()) -> None:
+    def send(
+        self, topic: str, key: str, message: Message, headers: Iterable[tuple[str, bytes]] = ()
+    ) -> None:
         value, type_headers = encode(message)
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key.encode(),
-                                       headers=[*type_headers, *headers])
+                self._producer.produce(
+                    topic, value=value, key=key.encode(), headers=[*type_headers, *headers]
+                )
                 break
             except BufferError:
                 self._producer.poll(0.1)  # local queue full: let it drain
         self._producer.poll(0)
         self.sent += 1
 
-    def send_raw(self, topic: str, key: bytes | None, value: bytes | None,
-                 headers: Iterable[tuple[str, bytes]] = ()) -> None:
+    def send_raw(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Iterable[tuple[str, bytes]] = (),
+    ) -> None:
         """Produce bytes as they are (tests inject poison records with this)."""
         self._producer.produce(topic, value=value, key=key, headers=list(headers))
         self._producer.poll(0)

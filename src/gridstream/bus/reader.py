@@ -29,14 +29,16 @@ class ReadRecord(Generic[M]):
 
 def _consumer(kafka: KafkaSettings, committed_only: bool) -> Any:
     conf: dict[str, Any] = dict(kafka.client_config())
-    conf.update({
-        "group.id": f"gridstream-reader-{uuid.uuid4().hex[:8]}",
-        "enable.auto.commit": False,
-        "auto.offset.reset": "earliest",
-        "isolation.level": "read_committed" if committed_only else "read_uncommitted",
-        "enable.partition.eof": True,
-        "logger": logging.getLogger("gridstream.bus.librdkafka"),
-    })
+    conf.update(
+        {
+            "group.id": f"gridstream-reader-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed" if committed_only else "read_uncommitted",
+            "enable.partition.eof": True,
+            "logger": logging.getLogger("gridstream.bus.librdkafka"),
+        }
+    )
     return Consumer(conf)
 
 
@@ -46,8 +48,10 @@ def end_offsets(kafka: KafkaSettings, topic: str) -> dict[int, int]:
     try:
         md = consumer.list_topics(topic, timeout=10)
         parts = md.topics[topic].partitions
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in parts}
+        return {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in parts
+        }
     finally:
         consumer.close()
 
@@ -119,7 +123,10 @@ class CommittedCounter:
 
 
 def count_until_quiet(
-    kafka: KafkaSettings, topic: str, quiet_s: float = 3.0, timeout_s: float = 300.0,
+    kafka: KafkaSettings,
+    topic: str,
+    quiet_s: float = 3.0,
+    timeout_s: float = 300.0,
     expect_at_least: int = 0,
 ) -> int:
     """Committed record count of ``topic`` once it has stopped growing for ``quiet_s``."""

@@ -50,6 +50,27 @@ class RunnerConfig:
     state_replication: int = 1
 
 
+def _coords(msg: Message) -> tuple[str, int, int]:
+    """Topic, partition and offset of a consumed (non-error) message."""
+    topic, part, offset = msg.topic(), msg.partition(), msg.offset()
+    if topic is None or part is None or offset is None:
+        raise KafkaException(f"consumed message without coordinates: {msg!r}")
+    return topic, part, offset
+
+
+def _headers(msg: Message) -> list[tuple[str, bytes | None]]:
+    raw = msg.headers() or []
+    items = raw.items() if isinstance(raw, dict) else raw
+    return [(k, v.encode() if isinstance(v, str) else v) for k, v in items]
+
+
+def _key(msg: Message) -> str | None:
+    key = msg.key()
+    if key is None:
+        return None
+    return key.decode() if isinstance(key, bytes) else str(key)
+
+
 class Runner(Generic[T]):
     """Runs one :class:`Processor` against Kafka until stopped."""
 
@@ -102,15 +123,20 @@ class Runner(Generic[T]):
 
     def _setup(self) -> None:
         if self._changelog:
-            Admin(self.kafka).ensure_topics([
-                TopicSpec(
-                    self._changelog, self.config.state_partitions, self.config.state_replication,
-                    {"cleanup.policy": "compact"},
-                )
-            ])
+            Admin(self.kafka).ensure_topics(
+                [
+                    TopicSpec(
+                        self._changelog,
+                        self.config.state_partitions,
+                        self.config.state_replication,
+                        {"cleanup.policy": "compact"},
+                    )
+                ]
+            )
         pconf = self._client_conf("producer")
-        pconf.update({"enable.idempotence": True, "acks": "all", "linger.ms": 5,
-                      "compression.type": "lz4"})
+        pconf.update(
+            {"enable.idempotence": True, "acks": "all", "linger.ms": 5, "compression.type": "lz4"}
+        )
         if self.exactly_once:
             pconf["transactional.id"] = f"{self.config.group}-{self.config.instance_id}"
             pconf["transaction.timeout.ms"] = 60000
@@ -119,20 +145,26 @@ class Runner(Generic[T]):
             try:
                 self._producer.init_transactions(60)
             except KafkaException as exc:
-                raise BrokerError(f"{self.config.service}: cannot initialise transactions: {exc}") from exc
+                raise BrokerError(
+                    f"{self.config.service}: cannot initialise transactions: {exc}"
+                ) from exc
         cconf = self._client_conf("consumer")
-        cconf.update({
-            "group.id": self.config.group,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-            "session.timeout.ms": 10000,
-            "heartbeat.interval.ms": 2000,
-            "max.poll.interval.ms": 300000,
-        })
+        cconf.update(
+            {
+                "group.id": self.config.group,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "isolation.level": "read_committed",
+                "session.timeout.ms": 10000,
+                "heartbeat.interval.ms": 2000,
+                "max.poll.interval.ms": 300000,
+            }
+        )
         self._consumer = Consumer(cconf)
         self._consumer.subscribe(
-            list(self._inputs), on_assign=self._on_assign, on_revoke=self._on_revoke,
+            list(self._inputs),
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
             on_lost=self._on_revoke,
         )
 
@@ -169,14 +201,15 @@ class Runner(Generic[T]):
         self.health.set_assigned(len(consumer.assignment()) + len(partitions))
         self.metrics.assigned.labels(self.config.service).set(len(partitions))
         self.processor.on_assigned(parts)
-        log.info("%s assigned %s", self.config.service,
-                 ", ".join(f"{p.topic}[{p.partition}]" for p in partitions))
+        log.info(
+            "%s assigned %s",
+            self.config.service,
+            ", ".join(f"{p.topic}[{p.partition}]" for p in partitions),
+        )
 
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         parts = sorted({p.partition for p in partitions})
-        remaining = {
-            tp.partition for tp in consumer.assignment() if tp not in partitions
-        }
+        remaining = {tp.partition for tp in consumer.assignment() if tp not in partitions}
         for p in parts:
             if p not in remaining:
                 self._states.pop(p, None)
@@ -189,8 +222,14 @@ class Runner(Generic[T]):
         if self._changelog is None or codec is None:
             return view
         conf = self._client_conf(f"restore-{partition}")
-        conf.update({"group.id": f"{self.config.group}-restore", "enable.auto.commit": False,
-                     "isolation.level": "read_committed", "enable.partition.eof": True})
+        conf.update(
+            {
+                "group.id": f"{self.config.group}-restore",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "enable.partition.eof": True,
+            }
+        )
         reader = Consumer(conf)
         try:
             low, high = reader.get_watermark_offsets(
@@ -204,16 +243,21 @@ class Runner(Generic[T]):
                 msg = reader.poll(1.0)
                 if msg is None:
                     continue
-                if msg.error():
-                    if msg.error().code() == KafkaError._PARTITION_EOF:
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
                         break
-                    raise KafkaException(msg.error())
-                key = msg.key().decode()
+                    raise KafkaException(err)
+                key = _key(msg) or ""
                 value = msg.value()
                 view.load(key, None if value is None else codec.from_bytes(value))
                 count += 1
-            log.info("%s restored %d state entries of partition %d", self.config.service,
-                     count, partition)
+            log.info(
+                "%s restored %d state entries of partition %d",
+                self.config.service,
+                count,
+                partition,
+            )
         finally:
             reader.close()
         return view
@@ -286,7 +330,7 @@ class Runner(Generic[T]):
             return
         now = time.time()
         for msg in records:
-            self.metrics.records_in.labels(self.config.service, msg.topic()).inc()
+            self.metrics.records_in.labels(self.config.service, _coords(msg)[0]).inc()
             _, ts = msg.timestamp()
             if ts > 0:
                 self.metrics.record_latency.labels(self.config.service).observe(
@@ -303,7 +347,8 @@ class Runner(Generic[T]):
         self._producer.abort_transaction(60)
         firsts: dict[tuple[str, int], int] = {}
         for msg in records:
-            firsts.setdefault((msg.topic(), msg.partition()), msg.offset())
+            topic, part, offset = _coords(msg)
+            firsts.setdefault((topic, part), offset)
         for (topic, part), offset in firsts.items():
             self._consumer.seek(TopicPartition(topic, part, offset))
         for part in {p for _, p in firsts}:
@@ -311,10 +356,10 @@ class Runner(Generic[T]):
                 self._states[part] = self._restore(part)
 
     def _handle(self, msg: Message) -> Iterable[OutRecord]:
-        topic, part, offset = msg.topic(), msg.partition(), msg.offset()
+        topic, part, offset = _coords(msg)
         try:
-            value = decode(msg.value(), msg.headers(), self._inputs[topic])
-            key = msg.key().decode() if msg.key() is not None else None
+            value = decode(msg.value(), _headers(msg), self._inputs[topic])
+            key = _key(msg)
             _, ts = msg.timestamp()
             record = InRecord(topic, part, offset, key, value, ts)
             return list(self.processor.process(record, self._state(part)))
@@ -325,12 +370,22 @@ class Runner(Generic[T]):
             return [self._dead_letter(msg, f"processing error: {exc!r}", type(exc).__name__)]
 
     def _dead_letter(self, msg: Message, reason: str, error_type: str) -> OutRecord:
+        topic, part, offset = _coords(msg)
+        raw_key = msg.key()
+        key_bytes = raw_key.encode() if isinstance(raw_key, str) else raw_key
         letter, headers = dead_letter(
-            self.config.service, reason, error_type, msg.topic(), msg.partition(), msg.offset(),
-            msg.key(), msg.value(), msg.headers(),
+            self.config.service,
+            reason,
+            error_type,
+            topic,
+            part,
+            offset,
+            key_bytes,
+            msg.value(),
+            _headers(msg),
         )
         self.metrics.dead_letters.labels(self.config.service, error_type).inc()
-        key = msg.key().decode(errors="replace") if msg.key() else ""
+        key = key_bytes.decode(errors="replace") if key_bytes else ""
         return OutRecord(self.config.dead_letter_topic, key, letter, tuple(headers))
 
     def _produce(self, out: OutRecord) -> None:
@@ -348,8 +403,10 @@ class Runner(Generic[T]):
         for part, view in self._states.items():
             for key, value in view.take_dirty():
                 self._producer.produce(
-                    self._changelog, key=key.encode(),
-                    value=None if value is None else codec.to_bytes(value), partition=part,
+                    self._changelog,
+                    key=key.encode(),
+                    value=None if value is None else codec.to_bytes(value),
+                    partition=part,
                 )
                 self._producer.poll(0)
 
@@ -357,11 +414,12 @@ class Runner(Generic[T]):
     def _next_offsets(records: list[Message]) -> list[TopicPartition]:
         last: dict[tuple[str, int], int] = {}
         for msg in records:
-            last[(msg.topic(), msg.partition())] = msg.offset()
+            topic, part, offset = _coords(msg)
+            last[(topic, part)] = offset
         return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
 
     def _update_lag(self, records: list[Message]) -> None:
-        seen = {(m.topic(), m.partition()): m.offset() for m in records}
+        seen = {(t, p): o for t, p, o in map(_coords, records)}
         for (topic, part), offset in seen.items():
             try:
                 _, high = self._consumer.get_watermark_offsets(

@@ -53,7 +53,9 @@ def decode(
     expected = type_name(message_type)
     actual = header_value(headers, TYPE_HEADER)
     if actual is None:
-        raise SerdeError(f"missing {TYPE_HEADER} header: not a GridStream record (expected {expected})")
+        raise SerdeError(
+            f"missing {TYPE_HEADER} header: not a GridStream record (expected {expected})"
+        )
     if actual != expected:
         raise WrongMessageType(f"expected {expected}, got {actual}")
     version = header_value(headers, SCHEMA_HEADER)

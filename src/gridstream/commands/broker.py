@@ -8,8 +8,9 @@ import typer
 
 from gridstream.commands._common import emit_json, friendly_errors, setup_cli_logging
 
-broker_app = typer.Typer(help="Run a local Apache Kafka (KRaft) broker for development.",
-                         no_args_is_help=True)
+broker_app = typer.Typer(
+    help="Run a local Apache Kafka (KRaft) broker for development.", no_args_is_help=True
+)
 
 PortOpt = Annotated[int | None, typer.Option(help="Client port of node 1 (default 9092).")]
 NodesOpt = Annotated[int | None, typer.Option(help="Number of KRaft nodes (loopback ports).")]
@@ -85,11 +86,11 @@ def status(as_json: JsonOpt = False) -> None:
         raise typer.Exit(3)
     typer.echo(f"Kafka {info['version']} running, cluster {info['cluster_id']}")
     typer.echo(f"bootstrap: {info['bootstrap']}")
-    for node in info["nodes"]:  # type: ignore[attr-defined]
+    for node in info["nodes"]:
         state = "alive" if node["alive"] else "DEAD"
         typer.echo(f"  node {node['node_id']} pid {node['pid']} {node['listener']} {state}")
     topics = info.get("topics") or {}
-    typer.echo(f"topics ({len(topics)}): " + ", ".join(f"{k}[{v}]" for k, v in topics.items()))  # type: ignore[union-attr]
+    typer.echo(f"topics ({len(topics)}): " + ", ".join(f"{k}[{v}]" for k, v in topics.items()))
     if "error" in info:
         typer.echo(f"warning: {info['error']}")
 

@@ -12,8 +12,12 @@ from gridstream.commands._common import friendly_errors
 @friendly_errors
 def service(
     name: Annotated[str, typer.Argument(help="Service name, e.g. smart-preprocessor.")],
-    port: Annotated[int | None, typer.Option(help="HTTP port (default: the service's own).")] = None,
-    instance: Annotated[str | None, typer.Option(help="Instance id within the consumer group.")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="HTTP port (default: the service's own).")
+    ] = None,
+    instance: Annotated[
+        str | None, typer.Option(help="Instance id within the consumer group.")
+    ] = None,
 ) -> None:
     """Run one GridStream service: its Kafka loop and its HTTP API (/health, /ready, /metrics)."""
     from gridstream.config import load_settings

@@ -35,19 +35,26 @@ def create_app(
     def get_health() -> JSONResponse:
         snap = health()
         code = 200 if snap.alive else 503
-        return JSONResponse({"service": service, "alive": snap.alive, "detail": snap.detail},
-                            status_code=code)
+        return JSONResponse(
+            {"service": service, "alive": snap.alive, "detail": snap.detail}, status_code=code
+        )
 
     @app.get("/ready", tags=["ops"], summary="Connected, assigned and making progress?")
     def get_ready() -> JSONResponse:
         snap = health()
         body = {
-            "service": service, "ready": snap.ready, "connected": snap.connected,
-            "assigned": snap.assigned, "progressing": snap.progressing, "detail": snap.detail,
+            "service": service,
+            "ready": snap.ready,
+            "connected": snap.connected,
+            "assigned": snap.assigned,
+            "progressing": snap.progressing,
+            "detail": snap.detail,
         }
         return JSONResponse(body, status_code=200 if snap.ready else 503)
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    @app.get(
+        "/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse
+    )
     def get_metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

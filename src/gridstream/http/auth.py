@@ -27,10 +27,14 @@ def token_guard(token: SecretStr | None) -> Callable[..., None]:
                 "control endpoints are disabled: set GRIDSTREAM_CONTROL_TOKEN",
             )
         if credentials is None or credentials.scheme.lower() != "bearer":
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token",
-                                headers={"WWW-Authenticate": "Bearer"})
-        if not hmac.compare_digest(credentials.credentials.encode(),
-                                   token.get_secret_value().encode()):
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "missing bearer token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if not hmac.compare_digest(
+            credentials.credentials.encode(), token.get_secret_value().encode()
+        ):
             raise HTTPException(status.HTTP_403_FORBIDDEN, "invalid token")
 
     return check

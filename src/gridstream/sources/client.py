@@ -127,12 +127,12 @@ class EirGridClient:
     async def _fetch_chunk(
         self, area: str, region: str, chunk: DateChunk, source: str
     ) -> list[readings_pb2.RawReading]:
-        reason = "no endpoint configured"
+        reasons: list[str] = []
         for endpoint in self.settings.endpoints:
             try:
                 answer = await self._request(endpoint, area, region, chunk, source)
             except EirGridRequestError as exc:
-                reason = f"{endpoint}: {exc}"
+                reasons.append(f"{endpoint}: {exc}")
                 log.warning(
                     "EirGrid %s %s/%s %s..%s failed: %s",
                     endpoint,
@@ -154,7 +154,8 @@ class EirGridClient:
                     *await self._fetch_chunk(area, region, first, source),
                     *await self._fetch_chunk(area, region, second, source),
                 ]
-            reason = f"{endpoint}: empty Rows"
+            reasons.append(f"{endpoint}: empty Rows")
+        reason = "; ".join(reasons) or "no endpoint configured"
         self.gaps.append(Gap(area, region, chunk.first, chunk.last, reason))
         self.stats.failures += 1
         self.stats.last_error = reason

@@ -37,7 +37,8 @@ def test_every_fixture_parses_to_its_non_null_rows(name: str) -> None:
         b'{"Rows": 3}',
         b'{"Rows": [{"FieldName": "X"}]}',
         b'{"Status": "Error"}',
-        b'{"Rows": [{"EffectiveTime": "2024-01-01", "FieldName": "X", "Region": "ALL", "Value": 1}]}',
+        b'{"Rows": [{"EffectiveTime": "2024-01-01", "FieldName": "X", "Region": "ALL",'
+        b' "Value": 1}]}',
         b'{"Rows": [{"EffectiveTime": "01-Jan-2024 00:00:00", "FieldName": "X", "Region": "ALL",'
         b' "Value": "abc"}]}',
     ],

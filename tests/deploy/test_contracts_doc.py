@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from conftest import REPO
-from google.protobuf import symbol_database
+from google.protobuf import descriptor_pool
 
 from gridstream.bus.topics import MESSAGE_TYPES, TopicNames
 
@@ -40,7 +40,7 @@ def test_every_topic_and_every_field_is_documented() -> None:
     import gridstream.schemas.storage_pb2  # noqa: F401
 
     text = DOC.read_text()
-    pool = symbol_database.Default().pool
+    pool = descriptor_pool.Default()
     for logical, topic in TopicNames().all().items():
         row = next((line for line in text.splitlines() if line.startswith(f"| `{topic}` |")), "")
         assert MESSAGE_TYPES[logical] in row, f"topic {topic} is missing or has the wrong type"

@@ -174,7 +174,7 @@ def test_java_consumes_what_python_produced(
 ) -> None:
     readings = _real_week_of_readings()
     assert len(readings) > 600  # a week at 15-minute resolution
-    topics = {
+    topics: dict[str, tuple[str, list[Message]]] = {
         "forecast_output": (topic_factory("forecast_output"), [forecast()]),
         "anomaly_output": (topic_factory("anomaly_output"), [anomaly()]),
         "rebalance_actions": (topic_factory("rebalance_actions"), [action()]),
@@ -184,7 +184,7 @@ def test_java_consumes_what_python_produced(
     expected: dict[tuple[str, str], list[Message]] = {}
     for topic, messages in topics.values():
         for message in messages:
-            key = getattr(message, "series_id", "") or message.region  # type: ignore[attr-defined]
+            key = str(getattr(message, "series_id", "") or getattr(message, "region", ""))
             producer.send(topic, key, message)
             expected.setdefault((topic, key), []).append(message)
     producer.flush()

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup run test test-unit lint format proto bench clean broker-fetch browser-deps
+.PHONY: setup run test test-unit lint format proto bench clean broker-fetch browser-deps contracts deploy-deps
 
 setup: $(STAMP) broker-fetch
 
@@ -26,7 +26,7 @@ browser-deps: $(STAMP)
 run: setup
 	$(BIN)/gridstream up $(ARGS)
 
-test: setup browser-deps
+test: setup browser-deps deploy-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
@@ -43,6 +43,14 @@ format: $(STAMP)
 
 proto: $(STAMP)
 	$(BIN)/python tools/gen_proto.py
+	$(BIN)/python tools/proto_lock.py
+	$(BIN)/python tools/gen_contracts_doc.py
+
+contracts: $(STAMP)
+	$(BIN)/python tools/gen_contracts_doc.py
+
+deploy-deps:
+	@bash tools/deploy-deps.sh
 
 bench: setup
 	$(BIN)/gridstream bench $(ARGS)

@@ -48,6 +48,8 @@ class RunnerConfig:
     poll_timeout_s: float = 0.2
     state_partitions: int = 3
     state_replication: int = 1
+    #: topics created (if missing) at start-up, e.g. the pipeline topics the service uses
+    ensure_topics: tuple[TopicSpec, ...] = ()
 
 
 def _coords(msg: Message) -> tuple[str, int, int]:
@@ -122,17 +124,18 @@ class Runner(Generic[T]):
             self.stop()
 
     def _setup(self) -> None:
+        specs = list(self.config.ensure_topics)
         if self._changelog:
-            Admin(self.kafka).ensure_topics(
-                [
-                    TopicSpec(
-                        self._changelog,
-                        self.config.state_partitions,
-                        self.config.state_replication,
-                        {"cleanup.policy": "compact"},
-                    )
-                ]
+            specs.append(
+                TopicSpec(
+                    self._changelog,
+                    self.config.state_partitions,
+                    self.config.state_replication,
+                    {"cleanup.policy": "compact"},
+                )
             )
+        if specs:
+            Admin(self.kafka).ensure_topics(specs)
         pconf = self._client_conf("producer")
         pconf.update(
             {"enable.idempotence": True, "acks": "all", "linger.ms": 5, "compression.type": "lz4"}
@@ -168,10 +171,30 @@ class Runner(Generic[T]):
             on_lost=self._on_revoke,
         )
 
+    def _setup_with_retries(self) -> bool:
+        """Connect, create topics and initialise transactions, retrying with backoff while
+        Kafka is unreachable. False when stopped before it succeeded."""
+        delay = 1.0
+        while not self._stop.is_set():
+            try:
+                self._setup()
+                return True
+            except (BrokerError, KafkaException) as exc:
+                self.health.set_connected(False, str(exc))
+                log.warning(
+                    "%s waiting for Kafka (retry in %.0fs): %s", self.config.service, delay, exc
+                )
+                self._close_clients()
+                self._stop.wait(delay)
+                delay = min(delay * 2, 30.0)
+        return False
+
     def run(self) -> None:
         """Process until ``stop()`` (or a signal); then close the clients cleanly."""
-        self._setup()
         self.health.started()
+        if not self._setup_with_retries():
+            self.health.stopped("stopped before Kafka was reachable")
+            return
         error = ""
         try:
             while not self._stop.is_set():
@@ -183,13 +206,18 @@ class Runner(Generic[T]):
             self.health.stopped(error)
             self._close()
 
-    def _close(self) -> None:
+    def _close_clients(self) -> None:
+        consumer, producer = self._consumer, self._producer
+        self._consumer = self._producer = None
         try:
-            if self._consumer is not None:
-                self._consumer.close()
+            if consumer is not None:
+                consumer.close()
         finally:
-            if self._producer is not None:
-                self._producer.flush(10)
+            if producer is not None:
+                producer.flush(10)
+
+    def _close(self) -> None:
+        self._close_clients()
         log.info("%s stopped", self.config.service)
 
     # ---- rebalancing and state restore ---------------------------------------------------

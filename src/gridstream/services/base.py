@@ -9,6 +9,7 @@ from fastapi import APIRouter
 
 from gridstream.bus.processor import Processor
 from gridstream.bus.runner import Runner, RunnerConfig
+from gridstream.bus.topics import topic_specs
 from gridstream.config import Settings
 from gridstream.services.host import ServiceParts
 
@@ -30,6 +31,9 @@ def make_runner(settings: Settings, service: str, processor: Processor[T]) -> Ru
         batch_size=settings.batch_size,
         state_partitions=settings.topic_partitions,
         state_replication=settings.topic_replication,
+        ensure_topics=tuple(
+            topic_specs(settings.topics, settings.topic_partitions, settings.topic_replication)
+        ),
     )
     return Runner(settings.kafka(client_id=service), config, processor)
 

@@ -66,8 +66,17 @@ def test_field_numbers_unique_and_not_reused() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["readings", "features", "forecast", "anomaly", "alert", "storage", "rebalance", "model",
-     "dead_letter"],
+    [
+        "readings",
+        "features",
+        "forecast",
+        "anomaly",
+        "alert",
+        "storage",
+        "rebalance",
+        "model",
+        "dead_letter",
+    ],
 )
 def test_every_contract_module_imports(module: str) -> None:
     mod = importlib.import_module(f"gridstream.schemas.{module}_pb2")

@@ -67,7 +67,9 @@ def test_wrong_type_is_a_typed_error() -> None:
 def test_unknown_schema_version_is_rejected() -> None:
     data, _ = encode(RawReading(series_id="x"))
     with pytest.raises(SerdeError, match="schema version"):
-        decode(data, [(TYPE_HEADER, b"gridstream.v1.RawReading"), (SCHEMA_HEADER, b"9")], RawReading)
+        decode(
+            data, [(TYPE_HEADER, b"gridstream.v1.RawReading"), (SCHEMA_HEADER, b"9")], RawReading
+        )
 
 
 def test_encode_is_deterministic() -> None:

@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dgridstream/v1/rebalance.proto\x12\rgridstream.v1\"\xcd\x02\n\x0fRebalanceAction\x12\x11\n\taction_id\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\'\n\x04kind\x18\x03 \x01(\x0e\x32\x19.gridstream.v1.ActionKind\x12\x14\n\x0cmagnitude_mw\x18\x04 \x01(\x01\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x10\n\x08\x65vidence\x18\x06 \x03(\t\x12.\n\x08\x61pproval\x18\x07 \x01(\x0e\x32\x1c.gridstream.v1.ApprovalState\x12\x15\n\rcreated_at_ms\x18\x08 \x01(\x03\x12\x19\n\x11\x65\x66\x66\x65\x63tive_from_ms\x18\t \x01(\x03\x12\x1a\n\x12\x65\x66\x66\x65\x63tive_until_ms\x18\n \x01(\x03\x12\x12\n\ndecided_by\x18\x0b \x01(\t\x12\x0c\n\x04mode\x18\x0c \x01(\t\x12\x16\n\x0epolicy_version\x18\r \x01(\t*\x8f\x02\n\nActionKind\x12\x1b\n\x17\x41\x43TION_KIND_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x41\x43TION_KIND_STORAGE_CHARGE\x10\x01\x12!\n\x1d\x41\x43TION_KIND_STORAGE_DISCHARGE\x10\x02\x12%\n!ACTION_KIND_INTERCONNECTOR_IMPORT\x10\x03\x12%\n!ACTION_KIND_INTERCONNECTOR_EXPORT\x10\x04\x12\x1c\n\x18\x41\x43TION_KIND_WIND_CURTAIL\x10\x05\x12\x1f\n\x1b\x41\x43TION_KIND_DEMAND_RESPONSE\x10\x06\x12\x14\n\x10\x41\x43TION_KIND_HOLD\x10\x07*\xbf\x01\n\rApprovalState\x12\x1e\n\x1a\x41PPROVAL_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41PPROVAL_STATE_PROPOSED\x10\x01\x12\x1b\n\x17\x41PPROVAL_STATE_APPROVED\x10\x02\x12\x1b\n\x17\x41PPROVAL_STATE_REJECTED\x10\x03\x12\x1b\n\x17\x41PPROVAL_STATE_EXECUTED\x10\x04\x12\x1a\n\x16\x41PPROVAL_STATE_EXPIRED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dgridstream/v1/rebalance.proto\x12\rgridstream.v1\"\x88\x03\n\x0fRebalanceAction\x12\x11\n\taction_id\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\'\n\x04kind\x18\x03 \x01(\x0e\x32\x19.gridstream.v1.ActionKind\x12\x14\n\x0cmagnitude_mw\x18\x04 \x01(\x01\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x10\n\x08\x65vidence\x18\x06 \x03(\t\x12.\n\x08\x61pproval\x18\x07 \x01(\x0e\x32\x1c.gridstream.v1.ApprovalState\x12\x15\n\rcreated_at_ms\x18\x08 \x01(\x03\x12\x19\n\x11\x65\x66\x66\x65\x63tive_from_ms\x18\t \x01(\x03\x12\x1a\n\x12\x65\x66\x66\x65\x63tive_until_ms\x18\n \x01(\x03\x12\x12\n\ndecided_by\x18\x0b \x01(\t\x12\x0c\n\x04mode\x18\x0c \x01(\t\x12\x16\n\x0epolicy_version\x18\r \x01(\t\x12\x0e\n\x06target\x18\x0e \x01(\t\x12\x12\n\nconfidence\x18\x0f \x01(\x01\x12\x15\n\rchanged_at_ms\x18\x10 \x01(\x03*\x8f\x02\n\nActionKind\x12\x1b\n\x17\x41\x43TION_KIND_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x41\x43TION_KIND_STORAGE_CHARGE\x10\x01\x12!\n\x1d\x41\x43TION_KIND_STORAGE_DISCHARGE\x10\x02\x12%\n!ACTION_KIND_INTERCONNECTOR_IMPORT\x10\x03\x12%\n!ACTION_KIND_INTERCONNECTOR_EXPORT\x10\x04\x12\x1c\n\x18\x41\x43TION_KIND_WIND_CURTAIL\x10\x05\x12\x1f\n\x1b\x41\x43TION_KIND_DEMAND_RESPONSE\x10\x06\x12\x14\n\x10\x41\x43TION_KIND_HOLD\x10\x07*\xbf\x01\n\rApprovalState\x12\x1e\n\x1a\x41PPROVAL_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41PPROVAL_STATE_PROPOSED\x10\x01\x12\x1b\n\x17\x41PPROVAL_STATE_APPROVED\x10\x02\x12\x1b\n\x17\x41PPROVAL_STATE_REJECTED\x10\x03\x12\x1b\n\x17\x41PPROVAL_STATE_EXECUTED\x10\x04\x12\x1a\n\x16\x41PPROVAL_STATE_EXPIRED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'gridstream.v1.rebalance_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACTIONKIND']._serialized_start=385
-  _globals['_ACTIONKIND']._serialized_end=656
-  _globals['_APPROVALSTATE']._serialized_start=659
-  _globals['_APPROVALSTATE']._serialized_end=850
+  _globals['_ACTIONKIND']._serialized_start=444
+  _globals['_ACTIONKIND']._serialized_end=715
+  _globals['_APPROVALSTATE']._serialized_start=718
+  _globals['_APPROVALSTATE']._serialized_end=909
   _globals['_REBALANCEACTION']._serialized_start=49
-  _globals['_REBALANCEACTION']._serialized_end=382
+  _globals['_REBALANCEACTION']._serialized_end=441
 # @@protoc_insertion_point(module_scope)

@@ -115,6 +115,9 @@ class RebalanceAction(_message.Message):
     DECIDED_BY_FIELD_NUMBER: _builtins.int
     MODE_FIELD_NUMBER: _builtins.int
     POLICY_VERSION_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    CONFIDENCE_FIELD_NUMBER: _builtins.int
+    CHANGED_AT_MS_FIELD_NUMBER: _builtins.int
     action_id: _builtins.str
     """unique id of the action"""
     region: _builtins.str
@@ -139,6 +142,12 @@ class RebalanceAction(_message.Message):
     """advisory or automatic"""
     policy_version: _builtins.str
     """version of the rebalancing policy"""
+    target: _builtins.str
+    """what the action acts on, e.g. ALL/storage, EWIC, ALL/wind"""
+    confidence: _builtins.float
+    """how sure the policy is that the action is needed [0..1]"""
+    changed_at_ms: _builtins.int
+    """when this state change (this record) happened"""
     @_builtins.property
     def evidence(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """ids of the forecasts, schedules, anomalies, alerts used"""
@@ -159,10 +168,13 @@ class RebalanceAction(_message.Message):
         decided_by: _builtins.str = ...,
         mode: _builtins.str = ...,
         policy_version: _builtins.str = ...,
+        target: _builtins.str = ...,
+        confidence: _builtins.float = ...,
+        changed_at_ms: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action_id", b"action_id", "approval", b"approval", "created_at_ms", b"created_at_ms", "decided_by", b"decided_by", "effective_from_ms", b"effective_from_ms", "effective_until_ms", b"effective_until_ms", "evidence", b"evidence", "kind", b"kind", "magnitude_mw", b"magnitude_mw", "mode", b"mode", "policy_version", b"policy_version", "reason", b"reason", "region", b"region"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action_id", b"action_id", "approval", b"approval", "changed_at_ms", b"changed_at_ms", "confidence", b"confidence", "created_at_ms", b"created_at_ms", "decided_by", b"decided_by", "effective_from_ms", b"effective_from_ms", "effective_until_ms", b"effective_until_ms", "evidence", b"evidence", "kind", b"kind", "magnitude_mw", b"magnitude_mw", "mode", b"mode", "policy_version", b"policy_version", "reason", b"reason", "region", b"region", "target", b"target"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

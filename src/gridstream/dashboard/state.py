@@ -1,0 +1,226 @@
+"""The dashboard's in-memory view of the pipeline: bounded windows, updated from Kafka.
+
+The feed thread calls ``apply`` with decoded messages; HTTP handlers read ``snapshot`` and
+``deltas_since``. Every ``apply`` batch becomes one numbered delta, kept in a short ring so a
+browser on server-sent events receives exactly what changed since its last sequence number
+(or a ``reset`` when it fell too far behind and must reload the snapshot).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Iterable
+from typing import Any
+
+from google.protobuf.message import Message
+
+from gridstream.dashboard import convert
+
+Delta = dict[str, list[Any]]
+KINDS = ("reading", "forecast", "anomaly", "alert", "schedule", "action", "dead_letter", "model")
+KINDS_WITH_EVENT = (*KINDS, "event")
+
+
+class DashboardState:
+    """Thread-safe, bounded state. ``window`` bounds points per series."""
+
+    def __init__(
+        self,
+        window: int = 3000,
+        max_alerts: int = 300,
+        max_actions: int = 200,
+        delta_ring: int = 400,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._window = window
+        self._max_alerts = max_alerts
+        self._max_actions = max_actions
+        self._readings: dict[str, deque[list[float]]] = {}
+        self._meta: dict[str, dict[str, str]] = {}
+        self._bands: dict[str, deque[list[float]]] = {}
+        self._forecasts: dict[str, dict[str, Any]] = {}
+        self._anomalies: dict[str, deque[dict[str, Any]]] = {}
+        self._alerts: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._schedules: dict[str, dict[str, Any]] = {}
+        self._actions: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._dead: deque[dict[str, Any]] = deque(maxlen=20)
+        self._dead_by_service: dict[str, int] = {}
+        self._models: dict[str, dict[str, Any]] = {}
+        self._events: deque[dict[str, Any]] = deque(maxlen=30)
+        self._counts: dict[str, int] = dict.fromkeys(KINDS_WITH_EVENT, 0)
+        self._pipeline: list[dict[str, object]] = []
+        self._seq = 0
+        self._ring: deque[tuple[int, Delta]] = deque(maxlen=delta_ring)
+
+    # ---- writing (feed thread) ---------------------------------------------------------
+    def apply(self, items: Iterable[tuple[str, Message]]) -> int:
+        """Fold a batch of (kind, message) into the state; return the new sequence number."""
+        delta: Delta = {}
+        with self._lock:
+            for kind, msg in items:
+                converted = self._fold(kind, msg)
+                if converted is not None:
+                    delta.setdefault(kind, []).append(converted)
+                    self._counts[kind] = self._counts.get(kind, 0) + 1
+            if delta:
+                self._seq += 1
+                self._ring.append((self._seq, delta))
+            return self._seq
+
+    def set_pipeline(self, probes: list[dict[str, object]]) -> None:
+        with self._lock:
+            self._pipeline = probes
+            self._seq += 1
+            self._ring.append((self._seq, {"pipeline": [probes]}))
+
+    def _fold(self, kind: str, msg: Any) -> dict[str, Any] | None:
+        if kind == "reading":
+            item = convert.reading(msg)
+            self._add_reading(item)
+            return item
+        if kind == "forecast":
+            item = convert.forecast(msg)
+            self._forecasts[item["series"]] = item
+            if item["steps"]:
+                band = self._bands.setdefault(item["series"], deque(maxlen=self._window))
+                first = item["steps"][0]
+                while band and band[-1][0] >= first[0]:
+                    band.pop()
+                band.append(first)
+            return item
+        if kind == "anomaly":
+            if not msg.is_anomaly:
+                return None
+            item = convert.anomaly(msg)
+            self._anomalies.setdefault(item["series"], deque(maxlen=200)).append(item)
+            return item
+        if kind == "alert":
+            item = convert.alert(msg)
+            self._alerts.pop(item["id"], None)
+            self._alerts[item["id"]] = item
+            _trim(self._alerts, self._max_alerts)
+            return item
+        if kind == "schedule":
+            item = convert.schedule(msg)
+            self._schedules[item["region"]] = item
+            return item
+        if kind == "action":
+            item = convert.action(msg)
+            self._actions.pop(item["id"], None)
+            self._actions[item["id"]] = item
+            _trim(self._actions, self._max_actions)
+            return item
+        if kind == "dead_letter":
+            item = convert.dead_letter(msg)
+            self._dead.append(item)
+            self._dead_by_service[item["service"]] = (
+                self._dead_by_service.get(item["service"], 0) + 1
+            )
+            return item
+        if kind == "model":
+            item = convert.model_update(msg)
+            self._models[item["series"]] = item
+            return item
+        if kind == "event":
+            item = convert.system_event(msg)
+            self._events.append(item)
+            return item
+        return None
+
+    def _add_reading(self, item: dict[str, Any]) -> None:
+        series = item["series"]
+        points = self._readings.get(series)
+        if points is None:
+            points = self._readings[series] = deque(maxlen=self._window)
+        self._meta[series] = {
+            "region": item["region"],
+            "field": item["field"],
+            "unit": item["unit"],
+        }
+        t, v = item["t"], item["v"]
+        if points and points[-1][0] == t:
+            points[-1] = [t, v]
+        elif points and points[-1][0] > t:
+            points.clear()  # the source went back in time (a replay restarted): start over
+            points.append([t, v])
+        else:
+            points.append([t, v])
+
+    # ---- reading (HTTP handlers) ----------------------------------------------------------
+    @property
+    def seq(self) -> int:
+        with self._lock:
+            return self._seq
+
+    def deltas_since(self, seq: int) -> tuple[int, list[Delta]] | None:
+        """Deltas after ``seq`` and the latest sequence; None when some were already dropped."""
+        with self._lock:
+            if seq >= self._seq:
+                return self._seq, []
+            if not self._ring or self._ring[0][0] > seq + 1:
+                return None
+            return self._seq, [d for s, d in self._ring if s > seq]
+
+    def snapshot(self, region: str | None = None, since_ms: int | None = None) -> dict[str, Any]:
+        """Everything the page draws; series filtered by region and by data time."""
+
+        def keep(series: str) -> bool:
+            # SNSP is published for the whole island only: every region shows it
+            return region is None or series.split("/", 1)[0] == region or series == "ALL/SNSP_ALL"
+
+        def recent(points: Iterable[list[float]]) -> list[list[float]]:
+            return [p for p in points if since_ms is None or p[0] >= since_ms]
+
+        with self._lock:
+            return {
+                "seq": self._seq,
+                "series": {s: m for s, m in self._meta.items() if keep(s)},
+                "readings": {s: recent(p) for s, p in self._readings.items() if keep(s)},
+                "bands": {s: recent(b) for s, b in self._bands.items() if keep(s)},
+                "forecasts": {s: f for s, f in self._forecasts.items() if keep(s)},
+                "anomalies": {
+                    s: [a for a in d if since_ms is None or a["t"] >= since_ms]
+                    for s, d in self._anomalies.items()
+                    if keep(s)
+                },
+                "alerts": list(reversed(self._alerts.values())),
+                "schedules": dict(self._schedules),
+                "actions": list(reversed(self._actions.values())),
+                "dead_letters": {
+                    "by_service": dict(self._dead_by_service),
+                    "recent": list(self._dead),
+                },
+                "models": dict(self._models),
+                "events": list(self._events),
+                "counts": dict(self._counts),
+                "pipeline": list(self._pipeline),
+                "latest_ms": self._latest(),
+            }
+
+    def latest_ms(self) -> int | None:
+        """Data time of the newest reading (replays run in the past: ranges are relative to it)."""
+        with self._lock:
+            return self._latest()
+
+    def _latest(self) -> int | None:
+        ends = [int(p[-1][0]) for p in self._readings.values() if p]
+        return max(ends) if ends else None
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+
+def _trim(items: OrderedDict[str, dict[str, Any]], limit: int) -> None:
+    """Drop the oldest entries, resolved/decided ones first, until ``limit`` remain."""
+    while len(items) > limit:
+        victim = next(
+            (
+                k
+                for k, v in items.items()
+                if v.get("state") == "resolved" or v.get("approval") not in (None, "proposed")
+            ),
+            next(iter(items)),
+        )
+        del items[victim]

@@ -1,0 +1,166 @@
+"""Bus messages of the storage optimiser: forecasts in, schedules and health events out.
+
+Converts between the protobuf contracts and the optimiser core (``gridstream.core.storage``):
+the latest ``Forecast`` of each series becomes one :class:`HorizonForecast` aligned on a
+15-minute grid, a :class:`ScheduleResult` becomes a ``StorageSchedule`` and back (the HTTP
+view and the SoC carry-over read published schedules).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from gridstream.core.storage import HorizonForecast, Quantiles, ScheduleResult
+from gridstream.core.storage.schedule import STEP_MS
+from gridstream.errors import ValidationError
+from gridstream.schemas.alert_pb2 import SystemEvent
+from gridstream.schemas.common_pb2 import SEVERITY_WARNING
+from gridstream.schemas.forecast_pb2 import Forecast
+from gridstream.schemas.storage_pb2 import StorageSchedule, StorageStep
+
+SERVICE = "smart-storage-optimizer"
+HORIZON_STEPS = 96
+
+#: recorded/forecast field -> optimiser series name
+FIELD_SERIES: dict[str, str] = {
+    "SYSTEM_DEMAND": "demand",
+    "WIND_ACTUAL": "wind",
+    "CO2_INTENSITY": "co2",
+    "PRICE": "price",
+}
+
+
+def series_of(forecast: Forecast) -> str | None:
+    """The optimiser series a forecast feeds (None: not one the optimiser uses)."""
+    return FIELD_SERIES.get(forecast.field)
+
+
+def region_of(forecast: Forecast) -> str:
+    """The forecast's region, from its field or its series id; ValidationError if neither."""
+    region = forecast.region or forecast.series_id.partition("/")[0]
+    if not region:
+        raise ValidationError(f"forecast {forecast.forecast_id!r} names no region")
+    return region
+
+
+def _quantiles_on_grid(forecast: Forecast, grid_ms: np.ndarray) -> Quantiles:
+    """The forecast's P10/P50/P90 at the grid times (linear in between, held at the ends)."""
+    if not forecast.steps:
+        raise ValidationError(f"forecast {forecast.forecast_id} has no steps")
+    times = np.array([s.target_time_ms for s in forecast.steps], dtype=np.float64)
+    order = np.argsort(times, kind="stable")
+    times = times[order]
+    columns = []
+    for name in ("p10", "p50", "p90"):
+        values = np.array([getattr(s, name) for s in forecast.steps], dtype=np.float64)[order]
+        columns.append(np.interp(grid_ms.astype(np.float64), times, values))
+    return Quantiles.of(*columns)
+
+
+def horizon_from_forecasts(
+    forecasts: Mapping[str, Forecast], steps: int = HORIZON_STEPS
+) -> HorizonForecast:
+    """One horizon from the latest forecast per series, starting at the first target time of
+    the newest forecast; every series is read at the same 15-minute step times."""
+    if not forecasts:
+        raise ValidationError("no forecasts to plan on")
+    newest = max(forecasts.values(), key=lambda f: f.issue_time_ms)
+    first = min((s.target_time_ms for s in newest.steps), default=newest.issue_time_ms + STEP_MS)
+    grid = first + STEP_MS * np.arange(steps, dtype=np.int64)
+    series = {name: _quantiles_on_grid(f, grid) for name, f in sorted(forecasts.items())}
+    ordered = [forecasts[name] for name in sorted(forecasts)]
+    return HorizonForecast(
+        start_ms=int(first),
+        series=series,
+        ids=tuple(f.forecast_id for f in ordered),
+        model_versions=tuple(dict.fromkeys(f.model_version for f in ordered)),
+    )
+
+
+def schedule_id(region: str, issue_time_ms: int) -> str:
+    """Deterministic, so a replayed solve publishes the same id."""
+    return f"{region}@{issue_time_ms}"
+
+
+def schedule_to_proto(result: ScheduleResult, issue_time_ms: int) -> StorageSchedule:
+    msg = StorageSchedule(
+        schedule_id=schedule_id(result.region, issue_time_ms),
+        region=result.region,
+        issue_time_ms=issue_time_ms,
+        objective=result.objective,
+        objective_value=float(result.objective_value),
+        solver_status=result.status,
+        fallback=result.fallback,
+        reason=result.reason,
+        forecast_ids=list(result.forecast_ids),
+        model_versions=list(result.model_versions),
+        solve_ms=float(result.solve_ms),
+    )
+    for ts, c, d, s in zip(
+        result.step_times_ms(), result.charge_mw, result.discharge_mw, result.soc_mwh, strict=True
+    ):
+        msg.steps.append(
+            StorageStep(ts_ms=ts, charge_mw=float(c), discharge_mw=float(d), soc_mwh=float(s))
+        )
+    return msg
+
+
+def schedule_from_proto(msg: StorageSchedule, initial_soc_mwh: float) -> ScheduleResult:
+    """A published schedule as a ScheduleResult (for the HTTP views)."""
+    steps = sorted(msg.steps, key=lambda s: s.ts_ms)
+    return ScheduleResult(
+        region=msg.region,
+        start_ms=steps[0].ts_ms if steps else msg.issue_time_ms,
+        objective=msg.objective,
+        charge_mw=np.array([s.charge_mw for s in steps], dtype=np.float64),
+        discharge_mw=np.array([s.discharge_mw for s in steps], dtype=np.float64),
+        soc_mwh=np.array([s.soc_mwh for s in steps], dtype=np.float64),
+        initial_soc_mwh=initial_soc_mwh,
+        objective_value=msg.objective_value,
+        status=msg.solver_status,
+        solve_ms=msg.solve_ms,
+        fallback=msg.fallback,
+        reason=msg.reason,
+        forecast_ids=tuple(msg.forecast_ids),
+        model_versions=tuple(msg.model_versions),
+    )
+
+
+def carried_over(
+    previous: StorageSchedule | None, start_ms: int, default_soc_mwh: float
+) -> tuple[float, float]:
+    """SoC (MWh) and net power (MW) at ``start_ms`` if the previous schedule ran until then.
+
+    The SoC is the previous schedule's SoC at the end of the last step before ``start_ms``
+    (its initial SoC, ``default_soc_mwh`` when the new plan starts before it).
+    """
+    if previous is None or not previous.steps:
+        return default_soc_mwh, 0.0
+    steps = sorted(previous.steps, key=lambda s: s.ts_ms)
+    done = [s for s in steps if s.ts_ms < start_ms]
+    if not done:
+        return default_soc_mwh, 0.0
+    last = done[-1]
+    return float(last.soc_mwh), float(last.discharge_mw - last.charge_mw)
+
+
+def fallback_event(msg: StorageSchedule) -> SystemEvent:
+    """The health event the alert engine turns into an alert when a hold is published."""
+    event = SystemEvent(
+        event_id=f"{SERVICE}/solver_failed/{msg.schedule_id}",
+        service=SERVICE,
+        kind="solver_failed",
+        severity=SEVERITY_WARNING,
+        message=(
+            f"storage optimiser for {msg.region} published a hold schedule: {msg.reason} "
+            f"(solver status {msg.solver_status})"
+        ),
+        ts_ms=msg.issue_time_ms,
+    )
+    event.labels["region"] = msg.region
+    event.labels["objective"] = msg.objective
+    event.labels["solver_status"] = msg.solver_status
+    event.labels["schedule_id"] = msg.schedule_id
+    return event

@@ -1,0 +1,219 @@
+"""``gridstream up|down|status|trace``: the whole pipeline on one machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from gridstream.commands._common import emit_json, friendly_errors, setup_cli_logging
+
+if TYPE_CHECKING:
+    from gridstream.stack.files import StackPlan
+    from gridstream.stack.probe import ServiceProbe
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
+
+
+@friendly_errors
+def up(
+    source: Annotated[
+        str,
+        typer.Option(
+            help="auto (live API, else ../shared/data/eirgrid replay, else simulator), "
+            "live, simulate, replay or replay:PATH."
+        ),
+    ] = "auto",
+    speed: Annotated[
+        str | None, typer.Option(help="Replay/simulation speed factor, e.g. 60, or 'max'.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for every /ready.")] = 240.0,
+    port_offset: Annotated[
+        int, typer.Option(help="Add this to every service port (run a second stack).")
+    ] = 0,
+) -> None:
+    """Start Kafka (unless GRIDSTREAM_BOOTSTRAP is set), the topics, the nine services and the
+    dashboard; wait until every one is ready; print where everything is."""
+    setup_cli_logging()
+    from gridstream.config import load_settings
+    from gridstream.services.ingest_settings import IngestSettings
+    from gridstream.stack.control import bring_up, wait_ready
+    from gridstream.stack.files import StackFiles
+    from gridstream.stack.source import choose_source, default_replay_dir, parse_speed, probe_live
+
+    settings = load_settings()
+    if speed is not None and speed.lower() != "max":
+        parse_speed(speed)
+    replay_dir = default_replay_dir(settings.data_dir)
+    choice = choose_source(source, replay_dir, lambda: probe_live(IngestSettings().api_base_url))
+    typer.echo(f"data source: {choice.describe()}", err=True)
+    plan = bring_up(settings, choice, speed, port_offset)
+    files = StackFiles(settings.state_dir)
+    typer.echo(f"Kafka at {plan.bootstrap}; starting {len(plan.services)} services…", err=True)
+
+    def progress(probes: dict[str, ServiceProbe]) -> None:
+        ready = sum(p.ready for p in probes.values())
+        typer.echo(f"\r  ready: {ready}/{len(probes)}", err=True, nl=False)
+
+    probes = wait_ready(plan, files, timeout, progress)
+    typer.echo("", err=True)
+    typer.echo(_screen(plan, probes, files))
+    if not all(p.ready for p in probes.values()):
+        raise typer.Exit(1)
+
+
+def _screen(plan: StackPlan, probes: dict[str, ServiceProbe], files: Any) -> str:
+    state = files.read_state()
+    dash = plan.url_of("dashboard")
+    lines = [
+        "",
+        f"  GridStream is {'up' if all(p.ready for p in probes.values()) else 'partly up'}.",
+        f"  Dashboard:  {dash}",
+        f"  Kafka:      {plan.bootstrap}"
+        + (" (local broker, started by up)" * plan.broker_started),
+        f"  Source:     {plan.source} — {plan.source_reason}",
+        f"  Token:      in {files.token_file} (for approve / silence on the dashboard)",
+        "",
+        f"  {'service':26} {'port':>5}  {'state':10} detail",
+    ]
+    for svc in plan.services:
+        probe = probes.get(svc.name)
+        st = state.services.get(svc.name) if state else None
+        ok = probe is not None and probe.ready
+        detail = (
+            ""
+            if ok
+            else (st.last_error if st and st.last_error else (probe.detail if probe else ""))
+        )
+        label = "ready" if ok else ("crashing" if st and st.restarts else "not ready")
+        lines.append(f"  {svc.name:26} {svc.port:>5}  {label:10} {detail[:110]}")
+    lines += [
+        "",
+        f"  Logs:       {files.logs}/<service>.log (supervisor: {files.supervisor_log})",
+        "  Status:     gridstream status",
+        "  Trace:      gridstream trace ALL/SYSTEM_DEMAND@<ts_ms>",
+        "  Stop:       gridstream down",
+    ]
+    if not all(p.ready for p in probes.values()):
+        lines.append("  Services that are not ready keep being restarted with backoff.")
+    return "\n".join(lines)
+
+
+@friendly_errors
+def down() -> None:
+    """Stop every service, the supervisor, and the local broker if `up` started it."""
+    setup_cli_logging()
+    from gridstream.config import load_settings
+    from gridstream.stack.control import bring_down
+
+    stopped = bring_down(load_settings())
+    typer.echo("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+
+
+@friendly_errors
+def status(as_json: JsonOpt = False) -> None:
+    """Each service's process state, readiness, consumer lag and throughput."""
+    from gridstream.config import load_settings
+    from gridstream.stack.control import status as stack_status
+
+    info = stack_status(load_settings())
+    if as_json:
+        emit_json(info)
+        if not info["running"]:
+            raise typer.Exit(3)
+        return
+    if not info["running"]:
+        typer.echo(
+            f"the stack is not running (state in {info['state_dir']}); start it: gridstream up"
+        )
+        raise typer.Exit(3)
+    typer.echo(
+        f"Kafka {info['bootstrap']} · source {info['source']} · "
+        f"supervisor pid {info['supervisor_pid']}"
+    )
+    typer.echo(
+        f"{'service':26} {'port':>5} {'process':10} {'ready':5} {'lag':>8} {'rec/s':>8} "
+        f"{'DLQ':>6} restarts"
+    )
+    for row in info["services"]:  # type: ignore[attr-defined]
+        lag = "-" if row["lag"] is None else f"{row['lag']:.0f}"
+        rate = "-" if row["records_per_s"] is None else f"{row['records_per_s']:.1f}"
+        typer.echo(
+            f"{row['name']:26} {row['port']:>5} {row['process']:10} "
+            f"{'yes' if row['ready'] else 'no':5} "
+            f"{lag:>8} {rate:>8} {row['dead_letters']:>6.0f} {row['restarts']}"
+        )
+        if not row["ready"] and (row["last_error"] or row["detail"]):
+            typer.echo(f"{'':33}↳ {(row['last_error'] or row['detail'])[:120]}")
+
+
+@friendly_errors
+def trace(
+    record_id: Annotated[str, typer.Argument(help="A reading id: '{region}/{field}@{ts_ms}'.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show what one reading fed: clean reading, features, forecast, anomaly, alert, schedule,
+    action."""
+    from gridstream.bus.reader import read_topic
+    from gridstream.config import load_settings
+    from gridstream.schemas import (
+        alert_pb2,
+        anomaly_pb2,
+        features_pb2,
+        forecast_pb2,
+        readings_pb2,
+        rebalance_pb2,
+        storage_pb2,
+    )
+    from gridstream.stack.trace import build_trace, parse_record_id
+
+    parse_record_id(record_id)
+    settings = load_settings()
+    kafka, t = settings.kafka("gridstream-trace"), settings.topics
+
+    def values(topic: str, mtype: Any) -> list[Any]:
+        return [r.value for r in read_topic(kafka, topic, mtype, timeout_s=120)]
+
+    result = build_trace(
+        record_id,
+        values(t.raw, readings_pb2.RawReading),
+        values(t.preprocessed, readings_pb2.CleanReading),
+        values(t.ml_ready, features_pb2.FeatureVector),
+        values(t.forecasts, forecast_pb2.Forecast),
+        values(t.anomalies, anomaly_pb2.Anomaly),
+        values(t.alerts, alert_pb2.Alert),
+        values(t.storage, storage_pb2.StorageSchedule),
+        values(t.rebalance, rebalance_pb2.RebalanceAction),
+    ).as_dict()
+    if as_json:
+        emit_json(result)
+        return
+    typer.echo(f"reading {record_id}")
+    for step, items in result["steps"].items():
+        mark = "✓" if items else "·"
+        typer.echo(f"  {mark} {step:10} {len(items)} record(s)")
+        for item in items[:5]:
+            summary = ", ".join(f"{k}={v}" for k, v in list(item.items())[:5])
+            typer.echo(f"      {summary[:150]}")
+
+
+@friendly_errors
+def supervise(
+    state_dir: Annotated[Path, typer.Option(help="Stack state directory.")],
+) -> None:
+    """Internal: the supervisor process started by `gridstream up`."""
+    import logging
+
+    from gridstream.stack.control import run_supervisor
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    run_supervisor(state_dir)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("up")(up)
+    app.command("down")(down)
+    app.command("status")(status)
+    app.command("trace")(trace)
+    app.command("_supervise", hidden=True)(supervise)

@@ -15,6 +15,10 @@ class BrokerError(GridstreamError):
     """The local Kafka broker could not be fetched, started, reached or stopped."""
 
 
+class KafkaAuthError(BrokerError):
+    """The cluster refused our credentials or TLS setup: retrying will not help."""
+
+
 class SerdeError(GridstreamError):
     """A record could not be encoded or decoded."""
 

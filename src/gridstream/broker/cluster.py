@@ -22,6 +22,7 @@ from gridstream.broker.fetch import DEFAULT_KAFKA_VERSION, KafkaDistribution, en
 from gridstream.broker.java import JavaRuntime, find_java
 from gridstream.broker.ports import free_ports, port_in_use
 from gridstream.broker.properties import NodeSpec, render_properties
+from gridstream.broker.security import secure_setup
 from gridstream.bus.admin import Admin
 from gridstream.bus.settings import KafkaSettings
 from gridstream.errors import BrokerError
@@ -47,6 +48,8 @@ class ClusterState:
     bootstrap: str
     nodes: list[NodeState]
     started_at: float
+    secure: bool = False
+    client_env: str = ""
 
 
 def new_cluster_id() -> str:
@@ -86,6 +89,7 @@ class LocalCluster:
         nodes: int = 1,
         version: str = DEFAULT_KAFKA_VERSION,
         heap_mb: int = 512,
+        secure: bool = False,
     ) -> None:
         if nodes < 1:
             raise BrokerError("a cluster needs at least one node")
@@ -94,6 +98,7 @@ class LocalCluster:
         self.nodes = nodes
         self.version = version
         self.heap_mb = heap_mb
+        self.secure = secure
 
     # ---- state -------------------------------------------------------------------------
     @property
@@ -151,7 +156,8 @@ class LocalCluster:
             return running
         java = find_java()
         dist = ensure_kafka(self.version)
-        reused = self._existing_specs()
+        security = secure_setup(self.state_dir / "secure") if self.secure else None
+        reused = None if self.secure else self._existing_specs()
         specs = reused or self._specs()
         for spec in specs:
             if port_in_use(spec.port):
@@ -168,11 +174,21 @@ class LocalCluster:
                 if spec.data_dir.exists():
                     _remove_tree(spec.data_dir)
                 spec.log_dir.mkdir(parents=True, exist_ok=True)
-                spec.properties_file.write_text(render_properties(spec, specs))
-                self._format(java, dist, spec, cluster_id)
+                extra = (
+                    security.listener_properties(spec.port, spec.controller_port)
+                    if security
+                    else None
+                )
+                spec.properties_file.write_text(render_properties(spec, specs, extra))
+                self._format(
+                    java, dist, spec, cluster_id, security.scram_args() if security else []
+                )
         states = [self._launch(java, dist, spec) for spec in specs]
         bootstrap = ",".join(f"127.0.0.1:{s.port}" for s in specs)
         state = ClusterState(dist.version, cluster_id, bootstrap, states, time.time())
+        if security is not None:
+            state.secure = True
+            state.client_env = str(security.write_client_env(bootstrap))
         self._write_state(state)
         try:
             self._wait_ready(state, timeout)
@@ -196,7 +212,12 @@ class LocalCluster:
         ]
 
     def _format(
-        self, java: JavaRuntime, dist: KafkaDistribution, spec: NodeSpec, cluster_id: str
+        self,
+        java: JavaRuntime,
+        dist: KafkaDistribution,
+        spec: NodeSpec,
+        cluster_id: str,
+        extra_args: list[str],
     ) -> None:
         cmd = [
             *self._java_cmd(java, dist, spec.log_dir),
@@ -207,6 +228,7 @@ class LocalCluster:
             "-c",
             str(spec.properties_file),
             "--ignore-formatted",
+            *extra_args,
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
@@ -237,10 +259,14 @@ class LocalCluster:
             str(spec.log_dir / "server.log"),
         )
 
+    def admin_settings(self, state: ClusterState) -> KafkaSettings:
+        """Settings with which the cluster's own tooling talks to it."""
+        if state.secure:
+            return secure_setup(self.state_dir / "secure").admin_settings(state.bootstrap)
+        return KafkaSettings(bootstrap=state.bootstrap, client_id="gridstream-broker")
+
     def _wait_ready(self, state: ClusterState, timeout: float) -> None:
-        admin = Admin(
-            KafkaSettings(bootstrap=state.bootstrap, client_id="gridstream-broker"), quiet=True
-        )
+        admin = Admin(self.admin_settings(state), quiet=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for node in state.nodes:
@@ -318,11 +344,17 @@ class LocalCluster:
         if state is None:
             return {"running": False, "state_dir": str(self.state_dir)}
         nodes = [
-            {**asdict(n), "alive": pid_alive(n.pid), "listener": f"PLAINTEXT://127.0.0.1:{n.port}"}
+            {
+                **asdict(n),
+                "alive": pid_alive(n.pid),
+                "listener": f"{'SASL_SSL' if state.secure else 'PLAINTEXT'}://127.0.0.1:{n.port}",
+            }
             for n in state.nodes
         ]
         result: dict[str, object] = {
             "running": any(n["alive"] for n in nodes),
+            "secure": state.secure,
+            "client_env": state.client_env,
             "version": state.version,
             "cluster_id": state.cluster_id,
             "bootstrap": state.bootstrap,
@@ -331,7 +363,7 @@ class LocalCluster:
         }
         if result["running"]:
             try:
-                info = Admin(KafkaSettings(bootstrap=state.bootstrap), quiet=True).describe(5.0)
+                info = Admin(self.admin_settings(state), quiet=True).describe(5.0)
                 result["brokers"] = info.brokers
                 result["topics"] = info.topics
             except BrokerError as exc:

@@ -8,12 +8,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from gridstream.bus.settings import KafkaSettings
 from gridstream.bus.topics import TopicSpec
-from gridstream.errors import BrokerError
+from gridstream.errors import BrokerError, KafkaAuthError
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,9 @@ class Admin:
 
     def __init__(self, settings: KafkaSettings, quiet: bool = False) -> None:
         conf: dict[str, Any] = dict(settings.client_config())
-        conf["socket.connection.setup.timeout.ms"] = 5000
+        conf["socket.connection.setup.timeout.ms"] = 20000
+        self._auth_error: str | None = None
+        conf["error_cb"] = self._on_error
         if quiet:
             # probing a broker that is still starting: connection-refused noise is expected
             conf["log_level"] = 2
@@ -38,11 +40,26 @@ class Admin:
             conf["logger"] = logging.getLogger("gridstream.bus.librdkafka")
         self._client = AdminClient(conf)
 
+    def _on_error(self, err: KafkaError) -> None:
+        if err.code() in (KafkaError._AUTHENTICATION, KafkaError._SSL):
+            self._auth_error = err.str()
+
+    def _raise_auth(self) -> None:
+        if self._auth_error is not None:
+            raise KafkaAuthError(
+                f"Kafka refused the connection: {self._auth_error}. Check "
+                "GRIDSTREAM_SASL_USERNAME, GRIDSTREAM_SASL_PASSWORD(_FILE), "
+                "GRIDSTREAM_SECURITY_PROTOCOL and "
+                "GRIDSTREAM_SSL_CA_LOCATION"
+            )
+
     def describe(self, timeout: float = 5.0) -> ClusterInfo:
         """Cluster id, brokers and topics from one metadata request; raises BrokerError."""
         try:
             md = self._client.list_topics(timeout=timeout)
         except KafkaException as exc:
+            self._client.poll(0.5)  # serve error callbacks: an authentication failure shows there
+            self._raise_auth()
             raise BrokerError(f"Kafka did not answer a metadata request: {exc}") from exc
         brokers = [f"{b.id}@{b.host}:{b.port}" for b in md.brokers.values()]
         topics = {

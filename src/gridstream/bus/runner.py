@@ -30,7 +30,7 @@ from gridstream.bus.serde import decode, encode
 from gridstream.bus.settings import KafkaSettings
 from gridstream.bus.state import StateView, changelog_topic
 from gridstream.bus.topics import TopicSpec
-from gridstream.errors import BrokerError, SerdeError, ValidationError
+from gridstream.errors import BrokerError, KafkaAuthError, SerdeError, ValidationError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -124,6 +124,7 @@ class Runner(Generic[T]):
             self.stop()
 
     def _setup(self) -> None:
+        Admin(self.kafka).describe(timeout=10.0)  # reachable, and our credentials are accepted
         specs = list(self.config.ensure_topics)
         if self._changelog:
             specs.append(
@@ -179,6 +180,8 @@ class Runner(Generic[T]):
             try:
                 self._setup()
                 return True
+            except KafkaAuthError:
+                raise  # wrong credentials: fail loudly and early, retrying cannot help
             except (BrokerError, KafkaException) as exc:
                 self.health.set_connected(False, str(exc))
                 log.warning(

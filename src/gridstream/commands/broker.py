@@ -17,7 +17,7 @@ NodesOpt = Annotated[int | None, typer.Option(help="Number of KRaft nodes (loopb
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
 
 
-def _cluster(port: int | None = None, nodes: int | None = None):  # type: ignore[no-untyped-def]
+def _cluster(port: int | None = None, nodes: int | None = None, secure: bool = False):  # type: ignore[no-untyped-def]
     from gridstream.broker.cluster import LocalCluster
     from gridstream.config import load_settings
 
@@ -28,6 +28,7 @@ def _cluster(port: int | None = None, nodes: int | None = None):  # type: ignore
         nodes=nodes or settings.broker.nodes,
         version=settings.broker.version,
         heap_mb=settings.broker.heap_mb,
+        secure=secure,
     )
 
 
@@ -45,7 +46,19 @@ def fetch() -> None:
 
 @broker_app.command("start")
 @friendly_errors
-def start(port: PortOpt = None, nodes: NodesOpt = None, as_json: JsonOpt = False) -> None:
+def start(
+    port: PortOpt = None,
+    nodes: NodesOpt = None,
+    secure: Annotated[
+        bool,
+        typer.Option(
+            "--secure",
+            help="SASL/SCRAM-SHA-512 over TLS only (generates a CA, certificates and "
+            "passwords; client settings are written to <state>/broker/secure/client.env).",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
     """Format KRaft storage (first time) and start the broker; wait until it answers."""
     setup_cli_logging()
     from gridstream.config import load_settings
@@ -53,7 +66,7 @@ def start(port: PortOpt = None, nodes: NodesOpt = None, as_json: JsonOpt = False
     if load_settings().external_cluster:
         typer.echo("GRIDSTREAM_BOOTSTRAP is set: using that cluster, no local broker", err=True)
         return
-    cluster = _cluster(port, nodes)
+    cluster = _cluster(port, nodes, secure)
     state = cluster.start()
     if as_json:
         emit_json(cluster.status())
@@ -61,6 +74,8 @@ def start(port: PortOpt = None, nodes: NodesOpt = None, as_json: JsonOpt = False
     typer.echo(f"Kafka {state.version} running at {state.bootstrap}")
     for node in state.nodes:
         typer.echo(f"  node {node.node_id}: pid {node.pid}, log {node.log_file}")
+    if state.secure:
+        typer.echo(f"SASL_SSL only; client settings: set -a; . {state.client_env}; set +a")
     typer.echo("stop it with: gridstream broker stop")
 
 

@@ -1,4 +1,4 @@
-"""SASL/SCRAM-SHA-512 over TLS: credentials work, a wrong password fails early, plaintext is refused."""
+"""SASL/SCRAM-SHA-512 over TLS: credentials work, a wrong password fails early, no plaintext."""
 
 from __future__ import annotations
 

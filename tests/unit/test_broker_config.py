@@ -1,0 +1,68 @@
+"""Broker pieces that need no running Kafka: Java detection, properties, cluster ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gridstream.broker.cluster import new_cluster_id
+from gridstream.broker.java import parse_java_major
+from gridstream.broker.ports import free_ports, port_in_use
+from gridstream.broker.properties import NodeSpec, render_properties
+from gridstream.errors import BrokerError
+
+
+@pytest.mark.parametrize(
+    ("output", "major"),
+    [
+        ('openjdk version "17.0.15" 2025-04-15', 17),
+        ('java version "1.8.0_392"', 8),
+        ('openjdk version "25" 2025-09-16', 25),
+    ],
+)
+def test_java_major_version(output: str, major: int) -> None:
+    assert parse_java_major(output) == major
+
+
+def test_unreadable_java_version_is_a_clear_error() -> None:
+    with pytest.raises(BrokerError, match="could not read the Java version"):
+        parse_java_major("command not found")
+
+
+def test_cluster_ids_are_valid_and_never_look_like_options() -> None:
+    ids = {new_cluster_id() for _ in range(3000)}
+    assert len(ids) == 3000
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)
+
+
+def test_three_node_properties_form_one_quorum(tmp_path: Path) -> None:
+    nodes = [NodeSpec(i, 9092 + i, 19092 + i, tmp_path / f"n{i}") for i in (1, 2, 3)]
+    props = [
+        dict(line.split("=", 1) for line in render_properties(n, nodes).splitlines()) for n in nodes
+    ]
+    voters = {p["controller.quorum.voters"] for p in props}
+    assert voters == {"1@127.0.0.1:19093,2@127.0.0.1:19094,3@127.0.0.1:19095"}
+    assert {p["node.id"] for p in props} == {"1", "2", "3"}
+    assert all(p["offsets.topic.replication.factor"] == "3" for p in props)
+    assert all(p["min.insync.replicas"] == "2" for p in props)
+    assert all(p["process.roles"] == "broker,controller" for p in props)
+
+
+def test_single_node_uses_replication_factor_one(tmp_path: Path) -> None:
+    node = NodeSpec(1, 9092, 19092, tmp_path)
+    props = dict(line.split("=", 1) for line in render_properties(node, [node]).splitlines())
+    assert props["transaction.state.log.replication.factor"] == "1"
+    assert props["transaction.state.log.min.isr"] == "1"
+    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:9092"
+
+
+def test_port_in_use_detection() -> None:
+    import socket
+
+    port = free_ports(1)[0]
+    assert not port_in_use(port)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+        assert port_in_use(port)

@@ -96,6 +96,7 @@ class DashboardFeed:
         self.health.set_assigned(assigned)
 
     def _probe_loop(self) -> None:
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per probe is noise
         rates = RateTracker()
         names = self.options.pipeline_services()
         with httpx.Client(timeout=2.0) as client:

@@ -138,10 +138,10 @@ function lineSeries(field) {
   const colour = { SYSTEM_DEMAND: "#4cc3ff", WIND_ACTUAL: "#7ee0b8", CO2_INTENSITY: "#c59bff", SNSP_ALL: "#f5b942" }[field] || "#4cc3ff";
   const markers = { label: "anomaly", stroke: "#ff5d5d", fill: "#ff5d5d", width: 0, paths: () => null, points: { show: true, size: 9, stroke: "#ff5d5d", fill: "#ff5d5d" } };
   const base = [
-    { label: "actual", stroke: colour, width: 2, spanGaps: false },
-    { label: "P10", stroke: "rgba(76,195,255,.35)", width: 1, spanGaps: true },
-    { label: "P50", stroke: "#e6edf3", width: 1, dash: [6, 4], spanGaps: true },
-    { label: "P90", stroke: "rgba(76,195,255,.35)", width: 1, spanGaps: true },
+    { label: "actual", stroke: colour, width: 2, spanGaps: false, points: { show: false } },
+    { label: "P10", stroke: "rgba(76,195,255,.35)", width: 1, spanGaps: true, points: { show: false } },
+    { label: "P50", stroke: "#e6edf3", width: 1, dash: [6, 4], spanGaps: true, points: { show: false } },
+    { label: "P90", stroke: "rgba(76,195,255,.35)", width: 1, spanGaps: true, points: { show: false } },
     markers,
   ];
   if (field === "SNSP_ALL") base.push({ label: "limit", stroke: "#ff5d5d", width: 1, dash: [3, 3] });

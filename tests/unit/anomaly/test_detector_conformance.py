@@ -11,6 +11,7 @@ import pytest
 from gridstream.core.anomaly.base import Detector
 from gridstream.core.anomaly.ensemble import EnsembleDetector
 from gridstream.core.anomaly.presets import default_detector
+from gridstream.core.anomaly.relative_entropy import RelativeEntropyDetector
 from gridstream.core.anomaly.robust_zscore import RobustZScoreDetector
 from gridstream.core.anomaly.surprise import PredictiveSurpriseDetector
 from gridstream.errors import SerdeError
@@ -19,6 +20,7 @@ FACTORIES: dict[str, Callable[[], Detector]] = {
     "robust_zscore": RobustZScoreDetector,
     "predictive_surprise": PredictiveSurpriseDetector,
     "ensemble": EnsembleDetector,
+    "relative_entropy": RelativeEntropyDetector,
     "default": default_detector,
 }
 STEP = 15 * 60_000

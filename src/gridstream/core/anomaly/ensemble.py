@@ -12,6 +12,7 @@ from collections import deque
 from typing import Any
 
 from gridstream.core.anomaly.base import Detector
+from gridstream.core.anomaly.relative_entropy import RelativeEntropyDetector
 from gridstream.core.anomaly.robust_zscore import RobustZScoreDetector, robust_scale
 from gridstream.core.anomaly.rolling import SortedWindow
 from gridstream.core.anomaly.surprise import PredictiveSurpriseDetector
@@ -33,7 +34,12 @@ class EnsembleDetector(Detector):
         damping: float = 0.5,
         likelihood_window: int = 0,
         short_window: int = 1,
+        entropy: dict[str, Any] | None = None,
+        peak_window: int = 0,
     ) -> None:
+        self.peak_window = peak_window
+        self._peaks: deque[tuple[int, float]] = deque()
+        self._n = 0
         self.zscore_params = dict(zscore or {})
         self.surprise_params = dict(surprise or {})
         self.alarm_level = alarm_level
@@ -41,6 +47,7 @@ class EnsembleDetector(Detector):
         self.damping = damping
         self.zscore = RobustZScoreDetector(**self.zscore_params)
         self.surprise = PredictiveSurpriseDetector(**self.surprise_params)
+        self.entropy = None if entropy is None else RelativeEntropyDetector(**entropy)
         self.likelihood_window = likelihood_window
         self.short_window = short_window
         self._raw_history = SortedWindow(max(likelihood_window, 1))
@@ -53,14 +60,39 @@ class EnsembleDetector(Detector):
             self.zscore.kind: self.zscore.score_one(ts_ms, value),
             self.surprise.kind: self.surprise.score_one(ts_ms, value),
         }
+        if self.entropy is not None:
+            parts[self.entropy.kind] = self.entropy.score_one(ts_ms, value)
         self.last_components = parts
         score = self._likelihood(max(parts.values()))
+        if self.peak_window > 0:
+            return self._peak_only(score)
         if self._quiet_left > 0:
             self._quiet_left -= 1
             return score * self.damping
         if score >= self.alarm_level:
             self._quiet_left = self.refractory
         return score
+
+    @property
+    def last_point_z(self) -> float:
+        """The larger robust z of the last reading (value and prediction error).
+
+        This is per-reading evidence without the regime-shift component or the alarm
+        suppression, for callers that label every reading rather than raise alarms.
+        """
+        return max(self.zscore.last_z, self.surprise.last_z)
+
+    def _peak_only(self, score: float) -> float:
+        """Keep a score only when it tops every score of the last ``peak_window`` readings."""
+        self._n += 1
+        peaks = self._peaks
+        while peaks and peaks[0][0] <= self._n - self.peak_window:
+            peaks.popleft()
+        top = peaks[0][1] if peaks else -1.0
+        while peaks and peaks[-1][1] <= score:
+            peaks.pop()
+        peaks.append((self._n, score))
+        return score if score > top else score * self.damping
 
     def _likelihood(self, raw: float) -> float:
         """How unusual the recent raw scores are against this series' own history.
@@ -93,6 +125,8 @@ class EnsembleDetector(Detector):
             "damping": self.damping,
             "likelihood_window": self.likelihood_window,
             "short_window": self.short_window,
+            "entropy": None if self.entropy is None else self.entropy.params(),
+            "peak_window": self.peak_window,
         }
 
     def get_state(self) -> dict[str, Any]:
@@ -102,12 +136,19 @@ class EnsembleDetector(Detector):
             "quiet_left": self._quiet_left,
             "raw_history": self._raw_history.values(),
             "recent": list(self._recent),
+            "entropy": None if self.entropy is None else self.entropy.get_state(),
+            "n": self._n,
+            "peaks": [list(p) for p in self._peaks],
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.zscore.set_state(state["zscore"])
         self.surprise.set_state(state["surprise"])
+        if self.entropy is not None:
+            self.entropy.set_state(state["entropy"])
         self._quiet_left = int(state["quiet_left"])
+        self._n = int(state["n"])
+        self._peaks = deque((int(i), float(v)) for i, v in state["peaks"])
         self._raw_history = SortedWindow(
             max(self.likelihood_window, 1), [float(v) for v in state["raw_history"]]
         )

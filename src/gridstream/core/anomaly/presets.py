@@ -7,11 +7,12 @@ from typing import Any
 from gridstream.core.anomaly.ensemble import EnsembleDetector
 
 DEFAULT_PARAMS: dict[str, Any] = {
-    "zscore": {"windows": [96, 672], "min_history": 24, "z_half": 4.0},
-    "surprise": {"error_window": 672, "min_history": 24, "z_half": 4.0},
-    "alarm_level": 0.6,
-    "refractory": 600,
-    "damping": 0.5,
+    "zscore": {"windows": [96, 672], "min_history": 24, "z_half": 12.0},
+    "surprise": {"error_window": 672, "min_history": 24, "z_half": 12.0},
+    "entropy": {"window": 52, "bins": 5},
+    "refractory": 0,
+    "damping": 0.0,
+    "peak_window": 1000,
 }
 
 

@@ -28,8 +28,9 @@ from gridstream.core.anomaly.model import (
     Severity,
 )
 from gridstream.core.anomaly.presets import default_detector
+from gridstream.core.anomaly.robust_zscore import z_to_score
 
-DETECTOR_VERSION = "ensemble-v1"
+DETECTOR_VERSION = "ensemble-v2"
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class ScorerConfig:
     """Thresholds and weights shared by every series."""
 
     anomaly_threshold: float = 0.5
+    point_z_half: float = 5.0  # robust z of a reading that scores 0.5 as detector evidence
     critical_threshold: float = 0.9
     forecast_weight: float = 0.95
     detector_weight: float = 1.0
@@ -58,7 +60,9 @@ class SeriesScorer:
         flags: QualityFlags,
         config: ScorerConfig,
     ) -> AnomalyResult:
-        det_score = self.detector.score_one(reading.ts_ms, reading.value)
+        self.detector.score_one(reading.ts_ms, reading.value)
+        # per-reading evidence: the ensemble's robust z, not its suppressed alarm score
+        det_score = z_to_score(self.detector.last_point_z, config.point_z_half)
         center = self.detector.zscore.last_center
         weighted: list[tuple[float, Evidence]] = [
             (config.detector_weight, detector_evidence(reading, det_score, center))

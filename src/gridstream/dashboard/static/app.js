@@ -286,10 +286,10 @@ document.addEventListener("click", async (ev) => {
   else if (b.classList.contains("ack")) await control(`/api/alerts/${enc}/ack`, { by });
   else if (b.classList.contains("silence")) {
     const alert = view.snap.alerts.find((a) => a.id === id);
-    const now = Date.now();
+    // duration, not wall-clock times: the alert engine runs on data time (replays are in the past)
     const ok = await control("/api/silences", {
-      matchers: alert ? alert.labels : {}, fingerprint: id, duration_minutes: 60,
-      starts_at_ms: now, ends_at_ms: now + 3600e3, created_by: by, comment: "silenced from the dashboard",
+      matchers: alert ? alert.labels : {}, duration: "1h", created_by: by,
+      comment: `silenced from the dashboard (alert ${id})`,
     });
     if (ok && alert) { alert.silenced = true; markDirty(); }
   }

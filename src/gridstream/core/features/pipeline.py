@@ -1,0 +1,97 @@
+"""The one feature pipeline shared by the stream (ml-preprocessor) and the trainer.
+
+* Stream: keep a :class:`SeriesState` per series; after every series of a region has been
+  updated for a slot, call :func:`features_from_state` for each series of that region.
+* Batch: :func:`batch_features` over a region's regular 15-minute grid (see
+  :func:`gridstream.core.features.grid.to_wide`) gives the same features for every slot.
+
+Both build the same windows and call :func:`window_features`; a unit test checks on real data
+that they agree. Cross-series features use the region's demand and wind at the same slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from gridstream.core.features.series_state import WINDOW, SeriesState
+from gridstream.core.features.window_features import (
+    origin_feature_names,
+    profile_feature_names,
+    window_features,
+)
+
+FEATURE_SET = "gridstream-features-v1"
+DEMAND_FIELD = "SYSTEM_DEMAND"
+WIND_FIELD = "WIND_ACTUAL"
+CROSS_FEATURES = ("x_demand", "x_wind", "x_net_demand", "x_wind_share")
+_BATCH_CHUNK = 8192
+
+
+def feature_names() -> list[str]:
+    """Every feature name the pipeline outputs, in order."""
+    return origin_feature_names() + list(CROSS_FEATURES) + profile_feature_names()
+
+
+def cross_features(demand: np.ndarray, wind: np.ndarray) -> dict[str, np.ndarray]:
+    """Region-level features: demand, wind, net demand (demand − wind) and wind share."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(demand > 0, wind / demand, np.nan)
+    return {
+        "x_demand": demand,
+        "x_wind": wind,
+        "x_net_demand": demand - wind,
+        "x_wind_share": share,
+    }
+
+
+def features_from_state(
+    state: SeriesState, peers: Mapping[str, SeriesState] | None = None
+) -> dict[str, float]:
+    """Features at the latest slot of ``state``; ``peers`` are the region's states by field.
+
+    ``peers`` should contain ``SYSTEM_DEMAND`` and ``WIND_ACTUAL`` (the series' own state may
+    be one of them); missing peers give NaN cross features.
+    """
+    ts_ms = state.last_ts_ms
+    if ts_ms is None:
+        raise ValueError("features_from_state needs a state that has seen at least one reading")
+    row = window_features(state.window()[np.newaxis, :])
+    peers = peers or {}
+
+    def peer_value(field: str) -> np.ndarray:
+        peer = peers.get(field)
+        return np.array([peer.value_at(ts_ms) if peer is not None else np.nan])
+
+    row.update(cross_features(peer_value(DEMAND_FIELD), peer_value(WIND_FIELD)))
+    return {name: float(row[name][0]) for name in feature_names()}
+
+
+def batch_features(frame: pd.DataFrame, field: str) -> pd.DataFrame:
+    """Features of ``frame[field]`` at every slot of a region's regular grid.
+
+    ``frame`` is indexed by consecutive UTC 15-minute slots with one column per field. Each
+    row uses only values at or before its own slot (no look-ahead); the first week of rows sees
+    the missing history as gaps, exactly as a fresh stream state would.
+    """
+    values = frame[field].to_numpy(dtype=np.float64)
+    padded = np.concatenate([np.full(WINDOW - 1, np.nan), values])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, WINDOW)
+    parts: list[pd.DataFrame] = []
+    for start in range(0, len(values), _BATCH_CHUNK):
+        chunk = np.ascontiguousarray(windows[start : start + _BATCH_CHUNK])
+        parts.append(pd.DataFrame(window_features(chunk)))
+    own = (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(window_features(np.empty((0, WINDOW))))
+    )
+    nan = np.full(len(values), np.nan)
+    demand = frame[DEMAND_FIELD].to_numpy(np.float64) if DEMAND_FIELD in frame else nan
+    wind = frame[WIND_FIELD].to_numpy(np.float64) if WIND_FIELD in frame else nan
+    cross = pd.DataFrame(cross_features(demand, wind))
+    out = pd.concat([own, cross], axis=1)[feature_names()]
+    out.index = frame.index
+    return out

@@ -1,0 +1,87 @@
+"""Per-series features computed from windows of recent values, one row per origin.
+
+Every function here takes a matrix ``windows`` of shape ``(n, WINDOW)``: row ``r`` holds the
+values of the slots ending at origin ``r`` (oldest first, NaN for gaps). The stream passes one
+row (its :class:`SeriesState` window), the batch passes a sliding view over a whole series,
+so both compute features with the very same code.
+
+Names (``k`` in 15-minute slots, ``h`` the lead in slots, 1..96):
+
+* ``value``: the latest reading; ``lag_k``: the value ``k`` slots before the origin
+  (15 min, 1 h, then the same quarter-hour 1..6 days and 1 week earlier);
+* ``roll_{mean,std,min,max}_k``: statistics of the last ``k`` slots (gaps ignored);
+* ``since_gap_min``: minutes since the last missing slot (capped at one week);
+* ``prof_d1_h`` / ``prof_w1_h``: the value one day / one week before origin + ``h``, i.e. the
+  same quarter-hour yesterday and last week *relative to each target time* of the horizon;
+  ``prof_dmean_h``: the mean of that quarter-hour over the previous 7 days, and
+  ``lag_dmean``: the mean of the origin's quarter-hour over the previous 7 days.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from gridstream.core.features.grid import HORIZON_STEPS, SLOT_MINUTES, SLOTS_PER_DAY, SLOTS_PER_WEEK
+
+LAGS = (1, 2, 3, 4, 8, 96, 97, 100, 192, 288, 384, 480, 576, 672)
+ROLL_WINDOWS = (4, 16, 96)
+LONG_MEAN_WINDOW = SLOTS_PER_WEEK
+PROFILE_STEPS = tuple(range(1, HORIZON_STEPS + 1))
+PROFILE_KINDS = ("d1", "w1", "dmean")
+_DAYS = np.arange(1, 8) * SLOTS_PER_DAY
+
+
+def origin_feature_names() -> list[str]:
+    """Names of the per-origin scalar features, in output order."""
+    names = ["value"] + [f"lag_{k}" for k in LAGS]
+    for k in ROLL_WINDOWS:
+        names += [f"roll_mean_{k}", f"roll_std_{k}", f"roll_min_{k}", f"roll_max_{k}"]
+    names += [f"roll_mean_{LONG_MEAN_WINDOW}", "lag_dmean", "since_gap_min"]
+    return names
+
+
+def profile_feature_names() -> list[str]:
+    """Names of the target-relative profile values (yesterday and last week), in order."""
+    return [f"prof_{kind}_{h}" for kind in PROFILE_KINDS for h in PROFILE_STEPS]
+
+
+def window_features(windows: np.ndarray) -> dict[str, np.ndarray]:
+    """All per-series features for each row of ``windows`` (shape ``(n, WINDOW)``)."""
+    width = windows.shape[1]
+    last = width - 1
+    out: dict[str, np.ndarray] = {"value": windows[:, last].copy()}
+    for k in LAGS:
+        out[f"lag_{k}"] = windows[:, last - k].copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        for k in ROLL_WINDOWS:
+            tail = windows[:, width - k :]
+            out[f"roll_mean_{k}"] = np.nanmean(tail, axis=1)
+            out[f"roll_std_{k}"] = np.nanstd(tail, axis=1)
+            out[f"roll_min_{k}"] = np.nanmin(tail, axis=1)
+            out[f"roll_max_{k}"] = np.nanmax(tail, axis=1)
+        out[f"roll_mean_{LONG_MEAN_WINDOW}"] = np.nanmean(
+            windows[:, width - LONG_MEAN_WINDOW :], axis=1
+        )
+        out["lag_dmean"] = np.nanmean(windows[:, last - _DAYS], axis=1)
+        steps = np.asarray(PROFILE_STEPS)
+        dmean = np.nanmean(windows[:, last + steps[:, None] - _DAYS[None, :]], axis=2)
+    out["since_gap_min"] = _since_gap(windows) * float(SLOT_MINUTES)
+    d1 = windows[:, last + 1 - SLOTS_PER_DAY : last + 1 - SLOTS_PER_DAY + len(steps)]
+    w1 = windows[:, last + 1 - SLOTS_PER_WEEK : last + 1 - SLOTS_PER_WEEK + len(steps)]
+    for kind, block in (("d1", d1), ("w1", w1), ("dmean", dmean)):
+        for j, h in enumerate(PROFILE_STEPS):
+            out[f"prof_{kind}_{h}"] = np.array(block[:, j])
+    return out
+
+
+def _since_gap(windows: np.ndarray) -> np.ndarray:
+    """Consecutive observed slots ending at the origin (0 if the origin itself is missing)."""
+    missing = np.isnan(windows[:, ::-1])
+    first_missing = np.argmax(missing, axis=1).astype(np.float64)
+    never = ~missing.any(axis=1)
+    first_missing[never] = float(windows.shape[1] - 1)
+    capped: np.ndarray = np.minimum(first_missing, float(windows.shape[1] - 1))
+    return capped

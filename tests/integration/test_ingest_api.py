@@ -131,7 +131,7 @@ def test_api_failures_gap_backfill_and_control(
         for mode in ("timeout", "malformed"):
             seen = api.requests
             api.mode = mode
-            wait_for(lambda: api.requests >= seen + 8, 30, f"{mode} cycles")
+            wait_for(lambda s=seen: api.requests >= s + 8, 30, f"{mode} cycles")
         status = http.get("/status").json()
         assert status["state"] == "running" and status["records_sent"] == 0
         assert {g["area"] for g in status["open_gaps"]} == {"windactual", "solaractual"}

@@ -319,7 +319,10 @@ class LocalCluster:
         state = self._require_state()
         node = next(n for n in state.nodes if n.node_id == node_id)
         _signal(node.pid, signal.SIGKILL)
-        _reap([node])
+        deadline = time.monotonic() + 10
+        while pid_alive(node.pid) and time.monotonic() < deadline:
+            _reap([node])
+            time.sleep(0.05)
 
     def restart_node(self, node_id: int, timeout: float = 120.0) -> None:
         """Start a stopped node again on its existing storage."""

@@ -27,3 +27,14 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
     finally:
         for s in socks:
             s.close()
+
+
+def free_port_block(count: int, low: int = 20000, high: int = 60000) -> int:
+    """The first port of ``count`` consecutive free ports (a local N-node cluster needs them)."""
+    import random
+
+    for _ in range(200):
+        base = random.randrange(low, high - count)
+        if not any(port_in_use(base + i) for i in range(count)):
+            return base
+    raise OSError(f"no block of {count} free consecutive ports found")

@@ -23,7 +23,10 @@ def main() -> None:
     print(f"detector time: {result['detect_seconds']} s over {result['files']} files")
     for profile, entry in result["scores"].items():
         ours = entry.get("normalized_nab_baseline", entry["normalized"])
-        print(f"{profile:20s} gridstream {ours:6.2f}   numenta HTM {HTM[profile]:6.2f}")
+        print(
+            f"{profile:20s} gridstream {ours:6.2f} (18-file null baseline "
+            f"{entry['normalized']:6.2f})   numenta HTM {HTM[profile]:6.2f}"
+        )
     print(json.dumps(result["scores"]))
 
 

@@ -73,6 +73,7 @@ class RelativeEntropyDetector(Detector):
         self._seen = 0
         self._refs: list[list[float]] = []
         self._counts: list[int] = []
+        self._log_refs: list[list[float]] = []
         self._bin_of: deque[int] = deque(maxlen=self.window)
         self._bin_counts = [0] * self.bins
 
@@ -92,7 +93,7 @@ class RelativeEntropyDetector(Detector):
         if widened:
             self._lo, self._hi = min(self._lo, value), max(self._hi, value)
             if self.reset_on_widen:
-                self._refs, self._counts = [], []
+                self._refs, self._counts, self._log_refs = [], [], []
         if len(self._bin_of) == self.window:
             self._bin_counts[self._bin_of[0]] -= 1
         self._recent.append(value)
@@ -105,9 +106,15 @@ class RelativeEntropyDetector(Detector):
         n = float(len(self._recent))
         return [c / n for c in self._bin_counts]
 
-    def _g_stat(self, p: list[float], q: list[float]) -> float:
-        kl = sum(pi * math.log(pi / max(qi, _EPS)) for pi, qi in zip(p, q, strict=True) if pi > 0)
-        return 2.0 * len(self._recent) * kl
+    def _g_stats(self, p: list[float]) -> list[float]:
+        """G statistic of ``p`` against every reference (log references are cached)."""
+        if len(self._log_refs) != len(self._refs):
+            self._log_refs = [[math.log(max(q, _EPS)) for q in ref] for ref in self._refs]
+        support = [(pi, math.log(pi)) for pi in p if pi > 0]
+        self_info = sum(pi * lp for pi, lp in support)
+        n2 = 2.0 * len(self._recent)
+        idx = [k for k, pi in enumerate(p) if pi > 0]
+        return [n2 * (self_info - sum(p[k] * logs[k] for k in idx)) for logs in self._log_refs]
 
     def score_one(self, ts_ms: int, value: float) -> float:
         if not math.isfinite(value):
@@ -118,9 +125,9 @@ class RelativeEntropyDetector(Detector):
             return 0.0
         hist = self._histogram()
         if not self._refs:
-            self._refs, self._counts = [hist], [1]
+            self._refs, self._counts, self._log_refs = [hist], [1], []
             return 0.0
-        stats = [self._g_stat(hist, ref) for ref in self._refs]
+        stats = self._g_stats(hist)
         best = min(range(len(stats)), key=stats.__getitem__)
         if stats[best] > self._limit:
             self._remember(hist)
@@ -134,6 +141,7 @@ class RelativeEntropyDetector(Detector):
         if len(self._refs) >= self.max_regimes:
             drop = min(range(len(self._counts)), key=self._counts.__getitem__)
             del self._refs[drop], self._counts[drop]
+            self._log_refs = []
         self._refs.append(hist)
         self._counts.append(1)
 

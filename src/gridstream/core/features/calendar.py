@@ -53,7 +53,7 @@ def calendar_features(ts: pd.DatetimeIndex) -> dict[str, np.ndarray]:
     local = ts.tz_convert(IRISH_TZ)
     hour = np.asarray(local.hour, dtype=np.float64)
     minute = np.asarray(local.minute, dtype=np.float64)
-    dow = np.asarray(local.dayofweek, dtype=np.float64)
+    dow = np.asarray(local.day_of_week, dtype=np.float64)
     offset = np.asarray(
         (local.tz_localize(None) - ts.tz_convert("UTC").tz_localize(None)).total_seconds()
     )
@@ -63,7 +63,7 @@ def calendar_features(ts: pd.DatetimeIndex) -> dict[str, np.ndarray]:
         "quarter_of_day": hour * 4 + minute // 15,
         "day_of_week": dow,
         "month": np.asarray(local.month, dtype=np.float64),
-        "day_of_year": np.asarray(local.dayofyear, dtype=np.float64),
+        "day_of_year": np.asarray(local.day_of_year, dtype=np.float64),
         "is_weekend": (dow >= 5).astype(np.float64),
         "is_dst": (offset > 0).astype(np.float64),
         "holiday_ie": _is_holiday(days, "IE", None),

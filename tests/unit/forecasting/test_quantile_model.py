@@ -1,0 +1,112 @@
+"""Quantile models: ordered trajectories, no look-ahead, registry round trip, seasonal naive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gridstream.core.features import SeriesState, batch_features, features_from_state, to_wide
+from gridstream.core.features.grid import ts_ms_index
+from gridstream.core.forecasting import (
+    QuantileForecaster,
+    TrainConfig,
+    quantile_forecasts,
+    seasonal_naive_forecast,
+)
+from gridstream.core.forecasting.backtest import fit, prepare
+from gridstream.core.forecasting.quantile_model import sample_pairs
+from gridstream.core.forecasting.trajectory import MODEL_KIND_SEASONAL_NAIVE
+
+from .conftest import synthetic_history
+
+SMALL = TrainConfig(samples=6000, rounds=30, num_threads=1)
+
+
+@pytest.fixture(scope="module")
+def history() -> pd.DataFrame:
+    return synthetic_history()
+
+
+def test_forecast_from_stream_state_is_ordered_and_tracks_the_cycle(history: pd.DataFrame) -> None:
+    prepared = prepare(history, "ALL", "demand")
+    forecaster, _ = fit(prepared, prepared.index[0], prepared.index[-1], SMALL)
+    wide = to_wide(history, "ALL", ["SYSTEM_DEMAND", "WIND_ACTUAL"])
+    states = {f: SeriesState() for f in wide.columns}
+    for ts, row in zip(ts_ms_index(pd.DatetimeIndex(wide.index)), wide.to_numpy(), strict=True):
+        for field, value in zip(wide.columns, row, strict=True):
+            states[field].update(int(ts), float(value))
+    demand = states["SYSTEM_DEMAND"]
+    assert demand.last_ts_ms is not None
+    trajectory = forecaster.forecast(features_from_state(demand, states), demand.last_ts_ms)
+    assert trajectory.p50.shape == (96,)
+    assert (trajectory.p10 <= trajectory.p50).all() and (trajectory.p50 <= trajectory.p90).all()
+    assert (trajectory.p90 - trajectory.p10 > 0).mean() > 0.9
+    # the synthetic series repeats daily: 24 h ahead equals the last value (+- noise)
+    assert abs(trajectory.p50[-1] - wide["SYSTEM_DEMAND"].iloc[-1]) < 150
+    assert trajectory.horizon_minutes[0] == 15 and trajectory.horizon_minutes[-1] == 1440
+
+
+def test_training_pairs_never_reach_past_the_training_window() -> None:
+    values = np.arange(2000, dtype=np.float64)
+    values[500:520] = np.nan
+    rows, leads = sample_pairs(values, 100, 999, 20_000, seed=3)
+    assert (rows >= 100).all() and (rows + leads <= 999).all()
+    assert np.isfinite(values[rows]).all() and np.isfinite(values[rows + leads]).all()
+    assert leads.min() == 1 and leads.max() == 96
+
+
+def test_features_do_not_look_ahead(history: pd.DataFrame) -> None:
+    wide = to_wide(history, "ALL", ["SYSTEM_DEMAND", "WIND_ACTUAL"])
+    before = batch_features(wide, "SYSTEM_DEMAND")
+    changed = wide.copy()
+    changed.iloc[3000:, :] = changed.iloc[3000:, :] * 3.0
+    after = batch_features(changed, "SYSTEM_DEMAND")
+    pd.testing.assert_frame_equal(before.iloc[:3000], after.iloc[:3000])
+    assert not before.iloc[3000:].equals(after.iloc[3000:])
+
+
+def test_quantile_forecasts_are_hourly_full_trajectories(history: pd.DataFrame) -> None:
+    start = pd.Timestamp("2021-02-08", tz="UTC")
+    out = quantile_forecasts(
+        history, "ALL", ["demand", "wind"], start, start, start + pd.Timedelta(hours=5), SMALL
+    )
+    assert list(out.columns) == ["issue_time", "target_time", "series", "p10", "p50", "p90"]
+    for _name, group in out.groupby("series"):
+        issues = group["issue_time"].drop_duplicates()
+        assert len(issues) == 6 and (issues.diff().dropna() == pd.Timedelta(hours=1)).all()
+        assert (group.groupby("issue_time").size() == 96).all()
+    assert (out["issue_time"] >= start).all()
+    lead = out["target_time"] - out["issue_time"]
+    assert lead.min() == pd.Timedelta(minutes=15) and lead.max() == pd.Timedelta(hours=24)
+    assert (out["p10"] <= out["p50"]).all() and (out["p50"] <= out["p90"]).all()
+
+
+def test_seasonal_naive_uses_last_week_and_is_labelled() -> None:
+    feats = {f"prof_w1_{h}": 100.0 + h for h in range(1, 97)}
+    feats |= {f"prof_d1_{h}": 110.0 + h for h in range(1, 97)}
+    feats["value"] = 50.0
+    trajectory = seasonal_naive_forecast(feats, 1_000_000)
+    assert trajectory.model_kind == MODEL_KIND_SEASONAL_NAIVE
+    assert trajectory.p50[0] == 101.0 and trajectory.p50[-1] == 196.0
+    assert (trajectory.p10 < trajectory.p50).all() and (trajectory.p50 < trajectory.p90).all()
+    empty = seasonal_naive_forecast({"value": 42.0}, 0)
+    assert (empty.p50 == 42.0).all()
+
+
+def test_forecaster_rejects_models_with_other_features(
+    tmp_path: Path, history: pd.DataFrame
+) -> None:
+    prepared = prepare(history, "ALL", "wind")
+    _, texts = fit(prepared, prepared.index[0], prepared.index[-1], SMALL)
+    renamed = {k: v.replace("rel_lag_1 ", "rel_lag_x ") for k, v in texts.items()}
+    renamed = {
+        k: v.replace("feature_names=lead rel_lag_1", "feature_names=lead rel_lag_x")
+        for k, v in renamed.items()
+    }
+    from gridstream.store.registry import RegistryError
+
+    with pytest.raises(RegistryError):
+        QuantileForecaster("ALL/WIND_ACTUAL", "v", renamed)

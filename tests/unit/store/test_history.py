@@ -1,0 +1,49 @@
+"""DuckDB history store: upsert by (series, ts), round trip in the recorded-frame layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gridstream.store.history import HistoryStore
+
+
+def _frame(values: list[float | None], start: str = "2022-01-01") -> pd.DataFrame:
+    ts = pd.date_range(start, periods=len(values), freq="15min", tz="UTC")
+    return pd.DataFrame(
+        {
+            "ts": ts,
+            "region": "ALL",
+            "field": "SYSTEM_DEMAND",
+            "value": np.array([np.nan if v is None else v for v in values]),
+        }
+    )
+
+
+def test_upsert_replaces_by_series_and_time(tmp_path: Path) -> None:
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        assert store.upsert_frame(_frame([1.0, 2.0, None, 4.0])) == 3
+        assert store.upsert_frame(_frame([10.0, 20.0])) == 2
+        store.upsert("ALL", "WIND_ACTUAL", 1_640_995_200_000, 7.0)
+        assert store.count() == 4
+        assert store.series() == ["ALL/SYSTEM_DEMAND", "ALL/WIND_ACTUAL"]
+        demand = store.read_frame(fields=["SYSTEM_DEMAND"])
+    assert demand["value"].tolist() == [10.0, 20.0, 4.0]
+    assert str(demand["ts"].dt.tz) == "UTC"
+    assert demand["ts"].iloc[2] == pd.Timestamp("2022-01-01 00:45", tz="UTC")
+
+
+def test_store_persists_and_filters_by_time(tmp_path: Path) -> None:
+    path = tmp_path / "h.duckdb"
+    with HistoryStore(path) as store:
+        store.upsert_frame(_frame([1.0, 2.0, 3.0, 4.0]))
+    with HistoryStore(path) as store:
+        part = store.read_frame(
+            regions=["ALL"],
+            since=pd.Timestamp("2022-01-01 00:15", tz="UTC"),
+            until=pd.Timestamp("2022-01-01 00:30", tz="UTC"),
+        )
+    assert part["value"].tolist() == [2.0, 3.0]
+    assert list(part.columns) == ["ts", "region", "field", "value"]

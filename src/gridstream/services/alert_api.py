@@ -149,7 +149,7 @@ def alerts_router(
         try:
             rules.reload()
         except ConfigError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
         return rules.describe()
 
     return router

@@ -157,7 +157,7 @@ class AlertEngineProcessor(Processor[AlertEngine]):
             raise ValidationError(f"unexpected message {type(msg).__name__}")
         state.put(ENGINE_KEY, engine)
         self._clock[state.partition] = (engine.now_ms, _wall_ms())
-        return self._emit(out)
+        return self._emit(out, engine)
 
     @staticmethod
     def _stuck(engine: AlertEngine, series_id: str, ts: int, note: str, out: EngineOutput) -> None:
@@ -177,7 +177,11 @@ class AlertEngineProcessor(Processor[AlertEngine]):
             engine.reload(current)
         return engine
 
-    def _emit(self, out: EngineOutput) -> list[OutRecord]:
+    def _emit(self, out: EngineOutput, engine: AlertEngine) -> list[OutRecord]:
+        for change in out.changes:  # suppression is decided after the change was recorded
+            live = engine.alerts.get(change.fingerprint)
+            if live is not None:
+                change.silenced, change.inhibited = live.silenced, live.inhibited
         records = [self._record(a, (("gs-alert-event", b"change"),)) for a in out.changes]
         for note in out.notifications:
             headers = (
@@ -215,7 +219,7 @@ class AlertEngineProcessor(Processor[AlertEngine]):
             result = engine.tick(max(engine.now_ms, event_ms + now_ms - wall_ms))
             if result.changes or result.notifications:
                 view.put(ENGINE_KEY, engine)
-            out.extend(self._emit(result))
+            out.extend(self._emit(result, engine))
         engines = self._engines()
         self.control.publish(
             (a for e in engines for a in e.alerts.values()),

@@ -35,6 +35,8 @@ def up(
 ) -> None:
     """Start Kafka (unless GRIDSTREAM_BOOTSTRAP is set), the topics, the nine services and the
     dashboard; wait until every one is ready; print where everything is."""
+    import logging
+
     setup_cli_logging()
     from gridstream.config import load_settings
     from gridstream.services.ingest_settings import IngestSettings
@@ -52,12 +54,16 @@ def up(
     files = StackFiles(settings.state_dir)
     typer.echo(f"Kafka at {plan.bootstrap}; starting {len(plan.services)} services…", err=True)
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    shown: list[int] = []
+
     def progress(probes: dict[str, ServiceProbe]) -> None:
         ready = sum(p.ready for p in probes.values())
-        typer.echo(f"\r  ready: {ready}/{len(probes)}", err=True, nl=False)
+        if not shown or shown[-1] != ready:
+            typer.echo(f"  ready: {ready}/{len(probes)}", err=True)
+            shown.append(ready)
 
     probes = wait_ready(plan, files, timeout, progress)
-    typer.echo("", err=True)
     typer.echo(_screen(plan, probes, files))
     if not all(p.ready for p in probes.values()):
         raise typer.Exit(1)

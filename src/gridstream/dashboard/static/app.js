@@ -144,7 +144,7 @@ function lineSeries(field) {
     { label: "P90", stroke: "rgba(76,195,255,.35)", width: 1, spanGaps: true, points: { show: false } },
     markers,
   ];
-  if (field === "SNSP_ALL") base.push({ label: "limit", stroke: "#ff5d5d", width: 1, dash: [3, 3] });
+  if (field === "SNSP_ALL") base.push({ label: "limit", stroke: "#ff5d5d", width: 1, dash: [3, 3], points: { show: false } });
   return base;
 }
 

@@ -1,0 +1,164 @@
+"""The anomaly detector service's processor and keyed state, without Kafka."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from gridstream.bus.processor import InRecord
+from gridstream.bus.state import StateView
+from gridstream.bus.topics import TopicNames
+from gridstream.core.anomaly.model import ForecastPoint
+from gridstream.schemas import anomaly_pb2, features_pb2, forecast_pb2
+from gridstream.services.anomaly_detector import (
+    AnomalyDetectorProcessor,
+    RecentAnomalies,
+    anomalies_router,
+)
+from gridstream.services.anomaly_records import from_anomaly, parse_flags, to_anomaly
+from gridstream.services.anomaly_series import (
+    MAX_PENDING,
+    SeriesSlot,
+    slot_from_bytes,
+    slot_to_bytes,
+)
+
+DEMAND = "ALL/SYSTEM_DEMAND"
+Q = 900_000
+T0 = 1_600_000_000_000 - 1_600_000_000_000 % Q
+TOPICS = TopicNames()
+
+
+def _fv(i: int, value: float, flags: list[str] | None = None) -> InRecord:
+    msg = features_pb2.FeatureVector(
+        series_id=DEMAND,
+        region="ALL",
+        field="SYSTEM_DEMAND",
+        ts_ms=T0 + i * Q,
+        value=value,
+        flags=flags or [],
+    )
+    return InRecord(TOPICS.ml_ready, 0, i, DEMAND, msg, 0)
+
+
+def _forecast(issue_i: int, steps: dict[int, tuple[float, float, float]]) -> InRecord:
+    issue = T0 + issue_i * Q
+    msg = forecast_pb2.Forecast(
+        series_id=DEMAND,
+        issue_time_ms=issue,
+        steps=[
+            forecast_pb2.ForecastStep(
+                target_time_ms=T0 + k * Q, horizon_minutes=(k - issue_i) * 15, p10=a, p50=b, p90=c
+            )
+            for k, (a, b, c) in steps.items()
+        ],
+    )
+    return InRecord(TOPICS.forecasts, 0, 0, DEMAND, msg, 0)
+
+
+def _verdict(proc: AnomalyDetectorProcessor, state: StateView[SeriesSlot], rec: InRecord):  # type: ignore[no-untyped-def]
+    (out,) = list(proc.process(rec, state))
+    assert out.topic == TOPICS.anomalies and out.key == DEMAND
+    assert isinstance(out.value, anomaly_pb2.Anomaly)
+    return out.value
+
+
+def test_keeps_the_step_closest_to_the_preferred_horizon() -> None:
+    slot = SeriesSlot.new(DEMAND)
+    target = T0 + 8 * Q
+    for horizon in (15, 120, 60, 45):
+        point = ForecastPoint(1.0, 2.0, 3.0, horizon, target - horizon * 60_000)
+        slot.offer(target, point, preferred_minutes=60)
+    kept = slot.take(target)
+    assert kept is not None and kept.horizon_minutes == 60
+    short = SeriesSlot.new(DEMAND)
+    for horizon in (15, 30):  # none long enough: the longest is the best there is
+        short.offer(target, ForecastPoint(1, 2, 3, horizon, target - horizon * 60_000), 60)
+    assert short.pending[target].horizon_minutes == 30
+    short.last_ts_ms = target
+    assert not short.offer(target, ForecastPoint(1, 2, 3, 60, target - 3_600_000), 60)
+
+
+def test_pending_forecasts_are_bounded_and_old_targets_dropped() -> None:
+    slot = SeriesSlot.new(DEMAND)
+    for k in range(1, MAX_PENDING + 50):
+        slot.offer(T0 + k * Q, ForecastPoint(1, 2, 3, 60, T0), 60)
+    assert len(slot.pending) == MAX_PENDING
+    assert max(slot.pending) == T0 + MAX_PENDING * Q  # the nearest targets are kept
+    slot.take(T0 + 10 * Q)
+    assert min(slot.pending) == T0 + 11 * Q
+
+
+def test_reading_is_scored_against_the_forecast_issued_earlier() -> None:
+    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[SeriesSlot](0)
+    for i in range(40):
+        _verdict(proc, state, _fv(i, 4000.0 + 10 * (i % 4)))
+    assert list(proc.process(_forecast(36, {40: (4700.0, 4800.0, 4900.0)}), state)) == []
+    miss = _verdict(proc, state, _fv(40, 2962.0))
+    assert miss.is_anomaly
+    kinds = {e.kind: e.detail for e in miss.evidence}
+    assert kinds["forecast_residual"] == "demand 1,738 MW below P10 of the 1 h forecast"
+    after = _verdict(proc, state, _fv(41, 4010.0))  # no forecast for this time
+    assert "forecast_residual" not in {e.kind for e in after.evidence}
+
+
+def test_stuck_run_counts_from_the_cleaners_limit_and_uses_carried_details() -> None:
+    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[SeriesSlot](0)
+    for i in range(30):
+        _verdict(proc, state, _fv(i, 4000.0 + i))
+    first = _verdict(proc, state, _fv(30, 4708.0, ["QUALITY_FLAG_STUCK"]))
+    assert first.label == "stuck" and first.explanation == "demand stuck at 4,708 MW for 2 h"
+    second = _verdict(proc, state, _fv(31, 4708.0, ["STUCK"]))
+    assert second.explanation.endswith("for 2.25 h")
+    carried = _verdict(proc, state, _fv(32, 4708.0, ["stuck", "stuck_intervals=16"]))
+    assert carried.explanation.endswith("for 4 h")
+    clean = _verdict(proc, state, _fv(33, 4000.0))
+    assert clean.label != "stuck"
+    gap = _verdict(proc, state, _fv(45, 4000.0, ["QUALITY_FLAG_GAP_BEFORE"]))
+    assert gap.label == "gap" and "2.75 h of readings missing" in gap.explanation
+
+
+def test_late_reading_is_reported_not_scored_and_state_round_trips() -> None:
+    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[SeriesSlot](0)
+    for i in range(50):
+        _verdict(proc, state, _fv(i, 4000.0 + 25 * (i % 7)))
+    proc.process(_forecast(48, {52: (3900.0, 4000.0, 4100.0)}), state)
+    slot = state.get(DEMAND)
+    assert slot is not None
+    copy = slot_from_bytes(slot_to_bytes(slot))
+    assert copy.pending == slot.pending and copy.last_ts_ms == slot.last_ts_ms
+    late = _verdict(proc, state, _fv(10, 9000.0))
+    assert not late.is_anomaly and "late reading" in late.explanation
+    restored: StateView[SeriesSlot] = StateView(0)
+    restored.load(DEMAND, copy)
+    for i in (50, 51, 52):
+        a = _verdict(proc, state, _fv(i, 5200.0))
+        b = _verdict(proc, restored, _fv(i, 5200.0))
+        assert a.score == b.score and a.explanation == b.explanation
+
+
+def test_flags_and_records_convert_both_ways() -> None:
+    flags = parse_flags(["QUALITY_FLAG_GAP_BEFORE", "gap_before_ms=1800000", "junk=x"], {})
+    assert flags.gap and not flags.stuck and flags.gap_before_ms == 1_800_000
+    from_features = parse_flags(["STUCK"], {"stuck_intervals": 9.0})
+    assert from_features.stuck and from_features.stuck_intervals == 9
+    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[SeriesSlot](0)
+    msg = _verdict(proc, state, _fv(0, 4000.0, ["STUCK", "stuck_intervals=8"]))
+    back = from_anomaly(msg)
+    assert to_anomaly(back, "ALL", "SYSTEM_DEMAND") == msg
+
+
+def test_get_anomalies_filters_and_limits() -> None:
+    recent = RecentAnomalies(per_series=5)
+    proc, state = AnomalyDetectorProcessor(TOPICS, recent=recent), StateView[SeriesSlot](0)
+    for i in range(8):
+        _verdict(proc, state, _fv(i, 4000.0, ["STUCK", "stuck_intervals=8"] if i >= 6 else []))
+    app = FastAPI()
+    app.include_router(anomalies_router(recent))
+    client = TestClient(app)
+    everything = client.get("/anomalies", params={"all": True}).json()
+    assert len(everything) == 5 and everything[0]["ts_ms"] == T0 + 7 * Q  # newest first
+    only = client.get("/anomalies", params={"series": "ALL/*"}).json()
+    assert [a["label"] for a in only] == ["stuck", "stuck"]
+    assert client.get("/anomalies", params={"series": "NI/*"}).json() == []
+    assert client.get("/anomalies", params={"limit": 0}).status_code == 422

@@ -144,11 +144,12 @@ class EnsembleDetector(Detector):
     def set_state(self, state: dict[str, Any]) -> None:
         self.zscore.set_state(state["zscore"])
         self.surprise.set_state(state["surprise"])
-        if self.entropy is not None:
+        if self.entropy is not None and state.get("entropy") is not None:
             self.entropy.set_state(state["entropy"])
         self._quiet_left = int(state["quiet_left"])
-        self._n = int(state["n"])
-        self._peaks = deque((int(i), float(v)) for i, v in state["peaks"])
+        # states written before suppression existed start with no remembered peaks
+        self._n = int(state.get("n", 0))
+        self._peaks = deque((int(i), float(v)) for i, v in state.get("peaks", []))
         self._raw_history = SortedWindow(
             max(self.likelihood_window, 1), [float(v) for v in state["raw_history"]]
         )

@@ -9,6 +9,8 @@ from gridstream.schemas.dead_letter_pb2 import DeadLetter
 HEADER_SERVICE = "gs-dlq-service"
 HEADER_REASON = "gs-dlq-reason"
 HEADER_SOURCE = "gs-dlq-source"  # topic/partition/offset
+#: larger originals are cut to this many bytes, so the dead letter itself stays producible
+MAX_ORIGINAL_BYTES = 512 * 1024
 
 
 def dead_letter(
@@ -23,6 +25,9 @@ def dead_letter(
     headers: list[tuple[str, bytes | None]] | None,
 ) -> tuple[DeadLetter, list[tuple[str, bytes]]]:
     """The DeadLetter message and the headers that summarise it."""
+    if value is not None and len(value) > MAX_ORIGINAL_BYTES:
+        reason = f"{reason} (original value of {len(value)} bytes cut to {MAX_ORIGINAL_BYTES})"
+        value = value[:MAX_ORIGINAL_BYTES]
     message = DeadLetter(
         service=service,
         reason=reason[:2000],

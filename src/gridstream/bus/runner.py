@@ -48,6 +48,8 @@ class RunnerConfig:
     poll_timeout_s: float = 0.2
     state_partitions: int = 3
     state_replication: int = 1
+    #: larger input records are dead-lettered unread (far above any GridStream message)
+    max_record_bytes: int = 512 * 1024
     #: topics created (if missing) at start-up, e.g. the pipeline topics the service uses
     ensure_topics: tuple[TopicSpec, ...] = ()
 
@@ -388,6 +390,10 @@ class Runner(Generic[T]):
 
     def _handle(self, msg: Message) -> Iterable[OutRecord]:
         topic, part, offset = _coords(msg)
+        size = len(msg.value() or b"")
+        if size > self.config.max_record_bytes:
+            reason = f"oversized: {size} bytes, more than {self.config.max_record_bytes} bytes"
+            return [self._dead_letter(msg, reason, "OversizedRecord")]
         try:
             value = decode(msg.value(), _headers(msg), self._inputs[topic])
             key = _key(msg)

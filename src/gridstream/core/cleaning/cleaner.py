@@ -38,6 +38,9 @@ Flag: TypeAlias = "common_pb2.QualityFlag.ValueType"
 RECENT_WINDOW = 192  # two days of quarter-hours remembered for duplicate detection
 DIFF_WINDOW = 96
 MIN_DIFFS_FOR_SPIKE = 8
+#: plausible reading times: 2000-01-01 to 2100-01-01 UTC; outside is a broken clock or unit
+MIN_TS_MS = 946_684_800_000
+MAX_TS_MS = 4_102_444_800_000
 
 
 class Cleaner:
@@ -61,8 +64,11 @@ class Cleaner:
             )
         if not raw.has_value:
             raise InvalidReading("null_value", f"{expected_id} at {raw.ts_ms} has no value")
-        if raw.ts_ms <= 0:
-            raise InvalidReading("bad_timestamp", f"ts_ms {raw.ts_ms} is not a UTC epoch time")
+        if not MIN_TS_MS <= raw.ts_ms < MAX_TS_MS:
+            raise InvalidReading(
+                "bad_timestamp",
+                f"ts_ms {raw.ts_ms} is not a UTC epoch time in milliseconds between 2000 and 2100",
+            )
         check_value(rule, raw.value)
         return rule
 

@@ -19,8 +19,6 @@ Names (``k`` in 15-minute slots, ``h`` the lead in slots, 1..96):
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from gridstream.core.features.grid import HORIZON_STEPS, SLOT_MINUTES, SLOTS_PER_DAY, SLOTS_PER_WEEK
@@ -54,27 +52,33 @@ def window_features(windows: np.ndarray) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {"value": windows[:, last].copy()}
     for k in LAGS:
         out[f"lag_{k}"] = windows[:, last - k].copy()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=RuntimeWarning)
+    with np.errstate(invalid="ignore", divide="ignore"):
         for k in ROLL_WINDOWS:
             tail = windows[:, width - k :]
-            out[f"roll_mean_{k}"] = np.nanmean(tail, axis=1)
-            out[f"roll_std_{k}"] = np.nanstd(tail, axis=1)
-            out[f"roll_min_{k}"] = np.nanmin(tail, axis=1)
-            out[f"roll_max_{k}"] = np.nanmax(tail, axis=1)
-        out[f"roll_mean_{LONG_MEAN_WINDOW}"] = np.nanmean(
-            windows[:, width - LONG_MEAN_WINDOW :], axis=1
-        )
-        out["lag_dmean"] = np.nanmean(windows[:, last - _DAYS], axis=1)
+            mean = _nanmean(tail)
+            out[f"roll_mean_{k}"] = mean
+            out[f"roll_std_{k}"] = np.sqrt(_nanmean((tail - mean[:, None]) ** 2))
+            out[f"roll_min_{k}"] = np.fmin.reduce(tail, axis=1)
+            out[f"roll_max_{k}"] = np.fmax.reduce(tail, axis=1)
+        out[f"roll_mean_{LONG_MEAN_WINDOW}"] = _nanmean(windows[:, width - LONG_MEAN_WINDOW :])
+        out["lag_dmean"] = _nanmean(windows[:, last - _DAYS])
         steps = np.asarray(PROFILE_STEPS)
-        dmean = np.nanmean(windows[:, last + steps[:, None] - _DAYS[None, :]], axis=2)
+        dmean = _nanmean(windows[:, last + steps[:, None] - _DAYS[None, :]])
     out["since_gap_min"] = _since_gap(windows) * float(SLOT_MINUTES)
     d1 = windows[:, last + 1 - SLOTS_PER_DAY : last + 1 - SLOTS_PER_DAY + len(steps)]
     w1 = windows[:, last + 1 - SLOTS_PER_WEEK : last + 1 - SLOTS_PER_WEEK + len(steps)]
     for kind, block in (("d1", d1), ("w1", w1), ("dmean", dmean)):
         for j, h in enumerate(PROFILE_STEPS):
-            out[f"prof_{kind}_{h}"] = np.array(block[:, j])
+            out[f"prof_{kind}_{h}"] = block[:, j]
     return out
+
+
+def _nanmean(block: np.ndarray) -> np.ndarray:
+    """Mean over the last axis ignoring NaN; NaN (no warning) where all are missing."""
+    known = ~np.isnan(block)
+    total = np.where(known, block, 0.0).sum(axis=-1)
+    mean: np.ndarray = total / known.sum(axis=-1)
+    return mean
 
 
 def _since_gap(windows: np.ndarray) -> np.ndarray:

@@ -38,8 +38,8 @@ TARGET = "target"
 class TrainConfig:
     """Training budget and LightGBM parameters (defaults fit 27 models in minutes on 2 cores)."""
 
-    samples: int = 120_000
-    rounds: int = 200
+    samples: int = 200_000
+    rounds: int = 300
     learning_rate: float = 0.1
     num_leaves: int = 31
     min_data_in_leaf: int = 100

@@ -1,0 +1,80 @@
+"""Forecasting benchmark: training time for every model and forecaster throughput.
+
+Run: .venv/bin/python benchmarks/forecast_benchmark.py [DATA_DIR] [--regions ALL,ROI,NI]
+
+1. Trains the P10/P50/P90 models of demand, wind and CO2 for each region on 2019-2021 (the
+   trainer's defaults) and prints the wall time, with the machine's load average (the CPU is
+   shared, so a busy machine inflates the figure).
+2. Replays feature vectors of January 2022 (ALL demand) through ``QuantileForecaster.forecast``
+   (one 96-step P10/P50/P90 trajectory per vector) and prints vectors per second.
+The accuracy figures come from ``gridstream backtest`` (see its --help).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pandas as pd
+
+from gridstream.core.features.grid import ts_ms_index
+from gridstream.core.forecasting import TrainConfig
+from gridstream.core.forecasting.backtest import fit, prepare
+from gridstream.sources.recorded import list_files, read_frame
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "eirgrid"
+AREAS = ["demandactual", "windactual", "co2intensity"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("data", nargs="?", type=Path, default=DATA)
+    parser.add_argument("--regions", default="ALL,ROI,NI")
+    parser.add_argument("--vectors", type=int, default=2000)
+    args = parser.parse_args()
+    regions = args.regions.split(",")
+    history = read_frame(
+        list_files(args.data, regions=regions, areas=AREAS, years=range(2018, 2023))
+    )
+    config = TrainConfig()
+    load_before = os.getloadavg()[0]
+    start = time.perf_counter()
+    models = {}
+    train_from = pd.Timestamp("2019-01-01", tz="UTC")
+    train_until = pd.Timestamp("2022-01-01", tz="UTC")
+    for region in regions:
+        for series in ("demand", "wind", "co2"):
+            prepared = prepare(history, region, series)
+            models[(region, series)] = (prepared, fit(prepared, train_from, train_until, config)[0])
+    train_s = time.perf_counter() - start
+    prepared, forecaster = models[(regions[0], "demand")]
+    rows = prepared.features.index.get_indexer(
+        prepared.features.index[prepared.features.index >= train_until][: args.vectors]
+    )
+    ts_ms = ts_ms_index(pd.DatetimeIndex(prepared.index))
+    records = prepared.features.iloc[rows].to_dict("records")
+    start = time.perf_counter()
+    for row, feats in zip(rows, records, strict=True):
+        forecaster.forecast(feats, int(ts_ms[row]))
+    rate = len(records) / (time.perf_counter() - start)
+    print(
+        json.dumps(
+            {
+                "models": 3 * len(models),
+                "train_and_features_s": round(train_s, 1),
+                "load_average_before": round(load_before, 2),
+                "load_average_after": round(os.getloadavg()[0], 2),
+                "forecaster_vectors_per_s": round(rate, 1),
+                "config": config.as_dict(),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

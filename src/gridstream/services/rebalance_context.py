@@ -1,0 +1,190 @@
+"""What the rebalancer knows about each region, kept as keyed state, and the policy's inputs.
+
+Entries (JSON-able dicts in the runner's keyed state, so they survive restarts):
+
+- ``fc|{region}|{series}`` / ``fcprev|...``: the latest (and previous) forecast trajectory;
+- ``plan|{region}``: the latest storage schedule's net power per step;
+- ``suspect|{id}``: a firing stuck-feed/gap alert or anomaly on a series (deleted on recovery);
+- ``obs|{region}|{series}``: the latest reading seen (from the anomaly detector's verdicts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from gridstream.core.rebalance import (
+    Alert,
+    Interconnector,
+    Observation,
+    PolicyInputs,
+    SeriesForecast,
+    StoragePlan,
+)
+from gridstream.schemas import alert_pb2, anomaly_pb2, forecast_pb2, storage_pb2
+
+Entry = dict[str, Any]
+STEP_MS = 900_000
+FIELD_SERIES = {
+    "SYSTEM_DEMAND": "demand",
+    "WIND_ACTUAL": "wind",
+    "SNSP_ALL": "snsp",
+    "CO2_INTENSITY": "co2",
+}
+SUSPECT_LABELS = ("stuck", "gap", "flatline")
+
+
+def split_series(series_id: str) -> tuple[str, str]:
+    region, _, field = series_id.partition("/")
+    return region, FIELD_SERIES.get(field, field.lower())
+
+
+def forecast_entry(msg: forecast_pb2.Forecast) -> tuple[str, Entry] | None:
+    series = FIELD_SERIES.get(msg.field)
+    if series is None or not msg.steps:
+        return None
+    region = msg.region or msg.series_id.partition("/")[0]
+    steps = sorted(msg.steps, key=lambda s: s.target_time_ms)
+    scale = 0.01 if series == "snsp" and (msg.unit == "%" or steps[0].p50 > 1.5) else 1.0
+    entry = {
+        "forecast_id": msg.forecast_id,
+        "model_version": msg.model_version,
+        "issue_ms": msg.issue_time_ms,
+        "targets": [s.target_time_ms for s in steps],
+        "p10": [s.p10 * scale for s in steps],
+        "p50": [s.p50 * scale for s in steps],
+        "p90": [s.p90 * scale for s in steps],
+    }
+    return f"fc|{region}|{series}", entry
+
+
+def plan_entry(msg: storage_pb2.StorageSchedule) -> tuple[str, Entry]:
+    steps = sorted(msg.steps, key=lambda s: s.ts_ms)
+    entry = {
+        "schedule_id": msg.schedule_id,
+        "issue_ms": msg.issue_time_ms,
+        "fallback": msg.fallback,
+        "steps": [[s.ts_ms, s.discharge_mw - s.charge_mw] for s in steps],
+    }
+    return f"plan|{msg.region}", entry
+
+
+def alert_entry(msg: alert_pb2.Alert) -> tuple[str, Entry | None]:
+    """A suspect-feed entry for a firing stuck/stale alert; None (delete) otherwise."""
+    labels = dict(msg.labels)
+    name = msg.name.lower()
+    if "stuck" in name or labels.get("event_kind") == "feed_stuck":
+        kind = "stuck"
+    elif labels.get("kind") == "staleness" or "stale" in name:
+        kind = "gap"
+    else:
+        kind = labels.get("kind", "alert")
+    key = f"suspect|{msg.fingerprint}"
+    series_id = labels.get("series", "")
+    region, series = split_series(series_id)
+    region = labels.get("region", region)
+    firing = msg.state == alert_pb2.ALERT_STATE_FIRING
+    if not firing or kind not in SUSPECT_LABELS or not region:
+        return key, None
+    return key, {"id": msg.fingerprint, "region": region, "series": series, "kind": kind}
+
+
+def anomaly_entries(msg: anomaly_pb2.Anomaly) -> list[tuple[str, Entry | None]]:
+    """The reading as an observation, and a suspect entry while the feed is stuck/gappy."""
+    region, series = split_series(msg.series_id)
+    out: list[tuple[str, Entry | None]] = [
+        (f"obs|{region}|{series}", {"ts": msg.ts_ms, "value": msg.value})
+    ]
+    key = f"suspect|anomaly|{msg.series_id}"
+    if msg.is_anomaly and msg.label in SUSPECT_LABELS:
+        out.append(
+            (key, {"id": msg.record_id, "region": region, "series": series, "kind": msg.label})
+        )
+    else:
+        out.append((key, None))
+    return out
+
+
+def _window(entry: Entry, window_ms: int) -> tuple[int, int, np.ndarray]:
+    targets = np.asarray(entry["targets"], dtype=np.int64)
+    start = int(targets[0])
+    return start, start + window_ms, targets < start + window_ms
+
+
+def series_forecast(region: str, series: str, entry: Entry, window_ms: int) -> SeriesForecast:
+    start, end, mask = _window(entry, window_ms)
+    return SeriesForecast(
+        forecast_id=entry["forecast_id"],
+        region=region,
+        series=series,
+        model_version=entry["model_version"],
+        start_ms=start,
+        end_ms=end,
+        p10_max=float(np.max(np.asarray(entry["p10"])[mask])),
+        p50_max=float(np.max(np.asarray(entry["p50"])[mask])),
+        p90_max=float(np.max(np.asarray(entry["p90"])[mask])),
+    )
+
+
+def expected_at(entries: Iterable[Entry | None], ts: int) -> float | None:
+    """The P50 a forecast gave for time ``ts`` (the newest forecast that covers it)."""
+    for entry in entries:
+        if entry is not None and ts in entry["targets"]:
+            return float(entry["p50"][entry["targets"].index(ts)])
+    return None
+
+
+def storage_plan(region: str, entry: Entry, now_ms: int) -> StoragePlan | None:
+    """The schedule's setpoint for the step in force at ``now_ms`` (or the next one)."""
+    steps = [s for s in entry["steps"] if s[0] + STEP_MS > now_ms]
+    if not steps:
+        return None
+    ts, net = steps[0]
+    return StoragePlan(
+        entry["schedule_id"], region, int(ts), int(ts) + STEP_MS, float(net), entry["fallback"]
+    )
+
+
+def policy_inputs(
+    region: str,
+    entries: dict[str, Entry],
+    now_ms: int,
+    window_ms: int,
+    interconnectors: Iterable[Interconnector],
+) -> PolicyInputs:
+    """The policy's view of one region from the merged keyed state."""
+    forecasts = []
+    prefix = f"fc|{region}|"
+    for key, entry in sorted(entries.items()):
+        if key.startswith(prefix):
+            forecasts.append(series_forecast(region, key[len(prefix) :], entry, window_ms))
+    storage = []
+    plan = entries.get(f"plan|{region}")
+    if plan is not None:
+        current = storage_plan(region, plan, now_ms)
+        if current is not None:
+            storage.append(current)
+    observations = []
+    obs = entries.get(f"obs|{region}|demand")
+    if obs is not None:
+        expected = expected_at(
+            (entries.get(f"fc|{region}|demand"), entries.get(f"fcprev|{region}|demand")),
+            int(obs["ts"]),
+        )
+        if expected is not None:
+            observations.append(Observation(region, "demand", float(obs["value"]), expected))
+    alerts = [
+        Alert(e["id"], e["region"], e["series"], e["kind"])
+        for key, e in sorted(entries.items())
+        if key.startswith("suspect|") and e["region"] == region
+    ]
+    return PolicyInputs(
+        now_ms=now_ms,
+        forecasts=tuple(forecasts),
+        storage=tuple(storage),
+        observations=tuple(observations),
+        alerts=tuple(alerts),
+        interconnectors=tuple(ic for ic in interconnectors if ic.region == region),
+    )

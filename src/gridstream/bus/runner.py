@@ -35,6 +35,14 @@ from gridstream.errors import BrokerError, KafkaAuthError, SerdeError, Validatio
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Guarantee = Literal["exactly_once", "at_least_once"]
+#: transient errors of a just-created topic whose partition leaders are still settling
+_SETTLING = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._UNKNOWN_PARTITION,
+    KafkaError._TIMED_OUT,
+}
 
 
 @dataclass(frozen=True)
@@ -265,9 +273,7 @@ class Runner(Generic[T]):
         )
         reader = Consumer(conf)
         try:
-            low, high = reader.get_watermark_offsets(
-                TopicPartition(self._changelog, partition), timeout=10
-            )
+            low, high = self._changelog_bounds(reader, partition)
             if high <= low:
                 return view
             reader.assign([TopicPartition(self._changelog, partition, low)])
@@ -294,6 +300,24 @@ class Runner(Generic[T]):
         finally:
             reader.close()
         return view
+
+    def _changelog_bounds(self, reader: Any, partition: int) -> tuple[int, int]:
+        """Watermarks of a changelog partition, retrying while a new topic's leader settles
+        (NOT_LEADER_FOR_PARTITION right after creation used to kill the runner)."""
+        assert self._changelog is not None
+        for attempt in range(10):
+            try:
+                low, high = reader.get_watermark_offsets(
+                    TopicPartition(self._changelog, partition), timeout=10
+                )
+                return int(low), int(high)
+            except KafkaException as exc:
+                err = exc.args[0] if exc.args else None
+                if attempt == 9 or err is None or err.code() not in _SETTLING:
+                    raise
+                log.info("%s changelog not ready (%s); retrying", self.config.service, err.str())
+                time.sleep(0.5)
+        raise AssertionError("unreachable")
 
     def _state(self, partition: int) -> StateView[T]:
         view = self._states.get(partition)

@@ -40,3 +40,20 @@ def test_retrain_triggers() -> None:
     assert not within.yes
     too_few = policy.decide(now, now - 1000, live_error=50.0, live_samples=5, validation_error=10.0)
     assert not too_few.yes
+
+
+def test_band_factors_calibrate_a_too_narrow_band_to_80_percent() -> None:
+    from gridstream.core.forecasting.quantile_model import band_factors
+
+    rng = np.random.default_rng(7)
+    n = 96 * 400
+    leads = np.tile(np.arange(1, 97), 400)
+    actual = rng.normal(0.0, 1.0, n)
+    half = 0.5 * np.ones(n)  # true 80 % half-width is 1.2816; this band covers ~38 %
+    levels = np.column_stack([-half, np.zeros(n), half])
+    assert coverage(actual, levels[:, 0], levels[:, 2]) < 0.45
+    factors = band_factors(actual, levels, leads)
+    assert factors.shape == (97,)
+    widened = factors[leads] * half
+    assert 0.77 < coverage(actual, -widened, widened) < 0.83
+    assert np.allclose(factors[1:], 1.2816 / 0.5, rtol=0.1)

@@ -8,6 +8,7 @@ baselines are evaluated on exactly the same origins.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -16,13 +17,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from gridstream.core.features.grid import SERIES_FIELDS, to_wide
+from gridstream.core.features.grid import HORIZON_STEPS, SERIES_FIELDS, to_wide
 from gridstream.core.features.pipeline import batch_features
 from gridstream.core.forecasting.baselines import BASELINES, baseline_point
 from gridstream.core.forecasting.metrics import coverage, mae, mape, pinball
 from gridstream.core.forecasting.quantile_model import (
+    TARGET,
     QuantileForecaster,
     TrainConfig,
+    band_factors,
     sample_pairs,
     train_quantile_texts,
 )
@@ -71,9 +74,16 @@ def fit(
     config: TrainConfig,
     version: str = "backtest",
 ) -> tuple[QuantileForecaster, dict[str, str]]:
-    """Train on targets in ``[train_from, train_until)``; returns the forecaster and texts."""
+    """Train on targets in ``[train_from, train_until)``; returns the forecaster and texts.
+
+    The last ``config.calibration_days`` of the window are held out from the trees and used
+    to calibrate the P10–P90 band (:func:`band_factors`), hourly origins, every lead.
+    """
     first = prepared.position(train_from)
-    last_target = prepared.position(train_until) - 1
+    cal_from = train_until - pd.Timedelta(days=config.calibration_days)
+    calibrate = config.calibration_days > 0 and cal_from > train_from + pd.Timedelta(days=28)
+    fit_until = cal_from if calibrate else train_until
+    last_target = prepared.position(fit_until) - 1
     rows, leads = sample_pairs(prepared.values, first, last_target, config.samples, config.seed)
     texts = train_quantile_texts(
         prepared.features,
@@ -85,7 +95,22 @@ def fit(
         REFERENCE_KIND[prepared.series],
     )
     series_id = f"{prepared.region}/{SERIES_FIELDS[prepared.series]}"
-    return QuantileForecaster(series_id, version, texts), texts
+    forecaster = QuantileForecaster(series_id, version, texts)
+    if calibrate:
+        start, end = prepared.position(cal_from), prepared.position(train_until)
+        origins = np.arange(start, end, 4, dtype=np.int64)
+        origins = origins[np.isfinite(prepared.values[origins])]
+        cal_rows = np.repeat(origins, HORIZON_STEPS)
+        cal_leads = np.tile(np.arange(1, HORIZON_STEPS + 1, dtype=np.int64), len(origins))
+        keep = cal_rows + cal_leads < end
+        cal_rows, cal_leads = cal_rows[keep], cal_leads[keep]
+        levels = forecaster.predict_levels(prepared.features, prepared.index, cal_rows, cal_leads)
+        factors = band_factors(prepared.values[cal_rows + cal_leads], levels, cal_leads)
+        target = json.loads(texts[TARGET])
+        target["band_factors"] = [float(x) for x in factors]
+        texts[TARGET] = json.dumps(target)
+        forecaster = QuantileForecaster(series_id, version, texts)
+    return forecaster, texts
 
 
 def evaluate(

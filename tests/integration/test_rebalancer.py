@@ -67,8 +67,8 @@ def schedule(issue: int, net_mw: float) -> StorageSchedule:
 
 
 class Service:
-    def __init__(self, settings: Settings, own: RebalancerSettings) -> None:
-        self.parts: ServiceParts = build(settings, own)
+    def __init__(self, settings: Settings, own: RebalancerSettings, name: str) -> None:
+        self.parts: ServiceParts = build(settings, own, name)
         self.thread = threading.Thread(target=self.parts.worker.run, daemon=True)
         self.thread.start()
         p = self.parts
@@ -114,13 +114,14 @@ def test_proposals_approval_audit_and_restart(
         control_token=SecretStr(TOKEN),
     )
     own = RebalancerSettings(demand_response_threshold_mw=5000.0)
+    name = unique("smart-grid-rebalancer")
     Admin(settings.kafka("test-admin")).ensure_topics(topic_specs(settings.topics, 2, 1))
     producer = MessageProducer(settings.kafka("test-producer"))
     producer.send(settings.topics.storage, "ALL", schedule(T0, 200.0))
     producer.send(settings.topics.forecasts, "ALL/SYSTEM_DEMAND", demand_forecast(T0, 5200.0))
     producer.flush()
 
-    service = Service(settings, own)
+    service = Service(settings, own, name)
     try:
         proposed = records(settings, 4)
         kinds = {rebalance_pb2.ActionKind.Name(r.kind): r for r in proposed}
@@ -180,7 +181,7 @@ def test_proposals_approval_audit_and_restart(
         service.stop()
 
     # a new process rebuilds the ledger from the topic: same states, same trail
-    service = Service(settings, own)
+    service = Service(settings, own, name)
     try:
         client = service.client
         deadline = time.monotonic() + 60

@@ -93,7 +93,9 @@ def service(
         state_dir=tmp_path,
         topic_partitions=2,
     )
-    parts = build(settings, StorageSettings(objective="mixed", robustness=0.5))
+    parts = build(
+        settings, StorageSettings(objective="mixed", robustness=0.5), unique("smart-storage")
+    )
     thread = threading.Thread(target=parts.worker.run, daemon=True)
     thread.start()
     client = TestClient(create_app(parts.name, parts.health, parts.registry, parts.routers))

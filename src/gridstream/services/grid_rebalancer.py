@@ -285,7 +285,10 @@ class GridRebalancerProcessor(Processor[Entry]):
             self._views.pop(p, None)
 
 
-def build(settings: Settings, own: RebalancerSettings | None = None) -> ServiceParts:
+def build(
+    settings: Settings, own: RebalancerSettings | None = None, name: str = SERVICE
+) -> ServiceParts:
+    """The rebalancer service; ``name`` sets its consumer group and changelog (tests)."""
     own = own or RebalancerSettings()
     config = PolicyConfig(
         snsp_limit=own.snsp_limit,
@@ -311,5 +314,5 @@ def build(settings: Settings, own: RebalancerSettings | None = None) -> ServiceP
         load_trail,
     )
     router = rebalance_router(processor, settings.control_token)
-    parts, _ = runner_service(settings, SERVICE, processor, [router])
+    parts, _ = runner_service(settings, name, processor, [router])
     return parts

@@ -250,15 +250,20 @@ def _ensure_internal_topic(runner: Runner[RegionState], spec: TopicSpec) -> None
     runner.config = replace(runner.config, ensure_topics=(*runner.config.ensure_topics, spec))
 
 
-def build(settings: Settings, own: StorageSettings | None = None) -> ServiceParts:
-    """The optimiser service; invalid fleet files or objectives fail here with a clear error."""
+def build(
+    settings: Settings, own: StorageSettings | None = None, name: str = SERVICE
+) -> ServiceParts:
+    """The optimiser service; invalid fleet files or objectives fail here with a clear error.
+
+    ``name`` sets the consumer group, changelog and transactional id (tests make it unique).
+    """
     own = own or StorageSettings()
     fleets = load_fleet_config(own.fleet_file)
     weights = preset(own.objective, own.robustness)
     board = ScheduleBoard(sorted(fleets.fleets))
     topic = repartition_topic(settings.topics, own.repartition_topic)
     processor = StorageOptimizerProcessor(settings.topics, topic, fleets, weights, board)
-    parts, runner = runner_service(settings, SERVICE, processor, [schedule_router(board)])
+    parts, runner = runner_service(settings, name, processor, [schedule_router(board)])
     processor.bind_metrics(runner.registry)
     _ensure_internal_topic(
         runner,

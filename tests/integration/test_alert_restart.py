@@ -3,6 +3,7 @@ and nothing already notified is notified again (topic or webhook); new condition
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import pytest
 
 from gridstream.bus.producer import MessageProducer
 from gridstream.bus.reader import count_until_quiet, read_topic
+from gridstream.bus.runner import Runner
 from gridstream.bus.topics import TopicNames
 from gridstream.config import Settings
 from gridstream.schemas import alert_pb2, anomaly_pb2, common_pb2
@@ -23,6 +25,14 @@ from gridstream.services.base import make_runner
 from .test_alert_webhooks import Endpoint
 
 pytestmark = pytest.mark.integration
+
+
+def isolated_runner(settings: Settings, service: str, processor, group: str):  # type: ignore[no-untyped-def]
+    """The service's runner as ``make_runner`` configures it, with a test-only group (so the
+    transactional id and the state changelog are not shared with other tests)."""
+    config = dataclasses.replace(make_runner(settings, service, processor).config, group=group)
+    return Runner(settings.kafka(client_id=service), config, processor)
+
 
 T0 = 1_599_682_500_000  # 2020-09-09 20:15 UTC
 STEP = 900_000
@@ -58,12 +68,12 @@ def settings(kafka_bootstrap: str, unique, tmp_path: Path) -> Iterator[Settings]
 class Service:
     """The alert engine's processor, runner and receivers, as ``build`` wires them."""
 
-    def __init__(self, settings: Settings, hook_url: str) -> None:
+    def __init__(self, settings: Settings, hook_url: str, group: str) -> None:
         self.hub = ReceiverHub.from_urls([hook_url])
         self.processor = AlertEngineProcessor(
             settings.topics, RulesHolder(), self.hub, consume_readings=False
         )
-        self.runner = make_runner(settings, SERVICE, self.processor)
+        self.runner = isolated_runner(settings, SERVICE, self.processor, group)
         self.hub.start()
         self.thread = threading.Thread(target=self.runner.run, daemon=True)
         self.thread.start()
@@ -103,14 +113,15 @@ def _notified(hook: Endpoint) -> list[tuple[str, str, str]]:
     ]
 
 
-def test_restart_sends_no_duplicate_notifications(settings: Settings) -> None:
+def test_restart_sends_no_duplicate_notifications(settings: Settings, unique) -> None:  # type: ignore[no-untyped-def]
     kafka = settings.kafka("test")
     topic = settings.topics.anomalies
     hook = Endpoint([200])
     producer = MessageProducer(kafka)
     first = ("ALL/SYSTEM_DEMAND", "NI/SYSTEM_DEMAND")
+    group = unique("alerts")
     try:
-        service = Service(settings, hook.url)
+        service = Service(settings, hook.url, group)
         for i in range(6):  # 1.5 h of two stuck feeds
             for s in first:
                 producer.send(topic, s, stuck(s, i))
@@ -139,7 +150,7 @@ def test_restart_sends_no_duplicate_notifications(settings: Settings) -> None:
         for i in range(6, 10):
             producer.send(topic, "ROI/SYSTEM_DEMAND", stuck("ROI/SYSTEM_DEMAND", i))
         producer.flush()
-        service = Service(settings, hook.url)
+        service = Service(settings, hook.url, group)
         try:
             assert _wait(lambda: service.consumed(topic) >= 12, 90)
             assert _wait(

@@ -25,7 +25,7 @@ def _project_source(frame: Any, data: Any, region: str, start: Any, end: Any) ->
     from gridstream.core.storage.forecast_sources import FrameForecasts
 
     try:
-        from gridstream.core.forecasting import quantile_forecasts  # type: ignore[attr-defined]
+        from gridstream.core.forecasting import quantile_forecasts
     except ImportError:
         return None
     step = pd.Timedelta(minutes=15)

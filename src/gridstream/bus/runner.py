@@ -172,6 +172,8 @@ class Runner(Generic[T]):
                 "session.timeout.ms": 10000,
                 "heartbeat.interval.ms": 2000,
                 "max.poll.interval.ms": 300000,
+                # notice topics created after subscribing within seconds, not minutes
+                "topic.metadata.refresh.interval.ms": 10000,
             }
         )
         self._consumer = Consumer(cconf)

@@ -20,11 +20,16 @@ def consumer_group(service: str) -> str:
     return f"gridstream-{service}"
 
 
-def make_runner(settings: Settings, service: str, processor: Processor[T]) -> Runner[T]:
-    """A runner for ``service`` configured from the settings (guarantee, batch, instance)."""
+def make_runner(
+    settings: Settings, service: str, processor: Processor[T], group: str | None = None
+) -> Runner[T]:
+    """A runner for ``service`` configured from the settings (guarantee, batch, instance).
+
+    ``group`` replaces the service's consumer group (tools and tests that must not share its
+    offsets and state changelog)."""
     config = RunnerConfig(
         service=service,
-        group=consumer_group(service),
+        group=group or consumer_group(service),
         dead_letter_topic=settings.topics.dead_letter,
         guarantee=settings.processing_guarantee,
         instance_id=settings.instance_id,

@@ -11,7 +11,6 @@ Data-quality episodes also go to ``system_events`` for the alert engine, once pe
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
@@ -131,11 +130,7 @@ class Preprocessor(Processor[SeriesState]):
 
 def preprocessor_runner(settings: Settings, group: str | None = None) -> Runner[SeriesState]:
     """A runner of the preprocessor; ``group`` isolates its offsets and state (tools, tests)."""
-    runner = make_runner(settings, SERVICE, Preprocessor(settings))
-    if group is None:
-        return runner
-    config = dataclasses.replace(runner.config, group=group)
-    return Runner(runner.kafka, config, runner.processor)
+    return make_runner(settings, SERVICE, Preprocessor(settings), group=group)
 
 
 def build(settings: Settings) -> ServiceParts:

@@ -37,6 +37,7 @@ from gridstream.core.anomaly.model import (
     Severity,
 )
 from gridstream.core.anomaly.scorer import DETECTOR_VERSION, ScorerConfig
+from gridstream.core.cleaning.cleaner import MAX_TS_MS, MIN_TS_MS
 from gridstream.core.cleaning.rules import DEFAULT_RULES
 from gridstream.errors import ValidationError
 from gridstream.schemas import features_pb2, forecast_pb2
@@ -128,6 +129,12 @@ class AnomalyDetectorProcessor(Processor[SeriesSlot]):
         series_id = msg.series_id or key or ""
         if "/" not in series_id:
             raise ValidationError(f"forecast without a series id {series_id!r}: set series_id")
+        for step in msg.steps:  # reject before touching state: nothing is ignored silently
+            if not all(math.isfinite(v) for v in (step.p10, step.p50, step.p90)):
+                raise ValidationError(
+                    f"forecast {msg.forecast_id!r}: quantiles of the step for "
+                    f"{step.target_time_ms} are not finite numbers"
+                )
         slot = self._slot(series_id, state)
         kept = False
         for step in msg.steps:
@@ -139,8 +146,6 @@ class AnomalyDetectorProcessor(Processor[SeriesSlot]):
                 or int((step.target_time_ms - msg.issue_time_ms) // 60_000),
                 msg.issue_time_ms,
             )
-            if not all(math.isfinite(v) for v in (point.p10, point.p50, point.p90)):
-                continue
             kept |= slot.offer(step.target_time_ms, point, self.config.forecast_horizon_minutes)
         if kept:
             state.put(series_id, slot)
@@ -152,7 +157,7 @@ class AnomalyDetectorProcessor(Processor[SeriesSlot]):
         region, _, field = series_id.partition("/")
         if not field:
             raise ValidationError(f"feature vector without a series id {series_id!r}")
-        if msg.ts_ms <= 0 or not math.isfinite(msg.value):
+        if not MIN_TS_MS <= msg.ts_ms < MAX_TS_MS or not math.isfinite(msg.value):
             raise ValidationError(f"{series_id}: bad reading ts={msg.ts_ms} value={msg.value}")
         rule = DEFAULT_RULES.get(msg.field or field)
         interval = rule.interval_minutes if rule is not None else 15

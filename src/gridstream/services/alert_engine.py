@@ -43,6 +43,7 @@ from gridstream.config import Settings
 from gridstream.core.alerts.engine import AlertEngine, UnknownAlert
 from gridstream.core.alerts.model import Alert, EngineOutput, Silence
 from gridstream.core.anomaly.model import Label
+from gridstream.core.cleaning.cleaner import MAX_TS_MS, MIN_TS_MS
 from gridstream.errors import ValidationError
 from gridstream.schemas import alert_pb2, anomaly_pb2, common_pb2, readings_pb2
 from gridstream.services.alert_control import AlertControl
@@ -135,6 +136,7 @@ class AlertEngineProcessor(Processor[AlertEngine]):
             result = from_anomaly(msg)
             if "/" not in result.series_id:
                 raise ValidationError(f"anomaly without a series id: {msg.record_id!r}")
+            _check_time(result.ts_ms, msg.record_id)
             if result.label is Label.STUCK and result.is_anomaly:
                 self._stuck(engine, result.series_id, result.ts_ms, result.explanation, out)
             if not self.consume_readings:
@@ -143,6 +145,7 @@ class AlertEngineProcessor(Processor[AlertEngine]):
         elif isinstance(msg, readings_pb2.CleanReading):
             if "/" not in msg.series_id:
                 raise ValidationError(f"reading without a series id: {msg.record_id!r}")
+            _check_time(msg.ts_ms, msg.record_id)
             if common_pb2.QUALITY_FLAG_STUCK in msg.flags:
                 note = f"{msg.series_id} unchanged for {msg.stuck_intervals} readings"
                 self._stuck(engine, msg.series_id, msg.ts_ms, note, out)
@@ -151,6 +154,7 @@ class AlertEngineProcessor(Processor[AlertEngine]):
             if not msg.kind:
                 raise ValidationError(f"system event without a kind: {msg.event_id!r}")
             ts = msg.ts_ms or record.timestamp_ms
+            _check_time(ts, msg.event_id)
             service = msg.service or record.key or "unknown"
             out.extend(engine.on_system_event(msg.kind, service, ts, msg.message, msg.labels))
         else:
@@ -272,6 +276,13 @@ class AlertEngineProcessor(Processor[AlertEngine]):
                 self._pending.append(self._record(alert, (("gs-alert-event", b"ack"),)))
                 return alert
         raise UnknownAlert(f"no alert {fingerprint!r}: list them with GET /alerts")
+
+
+def _check_time(ts_ms: int, what: str) -> None:
+    """Event time drives the engine's clock: a record from year 2999 would resolve and expire
+    everything at once, so implausible times are rejected (dead-lettered)."""
+    if not MIN_TS_MS <= ts_ms < MAX_TS_MS:
+        raise ValidationError(f"{what!r}: event time {ts_ms} ms is not between 2000 and 2100")
 
 
 def _copy(silence: Silence) -> Silence:

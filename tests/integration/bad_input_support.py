@@ -60,7 +60,8 @@ def _mid_field_cut(data: bytes, message_type: type[Message]) -> bytes:
 
 
 def wire_cases(topic: str, key: str, valid: Message) -> list[Case]:
-    """Undecodable or mistyped records for ``topic`` whose type is ``type(valid)``."""
+    """Undecodable or mistyped records for ``topic`` whose type is ``type(valid)``; their
+    labels are ``<topic>:<case>``."""
     value, headers = encode(valid)
     type_h = (TYPE_HEADER, valid.DESCRIPTOR.full_name.encode())
     wrong = (
@@ -71,10 +72,18 @@ def wire_cases(topic: str, key: str, valid: Message) -> list[Case]:
     wrong_value, wrong_headers = encode(wrong)
     garbage = b"\x0f\xff\xff\xff\xff" + os.urandom(32)  # wire type 7: never valid protobuf
     return [
-        Case("random-bytes", topic, key, os.urandom(48), (), "dead", "missing gs-type header"),
-        Case("garbage-typed", topic, key, garbage, (type_h,), "dead", "undecodable"),
         Case(
-            "truncated",
+            f"{topic}:random-bytes",
+            topic,
+            key,
+            os.urandom(48),
+            (),
+            "dead",
+            "missing gs-type header",
+        ),
+        Case(f"{topic}:garbage-typed", topic, key, garbage, (type_h,), "dead", "undecodable"),
+        Case(
+            f"{topic}:truncated",
             topic,
             key,
             _mid_field_cut(value, type(valid)),
@@ -82,10 +91,12 @@ def wire_cases(topic: str, key: str, valid: Message) -> list[Case]:
             "dead",
             "undecodable",
         ),
-        Case("wrong-type", topic, key, wrong_value, tuple(wrong_headers), "dead", "expected"),
-        Case("tombstone", topic, key, None, tuple(headers), "dead", "empty value"),
         Case(
-            "schema-v9",
+            f"{topic}:wrong-type", topic, key, wrong_value, tuple(wrong_headers), "dead", "expected"
+        ),
+        Case(f"{topic}:tombstone", topic, key, None, tuple(headers), "dead", "empty value"),
+        Case(
+            f"{topic}:schema-v9",
             topic,
             key,
             value,
@@ -94,7 +105,7 @@ def wire_cases(topic: str, key: str, valid: Message) -> list[Case]:
             "unsupported schema version",
         ),
         Case(
-            "oversized",
+            f"{topic}:oversized",
             topic,
             key,
             value + b"\x00" * OVERSIZED_BYTES,

@@ -3,9 +3,11 @@ and rejection (idempotent), the audit trail surviving a restart, stuck-feed hold
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +68,31 @@ def schedule(issue: int, net_mw: float) -> StorageSchedule:
     return msg
 
 
+class Receiver:
+    """A real local HTTP server standing in for the external control system."""
+
+    def __init__(self) -> None:
+        received: list[tuple[str, dict[str, Any]]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append((self.headers["Idempotency-Key"], json.loads(body)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.received = received
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/actions"
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
 class Service:
     def __init__(self, settings: Settings, own: RebalancerSettings, name: str) -> None:
         self.parts: ServiceParts = build(settings, own, name)
@@ -113,7 +140,8 @@ def test_proposals_approval_audit_and_restart(
         topic_partitions=2,
         control_token=SecretStr(TOKEN),
     )
-    own = RebalancerSettings(demand_response_threshold_mw=5000.0)
+    receiver = Receiver()
+    own = RebalancerSettings(demand_response_threshold_mw=5000.0, webhook_url=receiver.url)
     name = unique("smart-grid-rebalancer")
     Admin(settings.kafka("test-admin")).ensure_topics(topic_specs(settings.topics, 2, 1))
     producer = MessageProducer(settings.kafka("test-producer"))
@@ -177,8 +205,13 @@ def test_proposals_approval_audit_and_restart(
             "APPROVAL_STATE_EXECUTED",
         ]
         assert len(client.get("/audit").json()) == 7
+        # the executed action was forwarded to the control system's webhook, once
+        assert [(k, b["action_id"]) for k, b in receiver.received] == [
+            (f"{dr.action_id}:executed", dr.action_id)
+        ]
     finally:
         service.stop()
+        receiver.close()
 
     # a new process rebuilds the ledger from the topic: same states, same trail
     service = Service(settings, own, name)

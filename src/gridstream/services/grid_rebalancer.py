@@ -13,7 +13,8 @@ as ONE instance (replicas: 1); its consumer group still fails over on restart.
 
 Settings (env, prefix ``GRIDSTREAM_REBALANCER_``): ``MODE`` (advisory|automatic|off),
 ``WINDOW_MINUTES`` (60), ``SNSP_LIMIT`` (0.75), ``DEMAND_RESPONSE_THRESHOLD_MW`` (6500),
-``MAX_ACTIONS_PER_HOUR`` (12), ``INTERCONNECTORS`` (JSON list of name/region/limits).
+``MAX_ACTIONS_PER_HOUR`` (12), ``INTERCONNECTORS`` (JSON list of name/region/limits),
+``WEBHOOK_URL`` (optional: executed actions are POSTed there as JSON).
 """
 
 from __future__ import annotations
@@ -45,10 +46,10 @@ from gridstream.core.rebalance import (
 from gridstream.errors import ValidationError
 from gridstream.schemas import alert_pb2, anomaly_pb2, forecast_pb2, storage_pb2
 from gridstream.schemas.common_pb2 import SEVERITY_INFO
-from gridstream.schemas.rebalance_pb2 import RebalanceAction
+from gridstream.schemas.rebalance_pb2 import APPROVAL_STATE_EXECUTED, RebalanceAction
 from gridstream.services.base import runner_service
 from gridstream.services.host import ServiceParts
-from gridstream.services.rebalance_api import rebalance_router
+from gridstream.services.rebalance_api import action_json, rebalance_router
 from gridstream.services.rebalance_context import (
     Entry,
     alert_entry,
@@ -59,6 +60,7 @@ from gridstream.services.rebalance_context import (
 )
 from gridstream.services.rebalance_control import CommandQueue
 from gridstream.services.rebalance_records import ledger_from_records, new_records
+from gridstream.services.rebalance_webhook import ActionWebhook
 
 log = logging.getLogger(__name__)
 SERVICE = "smart-grid-rebalancer"
@@ -82,6 +84,7 @@ class RebalancerSettings(BaseSettings):
     snsp_limit: float = Field(0.75, gt=0, le=1)
     demand_response_threshold_mw: float = Field(6500.0, gt=0)
     max_actions_per_hour: int = Field(12, ge=1)
+    webhook_url: str | None = None
     interconnectors: list[LinkConfig] = Field(
         default_factory=lambda: [
             LinkConfig(name="EWIC", region="ALL", import_limit_mw=500, export_limit_mw=500),
@@ -107,6 +110,7 @@ class GridRebalancerProcessor(Processor[Entry]):
         window_ms: int,
         interconnectors: Iterable[Interconnector],
         load_trail: Callable[[], list[RebalanceAction]],
+        webhook: ActionWebhook | None = None,
     ) -> None:
         self.topics = topics
         self.policy = policy
@@ -115,6 +119,7 @@ class GridRebalancerProcessor(Processor[Entry]):
         self.interconnectors = tuple(interconnectors)
         self.control = CommandQueue()
         self._load_trail = load_trail
+        self.webhook = webhook
         self._lock = threading.Lock()
         self._ledger: ActionLedger | None = None
         self._views: dict[int, StateView[Entry]] = {}
@@ -215,7 +220,16 @@ class GridRebalancerProcessor(Processor[Entry]):
             records = new_records(ledger, before)
         for r in records:
             log.info("rebalance %s %s: %s", r.region, r.action_id, r.reason)
+        self._forward(ledger, records)
         return [OutRecord(self.topics.rebalance, r.region, r) for r in records]
+
+    def _forward(self, ledger: ActionLedger, records: list[RebalanceAction]) -> None:
+        """Executed actions go to the external control system's webhook, if configured."""
+        if self.webhook is None:
+            return
+        for r in records:
+            if r.approval == APPROVAL_STATE_EXECUTED:
+                self.webhook.submit(action_json(ledger.get(r.action_id)))
 
     def _changes(self, change: Callable[[ActionLedger], Any]) -> Any:
         """Apply ``change`` to the ledger and queue the records of what it appended."""
@@ -225,7 +239,9 @@ class GridRebalancerProcessor(Processor[Entry]):
             try:
                 return change(ledger)
             finally:
-                for r in new_records(ledger, before):
+                records = new_records(ledger, before)
+                self._forward(ledger, records)
+                for r in records:
                     self._outbox.append(OutRecord(self.topics.rebalance, r.region, r))
 
     def approve(self, action_id: str, by: str) -> ActionProposal:
@@ -312,6 +328,7 @@ def build(
         own.window_minutes * 60_000,
         links,
         load_trail,
+        ActionWebhook(own.webhook_url) if own.webhook_url else None,
     )
     router = rebalance_router(processor, settings.control_token)
     parts, _ = runner_service(settings, name, processor, [router])

@@ -18,8 +18,58 @@ AREAS = ["demandactual", "windactual", "co2intensity"]
 FORECAST_SERIES = ["demand", "wind", "co2"]
 
 
-def _project_source(frame: Any, data: Any, region: str, start: Any, end: Any) -> Any:
-    """The project's own quantile forecasts for the test window, or None when absent."""
+def _cache_tag(region: str, start: Any, end: Any) -> str:
+    return f"{region}|{start.isoformat()}|{end.isoformat()}|{','.join(FORECAST_SERIES)}"
+
+
+def _read_cache(path: Path, tag: str) -> Any:
+    """Forecasts saved by an earlier run for the same region and period, else None."""
+    import numpy as np
+    import pandas as pd
+
+    if not path.exists():
+        return None
+    with np.load(path, allow_pickle=False) as npz:
+        if str(npz["tag"]) != tag:
+            log.warning("forecast cache %s is for another region/period: recomputing", path)
+            return None
+        return pd.DataFrame(
+            {
+                "issue_time": pd.to_datetime(npz["issue_time"], unit="ns", utc=True),
+                "target_time": pd.to_datetime(npz["target_time"], unit="ns", utc=True),
+                "series": npz["series"].astype(str),
+                "p10": npz["p10"],
+                "p50": npz["p50"],
+                "p90": npz["p90"],
+            }
+        )
+
+
+def _write_cache(path: Path, tag: str, forecasts: Any) -> None:
+    import numpy as np
+    import pandas as pd
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh:
+        np.savez(
+            fh,
+            tag=np.array(tag),
+            issue_time=pd.DatetimeIndex(forecasts["issue_time"]).as_unit("ns").asi8,
+            target_time=pd.DatetimeIndex(forecasts["target_time"]).as_unit("ns").asi8,
+            series=forecasts["series"].to_numpy(dtype=str),
+            p10=forecasts["p10"].to_numpy(dtype=np.float64),
+            p50=forecasts["p50"].to_numpy(dtype=np.float64),
+            p90=forecasts["p90"].to_numpy(dtype=np.float64),
+        )
+
+
+def _project_source(
+    frame: Any, data: Any, region: str, start: Any, end: Any, cache: Path | None = None
+) -> Any:
+    """The project's own quantile forecasts for the test window, or None when absent.
+
+    Models are trained on the readings before ``start`` only (no leakage). With ``cache``,
+    the issued forecasts are saved there and reused by later runs of the same period."""
     import pandas as pd
 
     from gridstream.core.storage.forecast_sources import FrameForecasts
@@ -28,15 +78,23 @@ def _project_source(frame: Any, data: Any, region: str, start: Any, end: Any) ->
         from gridstream.core.forecasting import quantile_forecasts
     except ImportError:
         return None
-    step = pd.Timedelta(minutes=15)
-    forecasts = quantile_forecasts(
-        frame,
-        region,
-        FORECAST_SERIES,
-        train_until=start - step,
-        test_from=start - step,
-        test_until=end,
-    )
+    tag = _cache_tag(region, start, end)
+    forecasts = _read_cache(cache, tag) if cache is not None else None
+    if forecasts is None:
+        log.info("computing the project's quantile forecasts (this trains models)")
+        step = pd.Timedelta(minutes=15)
+        forecasts = quantile_forecasts(
+            frame,
+            region,
+            FORECAST_SERIES,
+            train_until=start - step,
+            test_from=start - step,
+            test_until=end,
+        )
+        if cache is not None:
+            _write_cache(cache, tag, forecasts)
+    else:
+        log.info("using cached forecasts from %s", cache)
     return FrameForecasts(forecasts, data, name="project_forecast", model_version="project")
 
 
@@ -50,6 +108,7 @@ def _backtest(
     replan_minutes: int,
     forecast: str,
     robustness: float,
+    cache: Path | None = None,
 ) -> dict[str, Any]:
     import pandas as pd
     from rich.console import Console
@@ -84,8 +143,7 @@ def _backtest(
         raise ConfigError("the period needs at least one day of data and one day before it")
     source: ForecastSource | None = None
     if forecast != "naive":
-        log.info("computing the project's quantile forecasts (this trains models)")
-        source = _project_source(frame, data, region, start, end)
+        source = _project_source(frame, data, region, start, end, cache)
         if source is None and forecast == "project":
             raise ConfigError(
                 "gridstream.core.forecasting.quantile_forecasts is not available; "
@@ -162,6 +220,10 @@ def register(app: typer.Typer) -> None:
         robustness: Annotated[
             float, typer.Option(help="0 plans on P50, 1 on the worst quantile")
         ] = 0.5,
+        forecast_cache: Annotated[
+            Path | None,
+            typer.Option(help="save/reuse the project's forecasts in this .npz file"),
+        ] = None,
         json_out: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
         verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
     ) -> None:
@@ -171,7 +233,16 @@ def register(app: typer.Typer) -> None:
         if forecast not in ("auto", "project", "naive"):
             raise ConfigError("--forecast must be auto, project or naive")
         report = _backtest(
-            data, from_, to, region, objective, fleet, replan_minutes, forecast, robustness
+            data,
+            from_,
+            to,
+            region,
+            objective,
+            fleet,
+            replan_minutes,
+            forecast,
+            robustness,
+            forecast_cache,
         )
         if json_out:
             emit_json(report)

@@ -75,8 +75,11 @@ class FrameForecasts:
     ) -> None:
         self.name = name
         self.model_version = model_version
-        self._issues = np.sort(pd.DatetimeIndex(frame["issue_time"].unique()).asi8)
-        issue_pos = np.searchsorted(self._issues, pd.DatetimeIndex(frame["issue_time"]).asi8)
+        # nanoseconds explicitly: pandas 3 frames may hold microseconds, and planning times
+        # are compared as Timestamp.value (always ns)
+        issue_ns = pd.DatetimeIndex(frame["issue_time"]).as_unit("ns").asi8
+        self._issues = np.unique(issue_ns)
+        issue_pos = np.searchsorted(self._issues, issue_ns)
         target_pos = data.index.get_indexer(pd.DatetimeIndex(frame["target_time"]))
         kinds = frame["series"].to_numpy()
         # per series: rows sorted by issue, with the first row of each issue

@@ -3,6 +3,8 @@ resolution of the frame's timestamps (pandas 3 defaults to microseconds)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,7 +19,10 @@ def data(days: int = 3) -> ReplayData:
     return ReplayData(index, {"demand": actual, "wind": actual, "co2": actual}, {})
 
 
-def frame(data: ReplayData, issues: list[int], unit: str) -> pd.DataFrame:
+Unit = Literal["s", "ms", "us", "ns"]
+
+
+def frame(data: ReplayData, issues: list[int], unit: Unit) -> pd.DataFrame:
     rows = []
     for issue in issues:
         for lead in range(1, 97):
@@ -32,7 +37,7 @@ def frame(data: ReplayData, issues: list[int], unit: str) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("unit", ["ns", "us", "ms"])
-def test_uses_the_latest_issue_before_the_planning_time(unit: str) -> None:
+def test_uses_the_latest_issue_before_the_planning_time(unit: Unit) -> None:
     d = data()
     source = FrameForecasts(frame(d, [96, 100, 104], unit), d)
     at = 103  # readings up to 102 are known: the issue at 100 is the latest usable one

@@ -21,11 +21,18 @@ from gridstream.errors import ConfigError
 log = logging.getLogger(__name__)
 
 DEFAULT_RULES_FILE = Path(__file__).with_name("alert_rules.yaml")
+MAX_RULES_BYTES = 1_048_576  # a rules file is a few KB; refuse to parse anything huge
 
 
 def load_rules_file(path: Path) -> tuple[RuleSet, str]:
     """The validated rules of ``path`` and a short version hash of its text."""
     try:
+        size = path.stat().st_size
+        if size > MAX_RULES_BYTES:
+            raise ConfigError(
+                f"alert rules {path} are {size} bytes, more than {MAX_RULES_BYTES}: "
+                "point GRIDSTREAM_ALERTS_RULES_FILE at the rules file, not at data"
+            )
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(

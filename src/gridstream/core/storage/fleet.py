@@ -131,7 +131,10 @@ def _parse(path: Path, text: str) -> Any:
             raise FleetConfigError(
                 f"{path}: reading YAML needs PyYAML; `pip install pyyaml` or use TOML/JSON"
             ) from None
-        return yaml.safe_load(text)
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:  # not a ValueError: it escaped as a raw trace
+            raise FleetConfigError(f"{path}: not valid YAML: {exc}") from None
     raise FleetConfigError(f"{path}: unknown fleet configuration format; use .toml, .json or .yaml")
 
 
@@ -149,15 +152,24 @@ def parse_fleet_config(data: Any, origin: str = "<config>") -> FleetConfig:
         ) from None
 
 
+MAX_FLEET_BYTES = 1_048_576  # a fleet file is a few KB; refuse to parse anything huge
+
+
 def load_fleet_config(path: Path | None = None) -> FleetConfig:
     """Read and validate a fleet configuration; ``None`` loads the packaged default."""
     if path is None:
         text = resources.files(__package__).joinpath("default_fleet.toml").read_text("utf-8")
         return parse_fleet_config(tomllib.loads(text), "default_fleet.toml")
     try:
-        text = path.read_text("utf-8")
+        size = path.stat().st_size
+        text = path.read_text("utf-8") if size <= MAX_FLEET_BYTES else ""
     except OSError as exc:
         raise FleetConfigError(f"cannot read fleet configuration {path}: {exc.strerror}") from None
+    if size > MAX_FLEET_BYTES:
+        raise FleetConfigError(
+            f"fleet configuration {path} is {size} bytes, more than {MAX_FLEET_BYTES}: "
+            "point GRIDSTREAM_STORAGE_FLEET_FILE at the fleet file, not at data"
+        )
     try:
         data = _parse(path, text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError, ValueError) as exc:

@@ -1,0 +1,144 @@
+"""Forecasts for many feature vectors at once (pure logic for smart-ml-forecaster).
+
+:class:`ModelBook` holds the model applied to each series (loaded lazily from the registry,
+replaced on ``model_updates``). :func:`forecast_batch` turns the vectors a Kafka batch issued
+into ``Forecast`` messages: every vector of the same model goes through ONE
+``predict_levels`` call (``n × 96`` rows), which is what lets the forecaster keep up with a
+replay; vectors without a model get the seasonal-naive trajectory, labelled as such. A
+model trajectory that is not finite everywhere falls back to seasonal-naive too (the
+downstream consumers reject NaN quantiles).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gridstream.core.cleaning.rules import DEFAULT_RULES
+from gridstream.core.features import SLOT_MS, feature_names
+from gridstream.core.features.grid import HORIZON_STEPS
+from gridstream.core.forecasting import QuantileForecaster, Trajectory, seasonal_naive_forecast
+from gridstream.core.forecasting.trajectory import MODEL_KIND_LIGHTGBM
+from gridstream.errors import GridstreamError
+from gridstream.schemas import forecast_pb2
+
+log = logging.getLogger(__name__)
+_LEADS = np.arange(1, HORIZON_STEPS + 1, dtype=np.int64)
+_MINUTES = (_LEADS * (SLOT_MS // 60_000)).tolist()
+
+
+class ModelBook:
+    """The current model per series (None: no model yet, seasonal-naive)."""
+
+    def __init__(self, registry_root: Path) -> None:
+        self.root = registry_root
+        self._models: dict[str, QuantileForecaster | None] = {}
+
+    def get(self, series_id: str) -> QuantileForecaster | None:
+        if series_id not in self._models:
+            try:
+                self._models[series_id] = QuantileForecaster.load(self.root, series_id)
+                log.info("%s: using model %s", series_id, self._models[series_id].version)  # type: ignore[union-attr]
+            except GridstreamError as exc:
+                log.info("%s: no usable model yet (%s); seasonal-naive", series_id, exc)
+                self._models[series_id] = None
+        return self._models[series_id]
+
+    def install(self, series_id: str, version: str) -> QuantileForecaster:
+        """Load ``version`` from the registry and use it from now on (raises RegistryError)."""
+        current = self._models.get(series_id)
+        if current is not None and current.version == version:
+            return current
+        model = QuantileForecaster.load(self.root, series_id, version)
+        self._models[series_id] = model
+        log.info("%s: hot-reloaded model %s", series_id, version)
+        return model
+
+    def versions(self) -> dict[str, str | None]:
+        return {s: (m.version if m else None) for s, m in self._models.items()}
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One forecast to issue: the vector's identity, features and the model chosen for it."""
+
+    series_id: str
+    region: str
+    field: str
+    issue_ts_ms: int
+    features: Mapping[str, float]
+    model: QuantileForecaster | None
+
+
+def forecast_batch(issues: list[Issue], num_threads: int = 2) -> list[forecast_pb2.Forecast]:
+    """Forecast messages for ``issues``, in the same order."""
+    trajectories: list[Trajectory | None] = [None] * len(issues)
+    groups: dict[int, list[int]] = {}
+    for i, issue in enumerate(issues):
+        if issue.model is not None:
+            groups.setdefault(id(issue.model), []).append(i)
+    for members in groups.values():
+        model = issues[members[0]].model
+        assert model is not None
+        levels = _predict(model, [issues[i] for i in members], num_threads)
+        for j, i in enumerate(members):
+            block = levels[j]
+            if np.isfinite(block).all():
+                trajectories[i] = Trajectory(
+                    issues[i].issue_ts_ms,
+                    block[:, 0],
+                    block[:, 1],
+                    block[:, 2],
+                    model.version,
+                    MODEL_KIND_LIGHTGBM,
+                )
+    out = []
+    for issue, trajectory in zip(issues, trajectories, strict=True):
+        if trajectory is None:
+            trajectory = seasonal_naive_forecast(issue.features, issue.issue_ts_ms)
+        out.append(to_message(issue, trajectory))
+    return out
+
+
+def _predict(model: QuantileForecaster, issues: list[Issue], num_threads: int) -> np.ndarray:
+    """Levels of shape ``(len(issues), 96, 3)`` from one ``predict_levels`` call."""
+    names = feature_names()
+    nan = math.nan
+    frame = pd.DataFrame(
+        np.array([[i.features.get(n, nan) for n in names] for i in issues], dtype=np.float64),
+        columns=names,
+    )
+    origins = pd.DatetimeIndex(
+        pd.to_datetime([i.issue_ts_ms // SLOT_MS * SLOT_MS for i in issues], unit="ms", utc=True)
+    )
+    rows = np.repeat(np.arange(len(issues), dtype=np.int64), HORIZON_STEPS)
+    leads = np.tile(_LEADS, len(issues))
+    levels = model.predict_levels(frame, origins, rows, leads, num_threads)
+    return levels.reshape(len(issues), HORIZON_STEPS, 3)
+
+
+def to_message(issue: Issue, trajectory: Trajectory) -> forecast_pb2.Forecast:
+    rule = DEFAULT_RULES.get(issue.field)
+    msg = forecast_pb2.Forecast(
+        forecast_id=f"{issue.series_id}@{issue.issue_ts_ms}",
+        series_id=issue.series_id,
+        region=issue.region,
+        field=issue.field,
+        issue_time_ms=issue.issue_ts_ms,
+        model_version=trajectory.model_version,
+        model_kind=trajectory.model_kind,
+        unit=rule.unit if rule is not None else "",
+    )
+    targets = trajectory.target_ts_ms.tolist()
+    steps = msg.steps
+    for k, (p10, p50, p90) in enumerate(
+        zip(trajectory.p10.tolist(), trajectory.p50.tolist(), trajectory.p90.tolist(), strict=True)
+    ):
+        steps.add(target_time_ms=targets[k], horizon_minutes=_MINUTES[k], p10=p10, p50=p50, p90=p90)
+    return msg

@@ -1,0 +1,217 @@
+"""smart-ml-forecaster: ``ml_ready_data`` + ``model_updates`` -> ``forecast_output``.
+
+Every feature vector of a forecast series (demand, wind and CO2 intensity of each region)
+that sits on a quarter-hour issues one 24 h P10/P50/P90 forecast (96 steps), keyed by
+series id, with the model version; a vector at or before the last issue time of its series
+(a duplicate or late reading) issues nothing, so forecasts of a series are strictly ordered.
+The last issue time per series is keyed state (changelog, exactly once).
+
+Models: the current version per series is loaded lazily from the registry
+(``<state_dir>/models``); until one exists forecasts are ``seasonal-naive``, labelled so.
+``model_updates`` is keyed by series id like the vectors, so an update lands in the same
+partition as that series' vectors and is applied between them in offset order: vectors
+read before it use the old model, vectors after it the new one; nothing is dropped. An
+update whose model cannot be loaded is dead-lettered and the old model stays.
+
+Throughput: vectors are collected during a Kafka batch and forecast at its end (punctuate,
+same transaction) with one ``predict_levels`` call per model.
+
+HTTP: ``GET /forecast?series=ALL/SYSTEM_DEMAND`` — the latest forecast of a series;
+``GET /forecast/models`` — the model version applied per series.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query
+from google.protobuf.message import Message
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gridstream.bus.processor import InRecord, OutRecord, Processor
+from gridstream.bus.runner import Runner
+from gridstream.bus.state import StateCodec, StateView
+from gridstream.config import Settings
+from gridstream.core.features import SERIES_FIELDS, SLOT_MS
+from gridstream.errors import GridstreamError, ValidationError
+from gridstream.schemas import features_pb2, forecast_pb2, model_pb2
+from gridstream.services.base import make_runner
+from gridstream.services.forecast_batch import Issue, ModelBook, forecast_batch
+from gridstream.services.host import ServiceParts
+
+SERVICE = "smart-ml-forecaster"
+_TS = struct.Struct("<q")
+
+
+class ForecasterSettings(BaseSettings):
+    """``GRIDSTREAM_FORECASTER_*``: the forecaster's own settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GRIDSTREAM_FORECASTER_", frozen=True, extra="ignore"
+    )
+
+    #: comma-separated fields forecast in every region
+    fields: str = ",".join(SERIES_FIELDS.values())
+    #: LightGBM threads for prediction
+    threads: int = 2
+
+    def field_set(self) -> frozenset[str]:
+        return frozenset(f.strip() for f in self.fields.split(",") if f.strip())
+
+
+class LatestForecasts:
+    """The latest forecast per series, written by the worker and read by HTTP."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_series: dict[str, forecast_pb2.Forecast] = {}
+        self.models: dict[str, str | None] = {}
+
+    def put(
+        self, forecasts: Iterable[forecast_pb2.Forecast], models: dict[str, str | None]
+    ) -> None:
+        with self._lock:
+            for f in forecasts:
+                self._by_series[f.series_id] = f
+            self.models = dict(models)
+
+    def get(self, series_id: str) -> forecast_pb2.Forecast | None:
+        with self._lock:
+            return self._by_series.get(series_id)
+
+    def series(self) -> list[str]:
+        with self._lock:
+            return sorted(self._by_series)
+
+
+class ForecasterProcessor(Processor[int]):
+    state_codec = StateCodec(_TS.pack, lambda b: int(_TS.unpack(b)[0]))
+    punctuate_interval_s = 0.0  # forecast what the batch collected, inside its transaction
+
+    def __init__(
+        self,
+        settings: Settings,
+        config: ForecasterSettings | None = None,
+        latest: LatestForecasts | None = None,
+    ) -> None:
+        self.topics = settings.topics
+        self.config = config or ForecasterSettings()
+        self.fields = self.config.field_set()
+        self.models = ModelBook(settings.state_dir / "models")
+        self.latest = latest or LatestForecasts()
+        self._pending: dict[str, Issue] = {}  # forecast id -> issue, in arrival order
+
+    def inputs(self) -> Mapping[str, type[Message]]:
+        return {
+            self.topics.ml_ready: features_pb2.FeatureVector,
+            self.topics.model_updates: model_pb2.ModelUpdate,
+        }
+
+    def process(self, record: InRecord, state: StateView[int]) -> Iterable[OutRecord]:
+        msg = record.value
+        if isinstance(msg, model_pb2.ModelUpdate):
+            self._on_update(msg, record.key)
+            return []
+        assert isinstance(msg, features_pb2.FeatureVector)
+        sid = msg.series_id or record.key or ""
+        region, _, fld = sid.partition("/")
+        if not fld:
+            raise ValidationError(f"feature vector without a series id {sid!r}")
+        if fld not in self.fields or not msg.features or msg.ts_ms % SLOT_MS:
+            return []  # not forecast, a late value-only vector, or off the quarter-hour
+        last = state.get(sid)
+        if last is not None and msg.ts_ms <= last:
+            return []
+        state.put(sid, msg.ts_ms)
+        issue = Issue(sid, region, fld, msg.ts_ms, dict(msg.features), self.models.get(sid))
+        self._pending[f"{sid}@{msg.ts_ms}"] = issue
+        return []
+
+    def _on_update(self, msg: model_pb2.ModelUpdate, key: str | None) -> None:
+        sid = msg.series_id or key or ""
+        if "/" not in sid or not msg.model_version:
+            raise ValidationError(f"model update without series id or version: {sid!r}")
+        try:
+            self.models.install(sid, msg.model_version)
+        except GridstreamError as exc:
+            raise ValidationError(
+                f"cannot load {sid}@{msg.model_version}: {exc}; keeping the previous model"
+            ) from exc
+
+    def punctuate(self, now_ms: int, states: Mapping[int, StateView[int]]) -> Iterable[OutRecord]:
+        if not self._pending:
+            return []
+        issues = list(self._pending.values())
+        self._pending.clear()
+        forecasts = forecast_batch(issues, self.config.threads)
+        self.latest.put(forecasts, self.models.versions())
+        return [OutRecord(self.topics.forecasts, f.series_id, f) for f in forecasts]
+
+    def on_revoked(self, partitions: list[int]) -> None:
+        self._pending.clear()  # not committed: the next owner re-reads those vectors
+
+
+def forecast_json(msg: forecast_pb2.Forecast) -> dict[str, Any]:
+    return {
+        "forecast_id": msg.forecast_id,
+        "series_id": msg.series_id,
+        "issue_time_ms": msg.issue_time_ms,
+        "model_version": msg.model_version,
+        "model_kind": msg.model_kind,
+        "unit": msg.unit,
+        "steps": [
+            {
+                "target_time_ms": s.target_time_ms,
+                "horizon_minutes": s.horizon_minutes,
+                "p10": s.p10,
+                "p50": s.p50,
+                "p90": s.p90,
+            }
+            for s in msg.steps
+        ],
+    }
+
+
+def forecast_router(latest: LatestForecasts) -> APIRouter:
+    router = APIRouter(tags=["forecasts"])
+
+    @router.get("/forecast", summary="The latest forecast of a series")
+    def get_forecast(
+        series: str = Query(..., description="series id, e.g. ALL/SYSTEM_DEMAND"),
+    ) -> dict[str, Any]:
+        msg = latest.get(series)
+        if msg is None:
+            known = ", ".join(latest.series()) or "none yet"
+            raise HTTPException(404, f"no forecast for {series!r}; series with forecasts: {known}")
+        return forecast_json(msg)
+
+    @router.get("/forecast/models", summary="The model version applied per series")
+    def get_models() -> dict[str, str | None]:
+        return dict(latest.models)
+
+    return router
+
+
+def forecaster_runner(
+    settings: Settings, group: str | None = None, latest: LatestForecasts | None = None
+) -> Runner[int]:
+    """The service's runner; ``group`` isolates offsets and state (tests, tools)."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before lightgbm is imported
+    processor = ForecasterProcessor(settings, latest=latest)
+    return make_runner(settings, SERVICE, processor, group=group)
+
+
+def build(settings: Settings) -> ServiceParts:
+    latest = LatestForecasts()
+    runner = forecaster_runner(settings, latest=latest)
+    return ServiceParts(
+        name=SERVICE,
+        worker=runner,
+        health=runner.health.snapshot,
+        registry=runner.registry,
+        routers=[forecast_router(latest)],
+    )

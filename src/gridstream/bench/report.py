@@ -1,0 +1,88 @@
+"""The benchmark's result: one JSON document and a human-readable table (rich, on stderr)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gridstream.bench.latency import OUTPUTS, LatencyResult
+
+#: targets on the reference 2-core machine (the issue's), shown beside the measurements
+TARGETS = {
+    "readings_per_s": 20_000.0,
+    "ratio_to_broker_bound": 0.5,
+    "p99_forecast_ms": 100.0,
+    "p99_action_ms": 250.0,
+    "rss_mb": 300.0,
+}
+
+
+def latency_fields(latency: LatencyResult) -> dict[str, Any]:
+    out: dict[str, Any] = {"latency_ms_p50": {}, "latency_ms_p99": {}, "latency_ms_max": {}}
+    for stage in OUTPUTS:
+        out["latency_ms_p50"][stage] = latency.percentile(stage, 50)
+        out["latency_ms_p99"][stage] = latency.percentile(stage, 99)
+        out["latency_ms_max"][stage] = latency.percentile(stage, 100)
+    out["latency_samples"] = {s: len(v) for s, v in latency.samples_ms.items()}
+    out["latency_readings"] = latency.readings
+    out["latency_rate_per_s"] = round(latency.readings / latency.seconds, 1)
+    return out
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:,.1f}{unit}"
+    if isinstance(value, int):
+        return f"{value:,}{unit}"
+    return f"{value}{unit}"
+
+
+def render(result: dict[str, Any]) -> None:
+    """Print the result as tables on stderr."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=True)
+    head = Table(title="GridStream benchmark", show_header=True)
+    head.add_column("measure")
+    head.add_column("value", justify="right")
+    head.add_column("target", justify="right")
+    rows = [
+        ("readings/s end to end", result["readings_per_s"], "≥ 20,000"),
+        ("ceiling msgs/s (raw produce→consume)", result["ceiling_msgs_per_s"], ""),
+        ("topic hops", result["hops"], ""),
+        ("broker-bound limit readings/s", result["broker_bound_readings_per_s"], ""),
+        ("ratio to broker-bound limit", result["ratio_to_broker_bound"], "≥ 0.5"),
+        ("raw readings", result["raw_readings"], ""),
+        ("pipeline seconds", result["pipeline_seconds"], ""),
+        ("counts reconcile", result["counts_reconcile"], "True"),
+        ("load average (1 min) before/after", result["load_avg"], ""),
+    ]
+    for name, value, target in rows:
+        head.add_row(name, _fmt(value), target)
+    console.print(head)
+    lat = Table(title=f"latency at {result['latency_rate_per_s']} readings/s (ms)")
+    for col in ("reading →", "p50", "p99", "max", "samples", "target p99"):
+        lat.add_column(col, justify="right" if col != "reading →" else "left")
+    targets = {"forecast": "≤ 100", "action": "≤ 250"}
+    for stage in OUTPUTS:
+        lat.add_row(
+            stage,
+            _fmt(result["latency_ms_p50"][stage]),
+            _fmt(result["latency_ms_p99"][stage]),
+            _fmt(result["latency_ms_max"][stage]),
+            _fmt(result["latency_samples"][stage]),
+            targets.get(stage, ""),
+        )
+    console.print(lat)
+    mem = Table(title="peak RSS per service (MB, target ≤ 300)")
+    mem.add_column("service")
+    mem.add_column("peak MB", justify="right")
+    for name, mb in result["peak_rss_mb"].items():
+        mem.add_row(name, _fmt(mb))
+    console.print(mem)
+    if result.get("missing_stages"):
+        console.print(f"stages not available yet: {', '.join(result['missing_stages'])}")

@@ -1,0 +1,82 @@
+"""``gridstream bench``: end-to-end throughput, latency and memory of the whole pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gridstream.commands._common import emit_json, friendly_errors, setup_cli_logging
+
+
+@friendly_errors
+def bench(
+    days: Annotated[
+        float, typer.Option(min=0.01, help="Days of data replayed (from 1 Jan of --year).")
+    ] = 365.0,
+    year: Annotated[int, typer.Option(help="Year of recorded data to replay.")] = 2021,
+    regions: Annotated[
+        str, typer.Option(help="Comma-separated regions (ALL = all-island; ALL,ROI,NI).")
+    ] = "ALL",
+    rate: Annotated[
+        float, typer.Option(min=1, help="Readings per second in the latency phase.")
+    ] = 100.0,
+    latency_seconds: Annotated[
+        float, typer.Option(min=1, help="Length of the latency phase in seconds.")
+    ] = 30.0,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Largest batch (one transaction) per service.")
+    ] = 5000,
+    data: Annotated[
+        Path | None, typer.Option(help="Folder of recorded EirGrid files (default ../shared/data).")
+    ] = None,
+    bootstrap: Annotated[
+        str | None,
+        typer.Option(
+            help="Use this running broker (random topic/group names) instead of a temporary one."
+        ),
+    ] = None,
+    log_dir: Annotated[
+        Path | None, typer.Option(help="Keep the services' logs in this folder.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON line (the result) on stdout.")
+    ] = False,
+) -> None:
+    """Measure the raw Kafka ceiling, the pipeline's readings/s in exactly-once mode, latency
+    at a live-like rate and each service's peak memory, on a temporary broker.
+
+    Prints tables on stderr; with --json the result as one JSON line on stdout.
+    """
+    setup_cli_logging()
+    import logging
+
+    from rich.console import Console
+
+    from gridstream.bench.data import DEFAULT_DATA
+    from gridstream.bench.report import render
+    from gridstream.bench.run import BenchOptions, run_bench
+
+    options = BenchOptions(
+        data=data or DEFAULT_DATA,
+        regions=tuple(r.strip() for r in regions.split(",") if r.strip()),
+        year=year,
+        days=days,
+        rate_per_s=rate,
+        latency_s=latency_seconds,
+        batch_size=batch_size,
+        bootstrap=bootstrap,
+        log_dir=log_dir,
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    console = Console(stderr=True)
+    with console.status("benchmark") as status:
+        result = run_bench(options, progress=lambda text: status.update(text))
+    render(result)
+    if as_json:
+        emit_json(result)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench")(bench)

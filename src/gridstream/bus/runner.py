@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, Literal, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -108,6 +108,14 @@ class Runner(Generic[T]):
         self._last_punctuate = 0.0
 
     # ---- lifecycle -------------------------------------------------------------------------
+    def regroup(self, group: str) -> None:
+        """Use another consumer group (and with it transactional id and changelog) before
+        ``run()``: tools such as the benchmark isolate a service from earlier runs this way."""
+        if self._consumer is not None:
+            raise RuntimeError("regroup() must be called before run()")
+        self.config = replace(self.config, group=group)
+        self._changelog = changelog_topic(group) if self.processor.state_codec else None
+
     def stop(self) -> None:
         self._stop.set()
 

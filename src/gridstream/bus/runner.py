@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from prometheus_client import CollectorRegistry
@@ -106,6 +106,7 @@ class Runner(Generic[T]):
         self._consumer: Any = None
         self._producer: Any = None
         self._last_punctuate = 0.0
+        self._out_counts: dict[str, int] = {}
 
     # ---- lifecycle -------------------------------------------------------------------------
     def regroup(self, group: str) -> None:
@@ -337,7 +338,7 @@ class Runner(Generic[T]):
 
     # ---- the loop --------------------------------------------------------------------------
     def _iteration(self) -> None:
-        msgs = self._consumer.consume(self.config.batch_size, self.config.poll_timeout_s)
+        msgs = self._consume()
         self.health.loop()
         records: list[Message] = []
         for msg in msgs:
@@ -360,6 +361,21 @@ class Runner(Generic[T]):
         self.metrics.batch_seconds.labels(self.config.service).observe(time.monotonic() - started)
         self._update_lag(records)
 
+    def _consume(self) -> list[Message]:
+        """What is already fetched (up to a batch), else wait for the first record only.
+
+        ``consume(n, timeout)`` waits out the whole timeout unless ``n`` records arrive, which
+        at a live rate adds the timeout to every hop; ``poll`` returns at the first record.
+        """
+        batch = self.config.batch_size
+        msgs: list[Message] = self._consumer.consume(batch, 0)
+        if msgs:
+            return msgs
+        first = self._consumer.poll(self.config.poll_timeout_s)
+        if first is None:
+            return []
+        return [first, *self._consumer.consume(batch - 1, 0)] if batch > 1 else [first]
+
     def _due_punctuation(self) -> bool:
         interval = self.processor.punctuate_interval_s
         if interval is None:
@@ -373,10 +389,12 @@ class Runner(Generic[T]):
     def _process_batch(self, records: list[Message], punctuate: bool) -> None:
         if self.exactly_once:
             self._producer.begin_transaction()
+        self._out_counts = {}
         try:
             for msg in records:
                 for out in self._handle(msg):
                     self._produce(out)
+            self._producer.poll(0)  # delivery reports, once per batch instead of per record
             if punctuate:
                 for out in self.processor.punctuate(int(time.time() * 1000), self._states):
                     self._produce(out)
@@ -395,14 +413,20 @@ class Runner(Generic[T]):
         except KafkaException as exc:
             self._recover(exc, records)
             return
+        service = self.config.service
+        for topic, count in self._out_counts.items():
+            self.metrics.records_out.labels(service, topic).inc(count)
         now = time.time()
+        in_counts: dict[str, int] = {}
+        latency = self.metrics.record_latency.labels(service)
         for msg in records:
-            self.metrics.records_in.labels(self.config.service, _coords(msg)[0]).inc()
+            name = msg.topic() or ""
+            in_counts[name] = in_counts.get(name, 0) + 1
             _, ts = msg.timestamp()
             if ts > 0:
-                self.metrics.record_latency.labels(self.config.service).observe(
-                    max(0.0, now - ts / 1000)
-                )
+                latency.observe(max(0.0, now - ts / 1000))
+        for name, count in in_counts.items():
+            self.metrics.records_in.labels(service, name).inc(count)
 
     def _recover(self, exc: KafkaException, records: list[Message]) -> None:
         """Abort the open transaction, rewind to the batch start and rebuild touched state."""
@@ -424,12 +448,14 @@ class Runner(Generic[T]):
 
     def _handle(self, msg: Message) -> Iterable[OutRecord]:
         topic, part, offset = _coords(msg)
-        size = len(msg.value() or b"")
+        raw = msg.value()
+        size = len(raw) if raw is not None else 0
         if size > self.config.max_record_bytes:
             reason = f"oversized: {size} bytes, more than {self.config.max_record_bytes} bytes"
             return [self._dead_letter(msg, reason, "OversizedRecord")]
         try:
-            value = decode(msg.value(), _headers(msg), self._inputs[topic])
+            headers = cast("list[tuple[str, bytes | None]] | None", msg.headers())
+            value = decode(raw, headers, self._inputs[topic])
             key = _key(msg)
             _, ts = msg.timestamp()
             record = InRecord(topic, part, offset, key, value, ts)
@@ -461,11 +487,14 @@ class Runner(Generic[T]):
 
     def _produce(self, out: OutRecord) -> None:
         value, headers = encode(out.value)
-        self._producer.produce(
-            out.topic, value=value, key=out.key.encode(), headers=[*headers, *out.headers]
-        )
-        self._producer.poll(0)
-        self.metrics.records_out.labels(self.config.service, out.topic).inc()
+        if out.headers:
+            headers = [*headers, *out.headers]
+        try:
+            self._producer.produce(out.topic, value=value, key=out.key.encode(), headers=headers)
+        except BufferError:  # local queue full: serve delivery reports, then try once more
+            self._producer.poll(1.0)
+            self._producer.produce(out.topic, value=value, key=out.key.encode(), headers=headers)
+        self._out_counts[out.topic] = self._out_counts.get(out.topic, 0) + 1
 
     def _flush_state(self) -> None:
         codec = self.processor.state_codec
@@ -479,7 +508,6 @@ class Runner(Generic[T]):
                     value=None if value is None else codec.to_bytes(value),
                     partition=part,
                 )
-                self._producer.poll(0)
 
     @staticmethod
     def _next_offsets(records: list[Message]) -> list[TopicPartition]:

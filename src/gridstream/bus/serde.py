@@ -30,11 +30,18 @@ def encode(message: Message) -> tuple[bytes, Headers]:
     """Serialise a message; the headers carry its full type name and schema version."""
     if not isinstance(message, Message):
         raise SerdeError(f"cannot encode {type(message).__name__}: not a protobuf message")
-    headers: Headers = [
-        (TYPE_HEADER, message.DESCRIPTOR.full_name.encode()),
-        (SCHEMA_HEADER, SCHEMA_VERSION.encode()),
-    ]
-    return message.SerializeToString(deterministic=True), headers
+    name = message.DESCRIPTOR.full_name
+    headers = _HEADERS.get(name)
+    if headers is None:
+        headers = _HEADERS[name] = (
+            (TYPE_HEADER, name.encode()),
+            (SCHEMA_HEADER, SCHEMA_VERSION.encode()),
+        )
+    return message.SerializeToString(deterministic=True), list(headers)
+
+
+#: the two headers of each message type, built once (encode runs once per record produced)
+_HEADERS: dict[str, tuple[tuple[str, bytes], tuple[str, bytes]]] = {}
 
 
 def header_value(headers: Sequence[tuple[str, bytes | None]] | None, name: str) -> str | None:
@@ -50,7 +57,7 @@ def decode(
     message_type: type[M],
 ) -> M:
     """Parse ``value`` as ``message_type``; raise WrongMessageType or SerdeError."""
-    expected = type_name(message_type)
+    expected = message_type.DESCRIPTOR.full_name
     actual = header_value(headers, TYPE_HEADER)
     if actual is None:
         raise SerdeError(

@@ -110,3 +110,27 @@ def test_forecaster_rejects_models_with_other_features(
 
     with pytest.raises(RegistryError):
         QuantileForecaster("ALL/WIND_ACTUAL", "v", renamed)
+
+
+def test_batched_forecasts_equal_single_forecasts_and_predict_levels(
+    history: pd.DataFrame,
+) -> None:
+    prepared = prepare(history, "ALL", "demand")
+    forecaster, _ = fit(prepared, prepared.index[0], prepared.index[-1], SMALL)
+    rows = np.arange(2000, 2010, dtype=np.int64)
+    stamps = ts_ms_index(pd.DatetimeIndex(prepared.index))[rows]
+    batch = forecaster.forecast_many(prepared.features.to_numpy()[rows], stamps)
+    records = prepared.features.iloc[rows].to_dict("records")
+    leads = np.tile(np.arange(1, 97, dtype=np.int64), len(rows))
+    levels = forecaster.predict_levels(
+        prepared.features, prepared.index, np.repeat(rows, 96), leads
+    ).reshape(len(rows), 96, 3)
+    for i, trajectory in enumerate(batch):
+        single = forecaster.forecast({str(k): v for k, v in records[i].items()}, int(stamps[i]))
+        np.testing.assert_allclose(trajectory.p50, single.p50, rtol=1e-12)
+        np.testing.assert_allclose(trajectory.p10, levels[i, :, 0], rtol=1e-12)
+        np.testing.assert_allclose(trajectory.p90, levels[i, :, 2], rtol=1e-12)
+        assert trajectory.issue_ts_ms == int(stamps[i])
+    # interpolated leads lie between their anchors' scaled residuals: no spikes
+    p50 = np.stack([t.p50 for t in batch])
+    assert np.isfinite(p50).all() and (np.abs(np.diff(p50, axis=1)) < 1000).all()

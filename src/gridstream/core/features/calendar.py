@@ -27,7 +27,13 @@ CALENDAR_FEATURES = (
     "holiday_ni",
     "holiday_ie_d1",
     "holiday_ie_w1",
+    "holiday_ie_next",
+    "christmas_days",
+    "to_sunset_h",
 )
+_CACHE_DAYS = 64
+_SLOTS_PER_DAY = 96
+_SLOT_NS = 15 * 60 * 10**9
 
 
 @lru_cache(maxsize=64)
@@ -70,4 +76,62 @@ def calendar_features(ts: pd.DatetimeIndex) -> dict[str, np.ndarray]:
         "holiday_ni": _is_holiday(days, "GB", "NIR"),
         "holiday_ie_d1": _is_holiday(days - np.timedelta64(1, "D"), "IE", None),
         "holiday_ie_w1": _is_holiday(days - np.timedelta64(7, "D"), "IE", None),
+        "holiday_ie_next": _is_holiday(days + np.timedelta64(1, "D"), "IE", None),
+        "christmas_days": _christmas_distance(local),
+        "to_sunset_h": hour + minute / 60.0 - _sunset_hour(local, offset),
     }
+
+
+def _christmas_distance(local: pd.DatetimeIndex) -> np.ndarray:
+    """Days from 21 December (0) to 3 January (13), else -1: the holiday season's own
+    pattern (schools and businesses closed, not only the public holidays)."""
+    month = np.asarray(local.month)
+    day = np.asarray(local.day)
+    result = np.full(len(local), -1.0)
+    dec = (month == 12) & (day >= 21)
+    jan = (month == 1) & (day <= 3)
+    result[dec] = day[dec] - 21.0
+    result[jan] = day[jan] + 10.0
+    return result
+
+
+def _sunset_hour(local: pd.DatetimeIndex, offset_s: np.ndarray) -> np.ndarray:
+    """Approximate Dublin sunset in local clock hours (about 16:05 in December, 21:55 in
+    June): when the lights come on, which shapes the evening peak."""
+    doy = np.asarray(local.day_of_year, dtype=np.float64)
+    utc = 18.5 + 2.45 * np.sin(2.0 * np.pi * (doy - 80.0) / 365.25)
+    result: np.ndarray = utc + offset_s / 3600.0
+    return result
+
+
+def calendar_block(slots: np.ndarray) -> np.ndarray:
+    """Calendar features (columns of ``CALENDAR_FEATURES``) of UTC 15-minute slot indices.
+
+    Few distinct days (the stream, small batches) are served from a per-day cache; long
+    ranges (training) are computed in one vectorised pass over the covered slots.
+    """
+    if len(slots) == 0:
+        return np.empty((0, len(CALENDAR_FEATURES)))
+    first_day = int(slots.min()) // _SLOTS_PER_DAY
+    last_day = int(slots.max()) // _SLOTS_PER_DAY
+    if last_day - first_day < _CACHE_DAYS:
+        table = np.concatenate([_day_block(d) for d in range(first_day, last_day + 1)])
+    else:
+        table = _slots_block(first_day * _SLOTS_PER_DAY, (last_day + 1) * _SLOTS_PER_DAY)
+    picked: np.ndarray = table[slots - first_day * _SLOTS_PER_DAY]
+    return picked
+
+
+@lru_cache(maxsize=512)
+def _day_block(day: int) -> np.ndarray:
+    block = _slots_block(day * _SLOTS_PER_DAY, (day + 1) * _SLOTS_PER_DAY)
+    block.setflags(write=False)
+    return block
+
+
+def _slots_block(start: int, stop: int) -> np.ndarray:
+    stamps = pd.DatetimeIndex(
+        pd.to_datetime(np.arange(start, stop, dtype=np.int64) * _SLOT_NS, utc=True)
+    )
+    features = calendar_features(stamps)
+    return np.column_stack([features[name] for name in CALENDAR_FEATURES])

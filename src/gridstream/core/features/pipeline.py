@@ -12,6 +12,7 @@ that they agree. Cross-series features use the region's demand and wind at the s
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,7 @@ from gridstream.core.features.series_state import WINDOW, SeriesState
 from gridstream.core.features.window_features import (
     origin_feature_names,
     profile_feature_names,
-    window_features,
+    window_matrix,
 )
 
 FEATURE_SET = "gridstream-features-v1"
@@ -32,7 +33,12 @@ _BATCH_CHUNK = 8192
 
 def feature_names() -> list[str]:
     """Every feature name the pipeline outputs, in order."""
-    return origin_feature_names() + list(CROSS_FEATURES) + profile_feature_names()
+    return list(_names())
+
+
+@lru_cache(maxsize=1)
+def _names() -> tuple[str, ...]:
+    return tuple(origin_feature_names() + list(CROSS_FEATURES) + profile_feature_names())
 
 
 def cross_features(demand: np.ndarray, wind: np.ndarray) -> dict[str, np.ndarray]:
@@ -47,6 +53,39 @@ def cross_features(demand: np.ndarray, wind: np.ndarray) -> dict[str, np.ndarray
     }
 
 
+def _assemble(origin: np.ndarray, profile: np.ndarray, cross: np.ndarray) -> np.ndarray:
+    """One matrix in :func:`feature_names` order from the three blocks."""
+    out = np.empty((origin.shape[0], origin.shape[1] + cross.shape[1] + profile.shape[1]))
+    out[:, : origin.shape[1]] = origin
+    out[:, origin.shape[1] : origin.shape[1] + cross.shape[1]] = cross
+    out[:, origin.shape[1] + cross.shape[1] :] = profile
+    return out
+
+
+def _cross_block(demand: np.ndarray, wind: np.ndarray) -> np.ndarray:
+    return np.column_stack([cross_features(demand, wind)[name] for name in CROSS_FEATURES])
+
+
+def feature_vector(
+    state: SeriesState, peers: Mapping[str, SeriesState] | None = None
+) -> np.ndarray:
+    """Features at the latest slot of ``state`` as one array in :func:`feature_names` order
+    (the allocation-light form of :func:`features_from_state`)."""
+    ts_ms = state.last_ts_ms
+    if ts_ms is None:
+        raise ValueError("features_from_state needs a state that has seen at least one reading")
+    origin, profile = window_matrix(state.window()[np.newaxis, :])
+    peers = peers or {}
+
+    def peer_value(field: str) -> np.ndarray:
+        peer = peers.get(field)
+        return np.array([peer.value_at(ts_ms) if peer is not None else np.nan])
+
+    cross = _cross_block(peer_value(DEMAND_FIELD), peer_value(WIND_FIELD))
+    row: np.ndarray = _assemble(origin, profile, cross)[0]
+    return row
+
+
 def features_from_state(
     state: SeriesState, peers: Mapping[str, SeriesState] | None = None
 ) -> dict[str, float]:
@@ -55,18 +94,8 @@ def features_from_state(
     ``peers`` should contain ``SYSTEM_DEMAND`` and ``WIND_ACTUAL`` (the series' own state may
     be one of them); missing peers give NaN cross features.
     """
-    ts_ms = state.last_ts_ms
-    if ts_ms is None:
-        raise ValueError("features_from_state needs a state that has seen at least one reading")
-    row = window_features(state.window()[np.newaxis, :])
-    peers = peers or {}
-
-    def peer_value(field: str) -> np.ndarray:
-        peer = peers.get(field)
-        return np.array([peer.value_at(ts_ms) if peer is not None else np.nan])
-
-    row.update(cross_features(peer_value(DEMAND_FIELD), peer_value(WIND_FIELD)))
-    return {name: float(row[name][0]) for name in feature_names()}
+    row = feature_vector(state, peers)
+    return dict(zip(_names(), row.tolist(), strict=True))
 
 
 def batch_features(frame: pd.DataFrame, field: str) -> pd.DataFrame:
@@ -79,19 +108,13 @@ def batch_features(frame: pd.DataFrame, field: str) -> pd.DataFrame:
     values = frame[field].to_numpy(dtype=np.float64)
     padded = np.concatenate([np.full(WINDOW - 1, np.nan), values])
     windows = np.lib.stride_tricks.sliding_window_view(padded, WINDOW)
-    parts: list[pd.DataFrame] = []
-    for start in range(0, len(values), _BATCH_CHUNK):
-        chunk = np.ascontiguousarray(windows[start : start + _BATCH_CHUNK])
-        parts.append(pd.DataFrame(window_features(chunk)))
-    own = (
-        pd.concat(parts, ignore_index=True)
-        if parts
-        else pd.DataFrame(window_features(np.empty((0, WINDOW))))
-    )
     nan = np.full(len(values), np.nan)
     demand = frame[DEMAND_FIELD].to_numpy(np.float64) if DEMAND_FIELD in frame else nan
     wind = frame[WIND_FIELD].to_numpy(np.float64) if WIND_FIELD in frame else nan
-    cross = pd.DataFrame(cross_features(demand, wind))
-    out = pd.concat([own, cross], axis=1)[feature_names()]
-    out.index = frame.index
-    return out
+    out = np.empty((len(values), len(feature_names())))
+    for start in range(0, len(values), _BATCH_CHUNK):
+        stop = min(start + _BATCH_CHUNK, len(values))
+        origin, profile = window_matrix(windows[start:stop])
+        cross = _cross_block(demand[start:stop], wind[start:stop])
+        out[start:stop] = _assemble(origin, profile, cross)
+    return pd.DataFrame(out, index=frame.index, columns=feature_names())

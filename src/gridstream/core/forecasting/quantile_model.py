@@ -9,7 +9,7 @@ kind and the per-lead scales are stored beside the models (``target``, JSON).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -18,16 +18,18 @@ import pandas as pd
 from gridstream.core.features.grid import HORIZON_STEPS, SLOT_MS
 from gridstream.core.features.pipeline import feature_names
 from gridstream.core.forecasting.design import (
+    ANCHOR_LEADS,
     REFERENCES,
+    anchor_weights,
     model_feature_names,
-    model_matrix,
-    reference,
+    model_inputs,
+    origin_slots_of,
+    reference_of,
 )
 from gridstream.core.forecasting.trajectory import (
     MODEL_KIND_LIGHTGBM,
     Trajectory,
     full_horizon,
-    non_crossing,
 )
 
 QUANTILE_LEVELS = {"p10": 0.1, "p50": 0.5, "p90": 0.9}
@@ -38,11 +40,12 @@ TARGET = "target"
 class TrainConfig:
     """Training budget and LightGBM parameters (defaults fit 27 models in minutes on 2 cores)."""
 
-    samples: int = 200_000
-    rounds: int = 300
-    learning_rate: float = 0.1
+    samples: int = 120_000
+    rounds: int = 160
+    learning_rate: float = 0.12
     num_leaves: int = 31
     min_data_in_leaf: int = 100
+    band_rounds: int = 70
     max_bin: int = 63
     num_threads: int = 2
     seed: int = 0
@@ -72,13 +75,14 @@ class TrainConfig:
 def sample_pairs(
     values: np.ndarray, first: int, last_target: int, samples: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Random (origin row, lead) pairs with origin and target inside ``[first, last_target]``.
+    """Random (origin row, anchor lead) pairs with origin and target inside
+    ``[first, last_target]`` (leads drawn uniformly from ``design.ANCHOR_LEADS``).
 
     Pairs whose origin value or target value is missing are dropped, so the sample holds only
     what was really observed. Targets never pass ``last_target`` (no look-ahead).
     """
     rng = np.random.default_rng(seed)
-    leads = rng.integers(1, HORIZON_STEPS + 1, samples)
+    leads = np.asarray(ANCHOR_LEADS, dtype=np.int64)[rng.integers(0, len(ANCHOR_LEADS), samples)]
     high = last_target - leads + 1
     valid = high > first
     rows = first + (rng.random(samples) * np.maximum(high - first, 1)).astype(np.int64)
@@ -100,14 +104,16 @@ def train_quantile_texts(
     the target transform (reference kind, per-lead scales) as JSON under ``target``."""
     import lightgbm as lgb
 
-    inputs = model_matrix(features, origin_ts, rows, leads)
-    residual = values[rows + leads] - reference(features, rows, leads, reference_kind)
+    feats = features[feature_names()].to_numpy(np.float64)
+    inputs = model_inputs(feats, origin_slots_of(origin_ts), rows, leads)
+    residual = values[rows + leads] - reference_of(feats, rows, leads, reference_kind)
     scales = lead_scales(residual, leads)
     target = residual / scales[leads]
-    dataset = lgb.Dataset(inputs, target, free_raw_data=False)
+    dataset = lgb.Dataset(inputs, target, feature_name=model_feature_names(), free_raw_data=False)
     texts = {}
     for name, alpha in QUANTILE_LEVELS.items():
-        booster = lgb.train(config.params(alpha), dataset, num_boost_round=config.rounds)
+        rounds = config.rounds if name == "p50" else config.band_rounds
+        booster = lgb.train(config.params(alpha), dataset, num_boost_round=rounds)
         texts[name] = str(booster.model_to_string())
     texts[TARGET] = json.dumps(
         {"reference": reference_kind, "lead_scales": [float(x) for x in scales]}
@@ -116,12 +122,16 @@ def train_quantile_texts(
 
 
 def lead_scales(residual: np.ndarray, leads: np.ndarray) -> np.ndarray:
-    """Mean absolute residual per lead (index = lead, 0 unused), never below a tiny floor."""
+    """Mean absolute residual per lead (index = lead, 0 unused), never below a tiny floor;
+    leads without samples (between anchors) interpolate linearly."""
     sums = np.bincount(leads, weights=np.abs(residual), minlength=HORIZON_STEPS + 1)
     counts = np.bincount(leads, minlength=HORIZON_STEPS + 1)
     overall = float(np.mean(np.abs(residual))) if len(residual) else 1.0
     with np.errstate(invalid="ignore", divide="ignore"):
-        scales = np.where(counts > 0, sums / np.maximum(counts, 1), overall)
+        scales = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    seen = np.flatnonzero(np.isfinite(scales[1:])) + 1
+    if len(seen):
+        scales[1:] = np.interp(np.arange(1, HORIZON_STEPS + 1), seen, scales[seen])
     floor = max(overall * 1e-3, 1e-9)
     result: np.ndarray = np.maximum(np.nan_to_num(scales, nan=overall), floor)
     return result
@@ -185,37 +195,111 @@ class QuantileForecaster:
     ) -> np.ndarray:
         """P10/P50/P90 levels for (origin row, lead) pairs, shape ``(n, 3)``, non-crossing.
 
-        The band around P50 is stretched per lead by the calibration factors (see
-        :func:`band_factors`)."""
-        inputs = model_matrix(features, origin_ts, rows, leads)
-        base = reference(features, rows, leads, self._reference)
-        scale = self._scales[leads]
-        preds = [
-            self._boosters[name].predict(inputs, num_threads=num_threads) * scale + base
-            for name in QUANTILE_LEVELS
-        ]
-        levels = non_crossing(*preds)
-        factor = self._band[leads]
-        low = levels[:, 1] - factor * (levels[:, 1] - levels[:, 0])
-        high = levels[:, 1] + factor * (levels[:, 2] - levels[:, 1])
-        return np.column_stack([low, levels[:, 1], high])
+        Leads between anchors interpolate the scaled residual (see ``design``); the band
+        around P50 is stretched per lead by the calibration factors (:func:`band_factors`)."""
+        feats = features[feature_names()].to_numpy(np.float64)
+        slots = origin_slots_of(origin_ts)
+        leads = leads.astype(np.int64)
+        lower, upper, weight = anchor_weights(leads)
+        use_low = weight < 1.0
+        pair_rows = np.concatenate([rows, rows[use_low]])
+        pair_leads = np.concatenate([upper, lower[use_low]])
+        raw = self._raw(model_inputs(feats, slots, pair_rows, pair_leads), num_threads)
+        scaled = raw[: len(rows)] * weight[:, None]
+        scaled[use_low] += raw[len(rows) :] * (1.0 - weight[use_low])[:, None]
+        base = reference_of(feats, rows, leads, self._reference)
+        levels = scaled * self._scales[leads][:, None] + base[:, None]
+        return self._calibrated(levels, self._band[leads])
+
+    def _raw(self, inputs: np.ndarray, num_threads: int) -> np.ndarray:
+        """Scaled residual predictions of the three models, shape ``(n, 3)``."""
+        out = np.empty((inputs.shape[0], len(QUANTILE_LEVELS)))
+        for j, name in enumerate(QUANTILE_LEVELS):
+            out[:, j] = self._boosters[name].predict(inputs, num_threads=num_threads)
+        return out
+
+    @staticmethod
+    def _calibrated(levels: np.ndarray, factor: np.ndarray) -> np.ndarray:
+        ordered = np.sort(levels, axis=-1)
+        mid = ordered[..., 1]
+        low = mid - factor * (mid - ordered[..., 0])
+        high = mid + factor * (ordered[..., 2] - mid)
+        return np.stack([low, mid, high], axis=-1)
 
     def forecast(self, features: Mapping[str, float], issue_ts_ms: int) -> Trajectory:
         """The 24 h trajectory (96 steps) from one feature dict issued at ``issue_ts_ms``."""
-        frame = pd.DataFrame([{name: features.get(name, np.nan) for name in feature_names()}])
-        origin = pd.DatetimeIndex(
-            [pd.Timestamp(issue_ts_ms // SLOT_MS * SLOT_MS, unit="ms", tz="UTC")]
-        )
-        leads = full_horizon()
-        levels = self.predict_levels(frame, origin, np.zeros(len(leads), dtype=np.int64), leads, 1)
-        return Trajectory(
-            issue_ts_ms=issue_ts_ms,
-            p10=levels[:, 0],
-            p50=levels[:, 1],
-            p90=levels[:, 2],
-            model_version=self.version,
-            model_kind=MODEL_KIND_LIGHTGBM,
-        )
+        return self.forecast_many([features], [issue_ts_ms], num_threads=1)[0]
+
+    def forecast_many(
+        self,
+        vectors: Sequence[Mapping[str, float]] | np.ndarray,
+        issue_ts_ms: Sequence[int] | np.ndarray,
+        num_threads: int | None = None,
+    ) -> list[Trajectory]:
+        """24 h trajectories for a batch of feature vectors in one pass over the trees.
+
+        ``vectors`` are feature dicts (as from ``features_from_state``) or an array whose
+        columns follow ``feature_names()`` (as from ``feature_vector``). Each vector is
+        predicted at the anchor leads only; the 96 steps interpolate between them. Results
+        equal :meth:`predict_levels` at every lead. ``num_threads`` defaults to 1 for
+        small batches (thread start-up costs more than it saves) and 2 otherwise.
+        """
+        feats = _as_matrix(vectors)
+        n = feats.shape[0]
+        stamps = np.asarray(issue_ts_ms, dtype=np.int64)
+        if n == 0:
+            return []
+        anchors = np.asarray(ANCHOR_LEADS, dtype=np.int64)
+        rows = np.repeat(np.arange(n, dtype=np.int64), len(anchors))
+        leads = np.tile(anchors, n)
+        threads = num_threads or (1 if n < 32 else 2)
+        raw = self._raw(model_inputs(feats, stamps // SLOT_MS, rows, leads), threads)
+        at_anchor = raw.reshape(n, len(anchors), len(QUANTILE_LEVELS))
+        scaled = np.matmul(at_anchor.transpose(0, 2, 1), _interpolation_matrix().T)
+        scaled = scaled.transpose(0, 2, 1)
+        horizon = full_horizon()
+        base = reference_of(
+            feats, np.repeat(np.arange(n), len(horizon)), np.tile(horizon, n), self._reference
+        ).reshape(n, len(horizon))
+        levels = scaled * self._scales[horizon][None, :, None] + base[:, :, None]
+        bands = self._calibrated(levels, self._band[horizon][None, :])
+        return [
+            Trajectory(
+                issue_ts_ms=int(stamps[i]),
+                p10=bands[i, :, 0],
+                p50=bands[i, :, 1],
+                p90=bands[i, :, 2],
+                model_version=self.version,
+                model_kind=MODEL_KIND_LIGHTGBM,
+            )
+            for i in range(n)
+        ]
+
+
+def _as_matrix(vectors: Sequence[Mapping[str, float]] | np.ndarray) -> np.ndarray:
+    if isinstance(vectors, np.ndarray):
+        matrix = np.asarray(vectors, dtype=np.float64)
+        return matrix.reshape(-1, len(feature_names()))
+    names = feature_names()
+    nan = float("nan")
+    return np.array([[v.get(name, nan) for name in names] for v in vectors], dtype=np.float64)
+
+
+_INTERP: list[np.ndarray] = []
+
+
+def _interpolation_matrix() -> np.ndarray:
+    """``(96, len(ANCHOR_LEADS))`` weights taking anchor predictions to every lead."""
+    if not _INTERP:
+        horizon = full_horizon()
+        lower, upper, weight = anchor_weights(horizon)
+        position = {lead: j for j, lead in enumerate(ANCHOR_LEADS)}
+        matrix = np.zeros((len(horizon), len(ANCHOR_LEADS)))
+        for i in range(len(horizon)):
+            matrix[i, position[int(upper[i])]] += weight[i]
+            matrix[i, position[int(lower[i])]] += 1.0 - weight[i]
+        _INTERP.append(matrix)
+    return _INTERP[0]
 
 
 def band_factors(

@@ -36,6 +36,7 @@ from gridstream.bus.processor import InRecord, OutRecord, Processor
 from gridstream.bus.runner import Runner
 from gridstream.bus.state import StateCodec, StateView
 from gridstream.config import Settings
+from gridstream.core.cleaning.cleaner import MAX_TS_MS, MIN_TS_MS
 from gridstream.core.features import SERIES_FIELDS, SLOT_MS
 from gridstream.errors import GridstreamError, ValidationError
 from gridstream.schemas import features_pb2, forecast_pb2, model_pb2
@@ -121,13 +122,15 @@ class ForecasterProcessor(Processor[int]):
         region, _, fld = sid.partition("/")
         if not fld:
             raise ValidationError(f"feature vector without a series id {sid!r}")
+        if not MIN_TS_MS <= msg.ts_ms < MAX_TS_MS:  # one from year 2999 would mute the series
+            raise ValidationError(f"{sid}: feature vector time {msg.ts_ms} ms is not plausible")
         if fld not in self.fields or not msg.features or msg.ts_ms % SLOT_MS:
             return []  # not forecast, a late value-only vector, or off the quarter-hour
         last = state.get(sid)
         if last is not None and msg.ts_ms <= last:
             return []
         state.put(sid, msg.ts_ms)
-        issue = Issue(sid, region, fld, msg.ts_ms, dict(msg.features), self.models.get(sid))
+        issue = Issue(sid, region, fld, msg.ts_ms, msg.features, self.models.get(sid))
         self._pending[f"{sid}@{msg.ts_ms}"] = issue
         return []
 

@@ -1,0 +1,158 @@
+"""Bad input on the forecasting services' topics, on a real broker (processors in-process).
+
+What reconciles:
+
+* smart-ml-preprocessor: ``preprocessed_data`` -> its by-region topic is 1:1 for accepted
+  readings, so clean readings consumed = repartitioned + dead letters.
+* smart-ml-forecaster: it forecasts once per series and quarter-hour, so of the accepted
+  feature vectors only the newest-so-far on-slot vector of a forecast field yields a forecast;
+  duplicates and out-of-order vectors yield none. Consumed = accepted + dead letters on each
+  input topic, and the forecasts are exactly one per expected issue time. A vector dated far
+  in the future is dead-lettered: accepted, it would mute the series' forecasts for good.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.protobuf.message import Message
+
+from gridstream.bus.reader import read_topic
+from gridstream.schemas import features_pb2, forecast_pb2, model_pb2, readings_pb2
+from gridstream.services.forecaster import SERVICE as FORECASTER
+from gridstream.services.forecaster import forecaster_runner
+from gridstream.services.ml_preprocessor import SERVICE as ML_PRE
+from gridstream.services.ml_preprocessor import ml_preprocessor_runner, repartition_topic
+
+from .bad_input_support import (
+    Case,
+    Running,
+    check_dead_letters,
+    dead_letters,
+    inject,
+    message_case,
+    wire_cases,
+)
+from .ingest_support import ms, pipeline_settings
+
+pytestmark = pytest.mark.integration
+SID = "ALL/SYSTEM_DEMAND"
+T0 = ms(2024, 3, 1)
+Q = 900_000
+FUTURE = ms(2999, 1, 1)
+NAN = float("nan")
+
+
+def clean(ts_ms: int, value: float, **extra: Any) -> readings_pb2.CleanReading:
+    fields: dict[str, Any] = {
+        "record_id": f"{SID}@{ts_ms}",
+        "series_id": SID,
+        "region": "ALL",
+        "field": "SYSTEM_DEMAND",
+        "ts_ms": ts_ms,
+        "value": value,
+        "unit": "MW",
+        "interval_minutes": 15,
+    }
+    fields.update(extra)
+    return readings_pb2.CleanReading(**fields)
+
+
+def test_ml_preprocessor_bad_input(kafka_bootstrap, unique, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    settings = pipeline_settings(kafka_bootstrap, unique("badml"), tmp_path)
+    pre = settings.topics.preprocessed
+
+    def c(label: str, msg: Message, expect: str, reason: str = "") -> Case:
+        return message_case(label, pre, SID, msg, expect, reason)  # type: ignore[arg-type]
+
+    cases = [
+        *[c(f"ok-{i}", clean(T0 + i * Q, 4000.0 + i), "ok") for i in range(4)],
+        *wire_cases(pre, SID, clean(T0 + 4 * Q, 4000.0)),
+        c("nan", clean(T0 + 4 * Q, NAN), "dead", "bad reading"),
+        c("inf", clean(T0 + 4 * Q, float("inf")), "dead", "bad reading"),
+        c("far-future", clean(FUTURE, 4000.0), "dead", "bad reading"),
+        c("far-past", clean(86_400_000, 4000.0), "dead", "bad reading"),
+        c("no-region", clean(T0, 1.0, region=""), "dead", "region/field"),
+        c("out-of-range", clean(T0 + 4 * Q, 1e12), "ok"),
+        c("duplicate", clean(T0 + 4 * Q, 1e12), "ok"),
+        c("out-of-order", clean(T0 + Q, 4001.0), "ok"),
+    ]
+    running = Running(ml_preprocessor_runner(settings, group=unique("g")))
+    try:
+        inject(settings.kafka(), cases)
+        running.wait_consumed(len(cases))
+        assert running.thread.is_alive()
+    finally:
+        running.stop()
+    kafka = settings.kafka()
+    letters = [r for r in dead_letters(kafka, settings.topics.dead_letter)]
+    per_case = check_dead_letters(cases, letters, ML_PRE)
+    forwarded = read_topic(kafka, repartition_topic(settings), readings_pb2.CleanReading)
+    assert len(cases) == len(forwarded) + sum(per_case.values())
+    assert {r.value.ts_ms for r in forwarded} == {T0 + i * Q for i in range(5)}
+    for record in read_topic(kafka, settings.topics.ml_ready, features_pb2.FeatureVector):
+        assert T0 <= record.value.ts_ms <= T0 + 4 * Q  # no poison reached the features
+
+
+def vector(ts_ms: int, **extra: Any) -> features_pb2.FeatureVector:
+    fields: dict[str, Any] = {
+        "series_id": SID,
+        "region": "ALL",
+        "field": "SYSTEM_DEMAND",
+        "ts_ms": ts_ms,
+        "value": 4000.0,
+        "feature_set": "test",
+        "features": {"lag_1": 4000.0},
+    }
+    fields.update(extra)
+    return features_pb2.FeatureVector(**fields)
+
+
+def test_forecaster_bad_input(kafka_bootstrap, unique, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    settings = pipeline_settings(kafka_bootstrap, unique("badfc"), tmp_path)
+    ml, mu = settings.topics.ml_ready, settings.topics.model_updates
+
+    def c(label: str, topic: str, msg: Message, expect: str, reason: str = "") -> Case:
+        return message_case(label, topic, SID, msg, expect, reason)  # type: ignore[arg-type]
+
+    cases = [
+        c("v0", ml, vector(T0), "ok"),
+        *wire_cases(ml, SID, vector(T0 + Q)),
+        *wire_cases(mu, SID, model_pb2.ModelUpdate(series_id=SID, model_version="v1")),
+        c("far-future", ml, vector(FUTURE), "dead", "not plausible"),
+        c("far-past", ml, vector(86_400_000), "dead", "not plausible"),
+        message_case("no-series", ml, "", vector(T0, series_id=""), "dead", "series id"),
+        c("nan-features", ml, vector(T0 + Q, features={"lag_1": NAN}), "ok"),
+        c("duplicate", ml, vector(T0 + Q), "ok"),  # not forecast twice
+        c("out-of-order", ml, vector(T0), "ok"),  # not forecast again
+        c("off-slot", ml, vector(T0 + Q + 60_000), "ok"),  # not on a quarter-hour
+        c("v2", ml, vector(T0 + 2 * Q), "ok"),
+        c("update-no-version", mu, model_pb2.ModelUpdate(series_id=SID), "dead", "version"),
+        c(
+            "update-unknown",
+            mu,
+            model_pb2.ModelUpdate(series_id=SID, model_version="nope"),
+            "dead",
+            "cannot load",
+        ),
+    ]
+    running = Running(forecaster_runner(settings, group=unique("g")))
+    try:
+        inject(settings.kafka(), cases)
+        running.wait_consumed(len(cases))
+        assert running.thread.is_alive()
+    finally:
+        running.stop()
+    kafka = settings.kafka()
+    per_case = check_dead_letters(
+        cases, dead_letters(kafka, settings.topics.dead_letter), FORECASTER
+    )
+    assert running.consumed() == len(cases)
+    issued = sorted(
+        r.value.issue_time_ms
+        for r in read_topic(kafka, settings.topics.forecasts, forecast_pb2.Forecast)
+    )
+    assert issued == [T0, T0 + Q, T0 + 2 * Q], "one forecast per accepted quarter-hour"
+    assert sum(per_case.values()) == sum(1 for case in cases if case.expect == "dead")

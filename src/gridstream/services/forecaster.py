@@ -1,9 +1,10 @@
 """smart-ml-forecaster: ``ml_ready_data`` + ``model_updates`` -> ``forecast_output``.
 
-Every feature vector of a forecast series (demand, wind and CO2 intensity of each region)
-that sits on a quarter-hour issues one 24 h P10/P50/P90 forecast (96 steps), keyed by
-series id, with the model version; a vector at or before the last issue time of its series
-(a duplicate or late reading) issues nothing, so forecasts of a series are strictly ordered.
+Every feature vector of a forecast series (demand, wind and CO2 intensity of each region, and
+SNSP; ``GRIDSTREAM_FORECASTER_FIELDS``) that sits on a quarter-hour issues one 24 h
+P10/P50/P90 forecast (96 steps), keyed by series id, with the model version; a vector at or
+before the last issue time of its series (a duplicate or late reading) issues nothing, so
+forecasts of a series are strictly ordered.
 The last issue time per series is keyed state (changelog, exactly once).
 
 Models: the current version per series is loaded lazily from the registry
@@ -55,8 +56,9 @@ class ForecasterSettings(BaseSettings):
         env_prefix="GRIDSTREAM_FORECASTER_", frozen=True, extra="ignore"
     )
 
-    #: comma-separated fields forecast in every region
-    fields: str = ",".join(SERIES_FIELDS.values())
+    #: comma-separated fields forecast in every region: the trained series, plus SNSP
+    #: (seasonal-naive until a model exists) which the rebalancer's SNSP rule reads
+    fields: str = ",".join([*SERIES_FIELDS.values(), "SNSP_ALL"])
     #: LightGBM threads for prediction
     threads: int = 2
 

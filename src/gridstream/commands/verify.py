@@ -7,6 +7,7 @@ afterwards. The last line on stdout is one JSON document; logs go to stderr.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -40,6 +41,11 @@ KeepOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print only one JSON line on stdout.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs on stderr.")]
+
+
+def _logging(verbose: bool) -> None:
+    setup_cli_logging(verbose)
+    logging.getLogger("httpx").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def _regions(text: str) -> tuple[str, ...]:
@@ -110,7 +116,7 @@ def exactly_once(
     from gridstream.verify.exactly_once import ExactlyOnceOptions, verify_exactly_once
     from gridstream.verify.pipeline import resolve_services
 
-    setup_cli_logging(verbose)
+    _logging(verbose)
     options = ExactlyOnceOptions(
         data=data,
         services=resolve_services(services),
@@ -152,7 +158,7 @@ def scale_out(
     other takes over its partitions and keyed state: compared with a one-instance clean run."""
     from gridstream.verify.scale_out import ScaleOutOptions, verify_scale_out
 
-    setup_cli_logging(verbose)
+    _logging(verbose)
     report = verify_scale_out(
         ScaleOutOptions(
             data=data,

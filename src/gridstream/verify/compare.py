@@ -10,11 +10,12 @@ match are *differing*.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 Records = list[tuple[str, bytes]]  # (identity, normalised content), in topic order
+Explain = Callable[[bytes, bytes], str]  # what differs between two contents, in words
 
 
 @dataclass
@@ -39,7 +40,9 @@ def _group(records: Iterable[tuple[str, bytes]]) -> dict[str, list[bytes]]:
     return groups
 
 
-def compare_topic(clean: Records, faulty: Records, max_examples: int = 5) -> TopicDiff:
+def compare_topic(
+    clean: Records, faulty: Records, explain: Explain | None = None, max_examples: int = 5
+) -> TopicDiff:
     diff = TopicDiff(expected=len(clean), actual=len(faulty))
     want, got = _group(clean), _group(faulty)
     for ident in sorted(want.keys() | got.keys()):
@@ -60,6 +63,8 @@ def compare_topic(clean: Records, faulty: Records, max_examples: int = 5) -> Top
             if differing:
                 diff.differing += differing
                 problem = problem or f"differing x{differing}"
+                if explain is not None:
+                    problem += ": " + explain(c[0], f[0])
         if problem and len(diff.examples) < max_examples:
             diff.examples.append(f"{ident}: {problem}")
     return diff
@@ -89,7 +94,14 @@ class Comparison:
         }
 
 
-def compare_runs(clean: Mapping[str, Records], faulty: Mapping[str, Records]) -> Comparison:
-    """Compare every topic either run produced."""
+def compare_runs(
+    clean: Mapping[str, Records],
+    faulty: Mapping[str, Records],
+    explainers: Mapping[str, Explain] | None = None,
+) -> Comparison:
+    """Compare every topic either run produced (``explainers``: per topic, for examples)."""
     names = sorted(clean.keys() | faulty.keys())
-    return Comparison({n: compare_topic(clean.get(n, []), faulty.get(n, [])) for n in names})
+    explain = explainers or {}
+    return Comparison(
+        {n: compare_topic(clean.get(n, []), faulty.get(n, []), explain.get(n)) for n in names}
+    )

@@ -25,6 +25,7 @@ from gridstream.verify.broker import temporary_cluster
 from gridstream.verify.compare import compare_runs
 from gridstream.verify.data_slice import DEFAULT_DAYS, DEFAULT_REGIONS, DEFAULT_START, write_slice
 from gridstream.verify.faults import Fault, plan_faults
+from gridstream.verify.identity import topic_explainers
 from gridstream.verify.processes import VerifyError
 from gridstream.verify.run import PipelineRun, RunConfig, RunResult
 
@@ -128,7 +129,7 @@ def run_pair(
 
 
 def pair_report(options: ExactlyOnceOptions, pair: PairResult) -> dict[str, Any]:
-    comparison = compare_runs(pair.clean.outputs, pair.faulty.outputs)
+    comparison = compare_runs(pair.clean.outputs, pair.faulty.outputs, topic_explainers())
     return {
         **comparison.summary(),
         "services": list(options.services),

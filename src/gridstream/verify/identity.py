@@ -106,3 +106,34 @@ def identify(message: Message, topic_prefix: str = "") -> tuple[str, bytes]:
     ident = _IDENTITY.get(full_name)
     key = ident(message) if ident else hashlib.sha256(content).hexdigest()
     return key, content
+
+
+def explainer(message_type: type[Message]) -> Callable[[bytes, bytes], str]:
+    """Names the fields in which two normalised contents of ``message_type`` differ."""
+    from google.protobuf.json_format import MessageToDict
+
+    def explain(a: bytes, b: bytes) -> str:
+        da = _flat(MessageToDict(message_type.FromString(a)))
+        db = _flat(MessageToDict(message_type.FromString(b)))
+        keys = sorted(k for k in da.keys() | db.keys() if da.get(k) != db.get(k))
+        shown = [f"{k}={da.get(k)!r}->{db.get(k)!r}" for k in keys[:4]]
+        more = f" (+{len(keys) - 4} more)" if len(keys) > 4 else ""
+        return ", ".join(shown) + more
+
+    return explain
+
+
+def _flat(value: object, prefix: str = "") -> dict[str, object]:
+    if isinstance(value, dict):
+        out: dict[str, object] = {}
+        for k, v in value.items():
+            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: value}
+
+
+def topic_explainers() -> dict[str, Callable[[bytes, bytes], str]]:
+    """An explainer per logical topic name."""
+    from gridstream.bus.topics import MESSAGE_TYPES
+
+    return {topic: explainer(message_class(name)) for topic, name in MESSAGE_TYPES.items()}

@@ -46,10 +46,10 @@ class Preprocessor(Processor[SeriesState]):
     def process(self, record: InRecord, state: StateView[SeriesState]) -> Iterable[OutRecord]:
         raw = record.value
         assert isinstance(raw, readings_pb2.RawReading)
-        self.cleaner.validate(raw)  # dead-letters before any state is created
         sid = f"{raw.region}/{raw.field}"
         series = state.get(sid) or SeriesState()
         before = series.run_length
+        # validates first: an invalid reading raises before the state is touched or stored
         cleaned = self.cleaner.process(raw, series)
         state.put(sid, series)
         out = [OutRecord(self.topics.preprocessed, sid, c) for c in cleaned]

@@ -43,12 +43,7 @@ def app(
     request: pytest.FixtureRequest, tmp_path: Path, kafka_bootstrap: str, unique: Any
 ) -> Iterator[FastAPI]:
     name = request.param
-    try:
-        module = importlib.import_module(SERVICE_MODULES[name])
-    except ModuleNotFoundError as exc:
-        if exc.name == SERVICE_MODULES[name]:
-            pytest.skip(f"{name} is not built yet ({exc.name} is absent)")
-        raise
+    module = importlib.import_module(SERVICE_MODULES[name])
     config = Settings(
         bootstrap=kafka_bootstrap,  # the worker is not started; some commands read topics
         topics=TopicNames().with_prefix(unique("fuzz") + "-"),

@@ -33,8 +33,8 @@ test-unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests tools benchmarks
-	$(BIN)/ruff format --check src tests tools benchmarks
+	$(BIN)/ruff check src tests tools benchmarks deploy
+	$(BIN)/ruff format --check src tests tools benchmarks deploy
 	$(BIN)/mypy
 
 format: $(STAMP)

@@ -8,6 +8,7 @@ afterwards. The last line on stdout is one JSON document; logs go to stderr.
 from __future__ import annotations
 
 import logging
+import signal
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -43,8 +44,13 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print only one JSON line 
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs on stderr.")]
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds: every process and broker started is stopped
+
+
 def _logging(verbose: bool) -> None:
     setup_cli_logging(verbose)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     logging.getLogger("httpx").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 

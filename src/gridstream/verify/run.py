@@ -24,7 +24,7 @@ from gridstream.broker.ports import free_ports
 from gridstream.bus.admin import Admin
 from gridstream.bus.reader import CommittedCounter, read_topic
 from gridstream.bus.settings import KafkaSettings
-from gridstream.bus.topics import MESSAGE_TYPES, TopicNames, topic_specs
+from gridstream.bus.topics import MESSAGE_TYPES, TopicNames, TopicSpec, topic_specs
 from gridstream.verify.broker import fresh_changelogs, kafka_of
 from gridstream.verify.compare import Records
 from gridstream.verify.faults import Fault
@@ -33,6 +33,7 @@ from gridstream.verify.pipeline import INGESTOR, service_env
 from gridstream.verify.processes import ServiceProcess, VerifyError
 
 log = logging.getLogger(__name__)
+COMPACT = {"cleanup.policy": "compact"}
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,14 @@ class PipelineRun:
         if self.config.models is not None:
             shutil.copytree(self.config.models, self.root / "state" / "models")
         fresh_changelogs(self.kafka, self.config.services, self.config.partitions, replication)
+        # the services' own internal topics too: created here with the cluster's replication
+        # (the ingestor's watermark topic would otherwise get replication factor 1)
+        internal = [
+            TopicSpec(f"{self.topics.raw}-ingestor-watermarks", 1, replication, COMPACT),
+            TopicSpec(f"{self.topics.ml_ready}-by-region", self.config.partitions, replication),
+        ]
         Admin(self.kafka).ensure_topics(
-            topic_specs(self.topics, self.config.partitions, replication)
+            [*topic_specs(self.topics, self.config.partitions, replication), *internal]
         )
         env = service_env(
             self.kafka.bootstrap,
@@ -182,6 +189,8 @@ class PipelineRun:
                         last_change = time.monotonic()
                     fresh[name] = counter.poll(0.2)
                 now = time.monotonic() - started
+                if self._restart_failed_replay():
+                    last_change = time.monotonic()
                 if fresh != counts:
                     counts, last_change = fresh, time.monotonic()
                 if pending or not self._replay_finished():
@@ -221,6 +230,21 @@ class PipelineRun:
         for proc in [self.ingestor, *self.processes]:
             acted = proc.restart_if_crashed() or acted
         return acted
+
+    def _restart_failed_replay(self) -> bool:
+        """A replay job that failed (say, a commit timed out while the broker was down) is
+        not retried by the ingestor: restart the process like an operator would (it resumes
+        after its committed watermarks) and count it as a crash."""
+        status = self.ingestor.json("/status")
+        if not (isinstance(status, dict) and status.get("state") == "failed"):
+            return False
+        self.ingestor.crashes += 1
+        self.ingestor.crash_lines.append(f"replay failed: {status.get('last_error')}")
+        log.warning("the ingestor's replay failed (%s): restarting it", status.get("last_error"))
+        self.ingestor.kill()
+        self.ingestor.kills -= 1  # not a planned fault
+        self.ingestor.start()
+        return True
 
     def _all_ready(self) -> bool:
         return all(p.ready() for p in self.processes if p.proc is not None)

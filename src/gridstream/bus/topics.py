@@ -55,8 +55,13 @@ MESSAGE_TYPES: dict[str, str] = {
     "system_events": "gridstream.v1.SystemEvent",
 }
 
-# Retention per logical topic; model updates and alerts are compacted-and-kept longer.
-_RETENTION_MS = {"dead_letter": 30 * 86_400_000, "model_updates": -1, "alerts": 30 * 86_400_000}
+# Retention per logical topic: model updates and the rebalancing audit trail are kept for good.
+_RETENTION_MS = {
+    "dead_letter": 30 * 86_400_000,
+    "model_updates": -1,
+    "alerts": 30 * 86_400_000,
+    "rebalance": -1,  # the audit trail of control decisions is kept
+}
 
 
 def topic_specs(names: TopicNames, partitions: int, replication: int) -> list[TopicSpec]:

@@ -65,7 +65,7 @@ def main() -> None:
     records = prepared.features.iloc[rows].to_dict("records")
     start = time.perf_counter()
     for row, feats in zip(rows, records, strict=True):
-        forecaster.forecast(feats, int(ts_ms[row]))
+        forecaster.forecast({str(k): float(v) for k, v in feats.items()}, int(ts_ms[row]))
     rate = len(records) / (time.perf_counter() - start)
     matrix = prepared.features.to_numpy()[rows]
     forecaster.forecast_many(matrix[: args.batch], ts_ms[rows][: args.batch])  # warm caches

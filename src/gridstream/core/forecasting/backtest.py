@@ -34,8 +34,8 @@ logger = logging.getLogger(__name__)
 
 LEADS = {"15min": 1, "1h": 4, "4h": 16, "24h": 96}
 MAPE_SERIES = ("demand", "co2")  # wind crosses zero: MAPE is not meaningful there
-REFERENCE_KIND = {"demand": "daily_shape", "wind": "persistence", "co2": "persistence"}
-"""Demand follows the clock, so its reference follows last week's daily shape; wind and CO2
+REFERENCE_KIND = {"demand": "week_blend", "wind": "persistence", "co2": "persistence"}
+"""Demand follows the clock, so its reference follows last week's daily shapes; wind and CO2
 (driven by weather) start from the last value."""
 
 

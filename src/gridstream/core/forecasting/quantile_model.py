@@ -40,7 +40,7 @@ TARGET = "target"
 class TrainConfig:
     """Training budget and LightGBM parameters (defaults fit 27 models in minutes on 2 cores)."""
 
-    samples: int = 120_000
+    samples: int = 200_000
     rounds: int = 160
     learning_rate: float = 0.12
     num_leaves: int = 31

@@ -71,27 +71,32 @@ def test_bootstrap_publishes_a_model_update_and_train_needs_the_token(  # type: 
         threads=1,
     )
     parts, _processor, scheduler = trainer_parts(settings, config, group=unique("trainer"))
-    producer = MessageProducer(settings.kafka("test-feed"))
-    for row in readings.itertuples():
-        ts_ms = int(pd.Timestamp(row.ts).value // 1_000_000)
-        sid = f"{row.region}/{row.field}"
-        msg = readings_pb2.CleanReading(
-            record_id=f"{sid}@{ts_ms}",
-            series_id=sid,
-            region=row.region,
-            field=row.field,
-            ts_ms=ts_ms,
-            value=float(row.value),
-        )
-        producer.send(settings.topics.preprocessed, sid, msg)
-    producer.flush()
 
     kafka = settings.kafka("test-reader")
     worker = threading.Thread(target=parts.worker.run, daemon=True)
     worker.start()
     client = TestClient(create_app(parts.name, parts.health, parts.registry, parts.routers))
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
+        while not parts.health().ready:
+            assert time.monotonic() < deadline, f"trainer not ready: {parts.health()}"
+            time.sleep(0.5)
+        producer = MessageProducer(settings.kafka("test-feed"))
+        for row in readings.itertuples():
+            ts_ms = int(pd.Timestamp(row.ts).value // 1_000_000)
+            sid = f"{row.region}/{row.field}"
+            msg = readings_pb2.CleanReading(
+                record_id=f"{sid}@{ts_ms}",
+                series_id=sid,
+                region=row.region,
+                field=row.field,
+                ts_ms=ts_ms,
+                value=float(row.value),
+            )
+            producer.send(settings.topics.preprocessed, sid, msg)
+        producer.flush()
+
+        deadline = time.monotonic() + 180
         updates: list[model_pb2.ModelUpdate] = []
         while not updates:
             assert worker.is_alive(), "the trainer died"

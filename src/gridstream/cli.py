@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "forecast",
     "nab",
     "storage",
+    "rebalance",
     "stack",
     "verify",
     "bench",

@@ -160,8 +160,10 @@ def test_poison_records_go_to_dead_letter_and_processing_continues(
             == f"{source}/{r.value.source_partition}/{r.value.source_offset}"
         )
         assert r.value.original_value  # the original bytes are kept
-    outputs = [r.value.record_id for r in read_topic(kafka_settings, sink, CleanReading)]
-    assert outputs == ["g1", "g2"]
+    out_records = read_topic(kafka_settings, sink, CleanReading)
+    assert [r.value.record_id for r in out_records] == ["g1", "g2"]
+    # the correlation id of each input (here its record id) follows it to its output
+    assert [r.headers["gs-correlation-id"] for r in out_records] == ["g1", "g2"]
     metrics = runner.registry.get_sample_value(
         "gridstream_dead_letters_total", {"service": "counting", "error_type": "ValidationError"}
     )

@@ -27,6 +27,9 @@ class InRecord:
     key: str | None
     value: Message
     timestamp_ms: int
+    #: follows a reading through the pipeline (header gs-correlation-id); outputs returned by
+    #: ``process`` carry it automatically, outputs made later can pass it in ``headers``
+    correlation_id: str = ""
 
 
 @dataclass(frozen=True)

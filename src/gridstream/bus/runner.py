@@ -22,6 +22,12 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from prometheus_client import CollectorRegistry
 
 from gridstream.bus.admin import Admin
+from gridstream.bus.correlation import (
+    CORRELATION_HEADER,
+    correlation_from,
+    correlation_header,
+    current_correlation,
+)
 from gridstream.bus.dead_letter import dead_letter
 from gridstream.bus.health import RunnerHealth
 from gridstream.bus.metrics import RunnerMetrics
@@ -74,6 +80,13 @@ def _headers(msg: Message) -> list[tuple[str, bytes | None]]:
     raw = msg.headers() or []
     items = raw.items() if isinstance(raw, dict) else raw
     return [(k, v.encode() if isinstance(v, str) else v) for k, v in items]
+
+
+def _with_correlation(out: OutRecord, cid: str) -> OutRecord:
+    """``out`` with the correlation header of the record that caused it (unless it has one)."""
+    if any(name == CORRELATION_HEADER for name, _ in out.headers):
+        return out
+    return OutRecord(out.topic, out.key, out.value, (*out.headers, correlation_header(cid)))
 
 
 def _key(msg: Message) -> str | None:
@@ -458,8 +471,14 @@ class Runner(Generic[T]):
             value = decode(raw, headers, self._inputs[topic])
             key = _key(msg)
             _, ts = msg.timestamp()
-            record = InRecord(topic, part, offset, key, value, ts)
-            return list(self.processor.process(record, self._state(part)))
+            cid = correlation_from(headers, value, f"{topic}/{part}/{offset}")
+            token = current_correlation.set(cid)
+            try:
+                record = InRecord(topic, part, offset, key, value, ts, cid)
+                outputs = list(self.processor.process(record, self._state(part)))
+            finally:
+                current_correlation.reset(token)
+            return [_with_correlation(out, cid) for out in outputs]
         except (SerdeError, ValidationError, UnicodeDecodeError) as exc:
             return [self._dead_letter(msg, str(exc), type(exc).__name__)]
         except Exception as exc:  # a bug must not lose the record: park it with the trace

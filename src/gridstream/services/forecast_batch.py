@@ -74,6 +74,7 @@ class Issue:
     issue_ts_ms: int
     features: Mapping[str, float]
     model: QuantileForecaster | None
+    correlation_id: str = ""
 
 
 def forecast_batch(issues: list[Issue], num_threads: int = 2) -> list[forecast_pb2.Forecast]:

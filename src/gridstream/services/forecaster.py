@@ -33,6 +33,7 @@ from fastapi import APIRouter, HTTPException, Query
 from google.protobuf.message import Message
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gridstream.bus.correlation import correlation_header
 from gridstream.bus.processor import InRecord, OutRecord, Processor
 from gridstream.bus.runner import Runner
 from gridstream.bus.state import StateCodec, StateView
@@ -132,7 +133,9 @@ class ForecasterProcessor(Processor[int]):
         if last is not None and msg.ts_ms <= last:
             return []
         state.put(sid, msg.ts_ms)
-        issue = Issue(sid, region, fld, msg.ts_ms, msg.features, self.models.get(sid))
+        issue = Issue(
+            sid, region, fld, msg.ts_ms, msg.features, self.models.get(sid), record.correlation_id
+        )
         self._pending[f"{sid}@{msg.ts_ms}"] = issue
         return []
 
@@ -154,7 +157,12 @@ class ForecasterProcessor(Processor[int]):
         self._pending.clear()
         forecasts = forecast_batch(issues, self.config.threads)
         self.latest.put(forecasts, self.models.versions())
-        return [OutRecord(self.topics.forecasts, f.series_id, f) for f in forecasts]
+        return [
+            OutRecord(
+                self.topics.forecasts, f.series_id, f, (correlation_header(i.correlation_id),)
+            )
+            for i, f in zip(issues, forecasts, strict=True)
+        ]
 
     def on_revoked(self, partitions: list[int]) -> None:
         self._pending.clear()  # not committed: the next owner re-reads those vectors

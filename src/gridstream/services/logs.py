@@ -7,6 +7,8 @@ import logging
 import sys
 import time
 
+from gridstream.bus.correlation import CorrelationFilter
+
 
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
@@ -22,6 +24,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        correlation = getattr(record, "correlation_id", None)
+        if correlation:
+            payload["correlation_id"] = correlation
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
         return json.dumps(payload)
@@ -35,6 +40,7 @@ def configure_service_logging(service: str, fmt: str = "json", level: str = "INF
         handler.setFormatter(
             logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s")
         )
+    handler.addFilter(CorrelationFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

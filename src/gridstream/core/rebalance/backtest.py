@@ -44,6 +44,7 @@ from gridstream.core.storage.horizon import STEP_HOURS, FloatArray
 from gridstream.core.storage.objectives import preset
 from gridstream.core.storage.replay_data import ReplayData
 from gridstream.core.storage.strategies import run_mpc
+from gridstream.errors import ValidationError
 
 DAY = 96
 STUCK_STEPS = 8  # two hours of identical readings = a frozen feed
@@ -189,22 +190,31 @@ def outcome(
     }
 
 
-def run_rebalance_backtest(
+@dataclass
+class Replay:
+    """What the policy did over ``[start, end)``: per-step adjustments and action counts."""
+
+    start: int
+    end: int
+    adjustments: Adjustments
+    actions_by_kind: Counter[str]
+    held: Counter[str]
+    solves: int
+    fallbacks: int
+
+
+def replay_actions(
     data: ReplayData,
     fleet: BatteryFleet,
     start: int,
     end: int,
-    policy: RebalancePolicy | None = None,
+    policy: RebalancePolicy,
     decision_steps: int = 4,
     progress: Progress | None = None,
-) -> dict[str, Any]:
-    """Replay ``[start, end)`` (grid positions, ``start`` >= 8 days in) through the policy."""
+) -> Replay:
+    """Run the policy every ``decision_steps`` and apply its executed actions."""
     if "snsp" not in data.series:
-        from gridstream.errors import ValidationError
-
         raise ValidationError("recorded data has no SNSP series; add the SnspALL files")
-    policy = policy or RebalancePolicy()
-    cfg = policy.config
     schedule = run_mpc(fleet, preset("mixed"), SeasonalNaive(), data, start, end, progress=progress)
     storage_net = schedule.discharge_mw - schedule.charge_mw
     n = end - start
@@ -212,8 +222,8 @@ def run_rebalance_backtest(
     snsp = snsp_fraction(data)
     soc, previous = fleet.initial_soc * fleet.energy_mwh, 0.0
     kinds: Counter[str] = Counter()
-    recent: list[ActionProposal] = []
     held: Counter[str] = Counter()
+    recent: list[ActionProposal] = []
     for at in range(start, end, decision_steps):
         stop = min(at + decision_steps, end)
         inputs = _inputs(data, fleet.region, at, stop, storage_net, start, snsp)
@@ -224,6 +234,23 @@ def run_rebalance_backtest(
         soc, previous = _apply(actions, data, fleet, adj, at, stop, start, soc, previous)
         if progress is not None:
             progress(stop - at)
+    return Replay(start, end, adj, kinds, held, len(schedule.solve_ms), schedule.fallbacks)
+
+
+def run_rebalance_backtest(
+    data: ReplayData,
+    fleet: BatteryFleet,
+    start: int,
+    end: int,
+    policy: RebalancePolicy | None = None,
+    decision_steps: int = 4,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Replay ``[start, end)`` (grid positions, >= 8 days in) and report against doing nothing."""
+    policy = policy or RebalancePolicy()
+    cfg = policy.config
+    replay = replay_actions(data, fleet, start, end, policy, decision_steps, progress)
+    adj, kinds, held, n = replay.adjustments, replay.actions_by_kind, replay.held, end - start
     before = outcome(data, start, end, cfg.snsp_limit)
     after = outcome(data, start, end, cfg.snsp_limit, adj)
     return {
@@ -248,7 +275,7 @@ def run_rebalance_backtest(
         "actions_total": sum(kinds.values()),
         "held_series": dict(held),
         "energy_mwh": {k: round(float(v.sum()) * STEP_HOURS, 1) for k, v in asdict(adj).items()},
-        "storage_schedule": {"solves": len(schedule.solve_ms), "fallbacks": schedule.fallbacks},
+        "storage_schedule": {"solves": replay.solves, "fallbacks": replay.fallbacks},
         "notes": [
             "interconnector actions are counted, not applied: no recorded flows",
             "SNSP after = (SNSP*demand - curtailed + discharge) / (demand - DR + charge)",

@@ -31,7 +31,8 @@ def raw() -> pd.DataFrame:
         pytest.skip(f"recorded EirGrid 2022 ALL files not found under {ROOT}")
     frame = read_frame(files)
     keep = (frame["ts"] >= START - pd.Timedelta(days=9)) & (frame["ts"] < END)
-    return frame[keep]
+    out: pd.DataFrame = frame[keep]
+    return out
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import subprocess
 import threading
 import time
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from conftest import REPO
@@ -29,12 +30,14 @@ from google.protobuf.message import Message
 
 from gridstream.bus.admin import Admin
 from gridstream.bus.producer import MessageProducer
-from gridstream.bus.reader import CommittedCounter, read_topic
+from gridstream.bus.reader import CommittedCounter, ReadRecord, read_topic
+from gridstream.bus.runner import Runner
 from gridstream.bus.topics import TopicNames, topic_specs
 from gridstream.config import Settings
 from gridstream.schemas import anomaly_pb2, forecast_pb2, rebalance_pb2
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+log = logging.getLogger(__name__)
+pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(600)]
 
 RECORDED = REPO.parent / "shared" / "data" / "eirgrid" / "smartgriddashboard"
 AREAS = ("demandactual", "windactual", "generationactual", "co2intensity", "co2emission", "SnspALL")
@@ -64,9 +67,10 @@ def one_week(target: Path) -> list[Path]:
 @dataclass
 class Worker:
     name: str
-    run: Callable[[], None]
-    stop: Callable[[], None]
-    ready: Callable[[], bool]
+    runner: Runner[Any]
+
+    def ready(self) -> bool:
+        return self.runner.health.snapshot().ready
 
 
 def workers(settings: Settings, unique: Callable[[str], str]) -> list[Worker]:
@@ -78,7 +82,7 @@ def workers(settings: Settings, unique: Callable[[str], str]) -> list[Worker]:
     from gridstream.services.ml_preprocessor import ml_preprocessor_runner
     from gridstream.services.preprocessor import preprocessor_runner
 
-    runners = {
+    runners: dict[str, Runner[Any]] = {
         "preprocessor": preprocessor_runner(settings, group=unique("pre")),
         "ml-preprocessor": ml_preprocessor_runner(settings, group=unique("mlp")),
         "forecaster": forecaster_runner(settings, group=unique("fcst")),
@@ -86,10 +90,6 @@ def workers(settings: Settings, unique: Callable[[str], str]) -> list[Worker]:
             settings, SERVICE, AnomalyDetectorProcessor(settings.topics), group=unique("anom")
         ),
     }
-    out = [
-        Worker(name, r.run, r.stop, lambda r=r: r.health.snapshot().ready)  # type: ignore[misc]
-        for name, r in runners.items()
-    ]
     parts = {
         "storage-optimizer": storage_optimizer.build(
             settings, storage_optimizer.StorageSettings(), unique("opt")
@@ -98,23 +98,20 @@ def workers(settings: Settings, unique: Callable[[str], str]) -> list[Worker]:
             settings, grid_rebalancer.RebalancerSettings(), unique("rebal")
         ),
     }
-    out += [
-        Worker(name, p.worker.run, p.worker.stop, lambda p=p: p.health().ready)  # type: ignore[misc]
-        for name, p in parts.items()
-    ]
-    return out
+    runners.update({name: cast("Runner[Any]", p.worker) for name, p in parts.items()})
+    return [Worker(name, r) for name, r in runners.items()]
 
 
 @contextmanager
 def running(services: list[Worker]) -> Iterator[list[threading.Thread]]:
-    threads = [threading.Thread(target=w.run, name=w.name, daemon=True) for w in services]
+    threads = [threading.Thread(target=w.runner.run, name=w.name, daemon=True) for w in services]
     for t in threads:
         t.start()
     try:
         yield threads
     finally:
         for w in services:
-            w.stop()
+            w.runner.stop()
         for t in threads:
             t.join(60)
         assert not [t.name for t in threads if t.is_alive()], "a service did not stop"
@@ -194,6 +191,7 @@ def test_java_decodes_a_week_of_pipeline_output(
     services = workers(settings, unique)
     with running(services) as threads:
         wait_until(lambda: all(w.ready() for w in services), 90, "every service ready")
+        log.info("every service ready")
         producer = MessageProducer(settings.kafka("test-replay"))
         sent = 0
         for reading in iter_recorded(paths):
@@ -201,19 +199,23 @@ def test_java_decodes_a_week_of_pipeline_output(
             sent += 1
         producer.flush()
         assert sent > 6 * 600, "a week of six quarter-hourly series"
+        started = time.monotonic()
         counts = settle(settings, threads)
+        log.info("%d readings settled in %.1f s: %s", sent, time.monotonic() - started, counts)
+    assert counts["anomalies"] == counts["ml_ready"], "one verdict per feature vector"
 
     kafka = settings.kafka("test-reader")
-    wanted = {
+    wanted: dict[str, type[Message]] = {
         settings.topics.forecasts: forecast_pb2.Forecast,
         settings.topics.anomalies: anomaly_pb2.Anomaly,
         settings.topics.rebalance: rebalance_pb2.RebalanceAction,
     }
-    python = {
+    python: dict[tuple[str, int, int], ReadRecord[Any]] = {
         (topic, r.partition, r.offset): r
         for topic, kind in wanted.items()
-        for r in read_topic(kafka, topic, kind)
+        for r in read_topic(kafka, topic, kind, timeout_s=60)
     }
+    log.info("Python read %d records", len(python))
     assert len(python) == counts["forecasts"] + counts["anomalies"] + counts["rebalance"]
     storage_kinds = {
         rebalance_pb2.ACTION_KIND_STORAGE_CHARGE,
@@ -224,7 +226,9 @@ def test_java_decodes_a_week_of_pipeline_output(
     ]
     assert any(a.kind in storage_kinds for a in actions), "the schedules led to no storage action"
 
+    started = time.monotonic()
     java = java_consume(java_client, kafka_bootstrap, list(wanted), len(python))
+    log.info("Java client printed %d records in %.1f s", len(java), time.monotonic() - started)
     by_place = {(r["topic"], r["partition"], r["offset"]): r for r in java}
     assert len(by_place) == len(java), "the Java client printed a record twice"
     assert by_place.keys() == python.keys()

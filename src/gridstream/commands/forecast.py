@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
             "backtest_week.png"
         ),
         samples: Samples = 200_000,
-        rounds: Rounds = 300,
+        rounds: Rounds = 160,
         threads: Threads = 2,
         json_out: Annotated[
             bool, typer.Option("--json", help="Print only the JSON results.")
@@ -147,7 +147,7 @@ def register(app: typer.Typer) -> None:
         regions: Regions = "ALL,ROI,NI",
         series: Series = "demand,wind,co2",
         samples: Samples = 200_000,
-        rounds: Rounds = 300,
+        rounds: Rounds = 160,
         threads: Threads = 2,
         json_out: Annotated[
             bool, typer.Option("--json", help="Print only the JSON summary.")

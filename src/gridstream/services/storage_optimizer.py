@@ -6,10 +6,11 @@ Two stages in one processor, so that the service scales out by partition:
    ``storage_forecasts_by_region`` keyed by region: all series of a region meet on one
    partition.
 2. That topic -> keyed state per region (latest forecast of each series, last schedule). When
-   every series the objective needs has a forecast of the same, newest issue time, the MPC
-   solves (HiGHS) from the SoC carried over from the previous schedule and publishes a
-   ``StorageSchedule`` keyed by region. A failed or infeasible solve publishes the hold
-   schedule, a ``SystemEvent`` (``solver_failed``) and a log line; it never crashes.
+   every series the objective needs has been forecast up to a newer issue time than the last
+   solve (the oldest of their latest forecasts moved on), the MPC solves (HiGHS) from the
+   SoC carried over from the previous schedule and publishes a ``StorageSchedule`` keyed by
+   region. A failed or infeasible solve publishes the hold schedule, a ``SystemEvent``
+   (``solver_failed``) and a log line; it never crashes.
 
 Settings (env): ``GRIDSTREAM_STORAGE_FLEET_FILE`` (TOML/JSON/YAML, default: packaged fleets),
 ``GRIDSTREAM_STORAGE_OBJECTIVE`` (co2, peak, wind, cost, mixed; default mixed),

@@ -8,6 +8,7 @@ readings seen for that key: with exactly-once state and outputs the counts per k
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterable, Mapping
 
 from google.protobuf.message import Message
@@ -23,8 +24,9 @@ COUNT_CODEC: StateCodec[int] = StateCodec(lambda n: str(n).encode(), lambda b: i
 class CountingProcessor(Processor[int]):
     state_codec = COUNT_CODEC
 
-    def __init__(self, source: str, sink: str) -> None:
+    def __init__(self, source: str, sink: str, delay_s: float = 0.0) -> None:
         self.source, self.sink = source, sink
+        self.delay_s = delay_s  # slows the subprocess so a test can kill it mid-stream
 
     def inputs(self) -> Mapping[str, type[Message]]:
         return {self.source: RawReading}
@@ -34,6 +36,8 @@ class CountingProcessor(Processor[int]):
         assert isinstance(raw, RawReading)
         if raw.has_value and raw.value < 0:
             raise ValidationError(f"negative value {raw.value} for {raw.series_id}")
+        if self.delay_s:
+            time.sleep(self.delay_s)
         count = (state.get(raw.series_id) or 0) + 1
         state.put(raw.series_id, count)
         out = CleanReading(
@@ -47,7 +51,7 @@ class CountingProcessor(Processor[int]):
 
 
 def main() -> None:
-    """argv: bootstrap source sink group dead_letter_topic"""
+    """argv: bootstrap source sink group dead_letter_topic [per-record delay in seconds]"""
     import logging
 
     from gridstream.bus.runner import Runner, RunnerConfig
@@ -55,10 +59,11 @@ def main() -> None:
 
     logging.basicConfig(level=logging.INFO)
     bootstrap, source, sink, group, dlq = sys.argv[1:6]
+    delay = float(sys.argv[6]) if len(sys.argv) > 6 else 0.0
     runner = Runner(
         KafkaSettings(bootstrap=bootstrap),
         RunnerConfig(service="counting", group=group, dead_letter_topic=dlq, batch_size=50),
-        CountingProcessor(source, sink),
+        CountingProcessor(source, sink, delay),
     )
     runner.install_signal_handlers()
     runner.run()

@@ -52,7 +52,17 @@ def start_counting(
     bootstrap: str, source: str, sink: str, group: str, dlq: str
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, str(HERE / "counting_processor.py"), bootstrap, source, sink, group, dlq],
+        # 3 ms per record: a fast machine must not finish before the test can kill it
+        [
+            sys.executable,
+            str(HERE / "counting_processor.py"),
+            bootstrap,
+            source,
+            sink,
+            group,
+            dlq,
+            "0.003",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(HERE)},

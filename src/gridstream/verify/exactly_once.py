@@ -88,6 +88,8 @@ def run_pair(
 ) -> PairResult:
     """The clean run, then the faulty run with ``make_faults(replay window)``; both on one
     temporary cluster; everything under a temporary folder that is deleted afterwards."""
+    if options.keep is not None:
+        options.keep.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="gridstream-verify-", dir=options.keep))
     try:
         data = write_slice(

@@ -37,6 +37,7 @@ class IngestSink:
         events_topic: str,
         transactional_id: str,
         topic_specs: Sequence[TopicSpec] = (),
+        replication: int = 1,
     ) -> None:
         self.kafka = kafka
         self.raw_topic = raw_topic
@@ -44,6 +45,7 @@ class IngestSink:
         self.state_topic = watermark_topic(raw_topic)
         self.transactional_id = transactional_id
         self._topic_specs = list(topic_specs)
+        self.replication = replication
         self._producer: MessageProducer | None = None
         self._marks: dict[str, Watermarks] = {}
         self.sent = 0
@@ -52,7 +54,7 @@ class IngestSink:
         """Create the topics, fence older instances, restore the committed watermarks."""
         specs = [
             *self._topic_specs,
-            TopicSpec(self.state_topic, 1, 1, {"cleanup.policy": "compact"}),
+            TopicSpec(self.state_topic, 1, self.replication, self._state_config()),
         ]
         Admin(self.kafka).ensure_topics(specs)
         self._producer = MessageProducer(self.kafka, transactional_id=self.transactional_id)
@@ -61,6 +63,12 @@ class IngestSink:
             scope, _, _series = (record.key or "").rpartition("|")
             self._marks.setdefault(scope, Watermarks()).advance(record.value)
         log.info("restored watermarks of %d scopes", len(self._marks))
+
+    def _state_config(self) -> dict[str, str]:
+        config = {"cleanup.policy": "compact"}
+        if self.replication >= 3:  # as the pipeline topics: survive one broker down
+            config["min.insync.replicas"] = "2"
+        return config
 
     def close(self) -> None:
         if self._producer is not None:

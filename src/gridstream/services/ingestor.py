@@ -95,6 +95,7 @@ class Ingestor:
             settings.topics.system_events,
             transactional_id=f"gridstream-{SERVICE}-{settings.topics.raw}-{settings.instance_id}",
             topic_specs=specs,
+            replication=settings.topic_replication,
         )
         self._lock = threading.Lock()
         self._stop = threading.Event()

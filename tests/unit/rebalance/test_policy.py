@@ -40,6 +40,22 @@ def test_storage_dispatch_follows_schedule_adjusted_for_deviation() -> None:
     assert "deviation +50" in action.reason
 
 
+def test_storage_discharge_stays_within_the_snsp_headroom() -> None:
+    plan = StoragePlan("sched-2", "ALL", NOW, NOW + H, net_mw=300.0)
+    near = (fc("snsp", 0.70, 0.73, 0.76), fc("demand", 3900, 4000, 4100))
+    [action] = RebalancePolicy().decide(PolicyInputs(NOW, storage=(plan,), forecasts=near))
+    # (0.75 - 0.73) * 4000 = 80 MW of non-synchronous headroom left for the battery
+    assert action.kind is Kind.STORAGE_DISCHARGE
+    assert action.magnitude_mw == 80.0
+    assert "SNSP" in action.reason and "ALL/snsp@1" in action.evidence
+    over = (fc("snsp", 0.74, 0.77, 0.80), fc("demand", 3900, 4000, 4100))
+    acts = RebalancePolicy().decide(PolicyInputs(NOW, storage=(plan,), forecasts=over))
+    assert Kind.STORAGE_DISCHARGE not in kinds(acts)
+    low = (fc("snsp", 0.40, 0.45, 0.50), fc("demand", 3900, 4000, 4100))
+    [free] = RebalancePolicy().decide(PolicyInputs(NOW, storage=(plan,), forecasts=low))
+    assert free.magnitude_mw == 300.0 and free.evidence == ("sched-2",)
+
+
 def test_demand_response_and_import_within_link_limit() -> None:
     ic = Interconnector("EWIC", "ALL", import_limit_mw=500, export_limit_mw=500, flow_mw=450)
     cfg = PolicyConfig(demand_response_threshold_mw=6000)

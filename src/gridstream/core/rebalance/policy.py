@@ -37,6 +37,11 @@ def _confidence(f: SeriesForecast, threshold: float) -> float:
     return 0.3
 
 
+def _snsp_forecast_id(by_key: dict[tuple[str, str], SeriesForecast], region: str) -> str:
+    snsp = by_key.get((region, "snsp")) or by_key.get(("ALL", "snsp"))
+    return snsp.forecast_id if snsp is not None else ""
+
+
 class RebalancePolicy:
     """Pure decision logic; the service adds persistence, the bus and the control API."""
 
@@ -123,6 +128,11 @@ class RebalancePolicy:
                 dev = obs.value - obs.expected
                 net += cfg.deviation_gain * dev
                 note = f"schedule {plan.net_mw:+.0f} MW adjusted for demand deviation {dev:+.0f} MW"
+            if net > 0:
+                net, capped = self._snsp_room(by_key, plan.region, net)
+                if capped is not None:
+                    note += capped
+                    evidence.append(_snsp_forecast_id(by_key, plan.region))
             kind = Kind.STORAGE_DISCHARGE if net > 0 else Kind.STORAGE_CHARGE
             make(
                 plan.region,
@@ -206,3 +216,24 @@ class RebalancePolicy:
 
         kept, _dropped = admit(out, recent or [], cfg.limits, now)
         return kept
+
+    def _snsp_room(
+        self, by_key: dict[tuple[str, str], SeriesForecast], region: str, discharge_mw: float
+    ) -> tuple[float, str | None]:
+        """Battery output is non-synchronous: discharge only within the SNSP headroom.
+
+        The headroom is (limit - forecast SNSP P50) x forecast demand P50, from the region's
+        (or, as SNSP is an all-island figure, the all-island) forecasts; without both
+        forecasts the discharge is left as scheduled. Returns the allowed MW and a note.
+        """
+        snsp = by_key.get((region, "snsp")) or by_key.get(("ALL", "snsp"))
+        demand = by_key.get((region, "demand")) or by_key.get(("ALL", "demand"))
+        if snsp is None or demand is None:
+            return discharge_mw, None
+        room = max(0.0, (self.config.snsp_limit - snsp.p50_max) * demand.p50_max)
+        if room >= discharge_mw:
+            return discharge_mw, None
+        return room, (
+            f"; limited to {room:.0f} MW: forecast SNSP {snsp.p50_max:.0%} leaves that much "
+            f"headroom under the {self.config.snsp_limit:.0%} limit"
+        )

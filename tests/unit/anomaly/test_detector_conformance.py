@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from gridstream.core.anomaly.base import Detector
+from gridstream.core.anomaly.context_novelty import ContextNoveltyDetector
 from gridstream.core.anomaly.ensemble import EnsembleDetector
 from gridstream.core.anomaly.presets import default_detector
 from gridstream.core.anomaly.relative_entropy import RelativeEntropyDetector
@@ -21,6 +22,7 @@ FACTORIES: dict[str, Callable[[], Detector]] = {
     "predictive_surprise": PredictiveSurpriseDetector,
     "ensemble": EnsembleDetector,
     "relative_entropy": RelativeEntropyDetector,
+    "context_novelty": ContextNoveltyDetector,
     "default": default_detector,
 }
 STEP = 15 * 60_000

@@ -1,8 +1,12 @@
-"""The default streaming detector: robust z-scores and predictive surprise, combined.
+"""The default streaming detector: several causal detectors, combined.
 
-Each component scores the reading; the ensemble keeps the strongest evidence, then applies a
-refractory period: after an alarm-level score, later scores are damped for ``refractory``
-readings, because one incident should raise one alarm, not a burst of them.
+Each component scores the reading; the ensemble keeps the strongest evidence (each component
+weighted by ``alarm_weights``, default 1), then suppresses repeats: after an alarm-level score,
+later scores are damped for ``refractory`` readings, or (``peak_window``) a score is kept only
+when it tops every score of the recent past, because one incident should raise one alarm,
+not a burst of them. The point components (robust z of the value and of the seasonal-naive
+error) always run: their robust z (``last_point_z``) is per-reading evidence for callers that
+label every reading, even when their alarm weight is 0.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections import deque
 from typing import Any
 
 from gridstream.core.anomaly.base import Detector
+from gridstream.core.anomaly.context_novelty import ContextNoveltyDetector
 from gridstream.core.anomaly.relative_entropy import RelativeEntropyDetector
 from gridstream.core.anomaly.robust_zscore import RobustZScoreDetector, robust_scale
 from gridstream.core.anomaly.rolling import SortedWindow
@@ -21,7 +26,7 @@ _LOG10_TAIL_FLOOR = 12.0  # a tail probability of 1e-12 or less scores 1
 
 
 class EnsembleDetector(Detector):
-    """Robust z-score and predictive surprise, max-combined, with a refractory period."""
+    """Point detectors, regime and context detectors, max-combined, with alarm suppression."""
 
     kind = "ensemble"
 
@@ -36,7 +41,11 @@ class EnsembleDetector(Detector):
         short_window: int = 1,
         entropy: dict[str, Any] | None = None,
         peak_window: int = 0,
+        context: dict[str, Any] | None = None,
+        alarm_weights: dict[str, float] | None = None,
     ) -> None:
+        self.context = None if context is None else ContextNoveltyDetector(**context)
+        self.alarm_weights = {str(k): float(w) for k, w in (alarm_weights or {}).items()}
         self.peak_window = peak_window
         self._peaks: deque[tuple[int, float]] = deque()
         self._n = 0
@@ -62,8 +71,11 @@ class EnsembleDetector(Detector):
         }
         if self.entropy is not None:
             parts[self.entropy.kind] = self.entropy.score_one(ts_ms, value)
+        if self.context is not None:
+            parts[self.context.kind] = self.context.score_one(ts_ms, value)
         self.last_components = parts
-        score = self._likelihood(max(parts.values()))
+        weights = self.alarm_weights
+        score = self._likelihood(max(weights.get(k, 1.0) * v for k, v in parts.items()))
         if self.peak_window > 0:
             return self._peak_only(score)
         if self._quiet_left > 0:
@@ -127,6 +139,8 @@ class EnsembleDetector(Detector):
             "short_window": self.short_window,
             "entropy": None if self.entropy is None else self.entropy.params(),
             "peak_window": self.peak_window,
+            "context": None if self.context is None else self.context.params(),
+            "alarm_weights": dict(self.alarm_weights),
         }
 
     def get_state(self) -> dict[str, Any]:
@@ -139,6 +153,7 @@ class EnsembleDetector(Detector):
             "entropy": None if self.entropy is None else self.entropy.get_state(),
             "n": self._n,
             "peaks": [list(p) for p in self._peaks],
+            "context": None if self.context is None else self.context.get_state(),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -146,6 +161,8 @@ class EnsembleDetector(Detector):
         self.surprise.set_state(state["surprise"])
         if self.entropy is not None and state.get("entropy") is not None:
             self.entropy.set_state(state["entropy"])
+        if self.context is not None and state.get("context") is not None:
+            self.context.set_state(state["context"])
         self._quiet_left = int(state["quiet_left"])
         # states written before suppression existed start with no remembered peaks
         self._n = int(state.get("n", 0))

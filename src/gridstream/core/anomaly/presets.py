@@ -1,11 +1,17 @@
-"""The one parameter set used for every series (chosen on NAB's 18 development files).
+"""The one parameter set used for every series (nothing is tuned per file or per series).
 
-Few, general parameters: robust z of the value over a day and a week of 15-min readings and
-of the seasonal-naive error (``z_half`` 12: a z of 12 scores 0.5, so only strong point
-evidence competes with regime shifts), the relative-entropy regime-shift component with
-NAB's published window (52) and bin count (5), and peak-only alarm suppression: a score is
-kept only when it tops every score of the last 1000 readings, else it is halved, so one
-incident raises one alarm. Nothing is tuned per file or per series.
+The alarm score comes from the two detectors that judge situations rather than single
+values: context novelty (a level, a run length, a transition or a rhythm never seen before,
+scored by how rarely this series meets anything new; ``surprise_full`` 8 decades score 1)
+and the relative-entropy regime-shift component with NAB's published window (52) and bin
+count (5). Peak-only alarm suppression follows: a score is kept only when it tops every score
+of the last 1000 readings, else it is halved, so one incident raises one alarm.
+
+The point detectors (robust z of the value over a day and a week of 15-min readings, and of
+the seasonal-naive error) still run for per-reading evidence (``last_point_z``, used by
+``SeriesScorer``) but carry alarm weight 0: on NAB's 18 development files adding them to the
+alarm score costs about 2 points (more false alarms on noisy series), while a value far
+outside anything seen is a new level, which context novelty already scores.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "zscore": {"windows": [96, 672], "min_history": 24, "z_half": 12.0},
     "surprise": {"error_window": 672, "min_history": 24, "z_half": 12.0},
     "entropy": {"window": 52, "bins": 5},
+    "context": {"warmup": 150, "bins": 10, "surprise_full": 8.0},
+    "alarm_weights": {"robust_zscore": 0.0, "predictive_surprise": 0.0},
     "refractory": 0,
     "damping": 0.5,
     "peak_window": 1000,

@@ -30,7 +30,7 @@ from gridstream.core.anomaly.model import (
 from gridstream.core.anomaly.presets import default_detector
 from gridstream.core.anomaly.robust_zscore import z_to_score
 
-DETECTOR_VERSION = "ensemble-v2"
+DETECTOR_VERSION = "ensemble-v3"
 
 
 @dataclass(frozen=True)

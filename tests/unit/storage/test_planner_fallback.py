@@ -51,7 +51,7 @@ def test_solver_crash_is_contained(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*_: object) -> None:
         raise RuntimeError("solver exploded")
 
-    monkeypatch.setattr(planner, "_solve", boom)
+    monkeypatch.setattr(planner, "solve_lp", boom)
     result = plan_schedule(fleet(), co2(), preset("co2"))
     assert result.fallback and "solver exploded" in result.reason
     assert result.status == "error"

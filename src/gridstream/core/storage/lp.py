@@ -62,6 +62,23 @@ class _Rows:
         self.upper.append(hi)
 
 
+def _terminal_value(
+    fleet: BatteryFleet, forecast: HorizonForecast, weights: ObjectiveWeights
+) -> float:
+    """Euro value of one MWh still stored at the horizon end: what discharging it later is
+    expected to avoid, taken at a quantile of the horizon's forecast, after discharge losses."""
+    q = weights.terminal_value_quantile
+    assert q is not None
+    value = 0.0
+    co2, price = forecast.get("co2"), forecast.get("price")
+    if weights.co2_eur_per_t > 0 and co2 is not None:
+        value += weights.co2_eur_per_t / 1000.0 * float(np.quantile(co2.p50, q))
+    if weights.cost_weight > 0 and price is not None:
+        value += weights.cost_weight * float(np.quantile(price.p50, q))
+    value -= fleet.throughput_cost_per_mwh + weights.throughput_penalty_eur_per_mwh
+    return max(value, 0.0) * fleet.discharge_efficiency
+
+
 def build_lp(
     fleet: BatteryFleet,
     forecast: HorizonForecast,
@@ -98,9 +115,10 @@ def build_lp(
             want, terminal_relaxed = reachable, True
         lower[S * T + T - 1] = max(lower[S * T + T - 1], want)
 
-    # throughput (degradation) cost on every MWh in or out
-    cost[C * T : (C + 1) * T] += dt * fleet.throughput_cost_per_mwh
-    cost[D * T : (D + 1) * T] += dt * fleet.throughput_cost_per_mwh
+    # throughput (degradation) cost on every MWh in or out, plus the planning hurdle
+    per_mwh = fleet.throughput_cost_per_mwh + weights.throughput_penalty_eur_per_mwh
+    cost[C * T : (C + 1) * T] += dt * per_mwh
+    cost[D * T : (D + 1) * T] += dt * per_mwh
 
     co2 = forecast.get("co2")
     if weights.co2_eur_per_t > 0 and co2 is not None:
@@ -112,6 +130,9 @@ def build_lp(
     if weights.cost_weight > 0 and price is not None:
         cost[C * T : (C + 1) * T] += weights.cost_weight * dt * price.upper(k)
         cost[D * T : (D + 1) * T] -= weights.cost_weight * dt * price.lower(k)
+
+    if weights.terminal_value_quantile is not None and T > 0:
+        cost[S * T + T - 1] -= _terminal_value(fleet, forecast, weights)
 
     rows = _Rows()
     eta_c, eta_d = fleet.charge_efficiency, fleet.discharge_efficiency

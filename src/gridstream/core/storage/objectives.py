@@ -30,6 +30,19 @@ class ObjectiveWeights(BaseModel):
         description="0 plans on P50; 1 prices every action at its worst quantile (P10/P90)",
     )
     snsp_limit: float = Field(0.75, gt=0, le=1, description="operational SNSP limit, fraction")
+    throughput_penalty_eur_per_mwh: float = Field(
+        0.0,
+        ge=0,
+        description="planning hurdle per MWh charged or discharged, on top of the fleet's "
+        "degradation cost: cycle only when the forecast spread clears the losses by a margin",
+    )
+    terminal_value_quantile: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="value energy left at the horizon end at this quantile of the forecast "
+        "CO2 intensity (and price), after discharge losses; None: no value beyond the floor",
+    )
 
     @model_validator(mode="after")
     def _something(self) -> ObjectiveWeights:

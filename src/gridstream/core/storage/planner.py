@@ -8,10 +8,7 @@ report as a health event.
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import time
-from typing import Any
 
 import numpy as np
 
@@ -26,66 +23,10 @@ from gridstream.core.storage.schedule import (
     limit_violations,
     soc_trajectory,
 )
+from gridstream.core.storage.solver import solve_lp
 from gridstream.errors import GridstreamError
 
 log = logging.getLogger(__name__)
-TIME_LIMIT_S = 2.0
-
-
-_banner_shown = False
-
-
-def _new_solver() -> Any:
-    """A silent HiGHS instance; the first one per process prints a banner on fd 1, which
-    would corrupt ``--json`` output, so that one is created with stdout sent to stderr."""
-    global _banner_shown
-    import highspy
-
-    if _banner_shown:
-        return highspy.Highs()  # type: ignore[no-untyped-call]
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        solver = highspy.Highs()  # type: ignore[no-untyped-call]
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-    _banner_shown = True
-    return solver
-
-
-def _solve(lp: LpArrays) -> tuple[str, FloatArray | None, float]:
-    """Run HiGHS; the model status text, the column values when optimal, and the objective."""
-    import highspy
-
-    model = highspy.HighsLp()
-    model.num_col_ = len(lp.col_cost)
-    model.num_row_ = len(lp.row_lower)
-    model.col_cost_ = lp.col_cost
-    model.col_lower_ = lp.col_lower
-    model.col_upper_ = lp.col_upper
-    model.row_lower_ = lp.row_lower
-    model.row_upper_ = lp.row_upper
-    model.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    model.a_matrix_.start_ = lp.row_start
-    model.a_matrix_.index_ = lp.row_index
-    model.a_matrix_.value_ = lp.row_value
-    model.a_matrix_.num_row_ = model.num_row_
-    model.a_matrix_.num_col_ = model.num_col_
-    solver = _new_solver()
-    solver.setOptionValue("output_flag", False)
-    solver.setOptionValue("time_limit", TIME_LIMIT_S)
-    solver.setOptionValue("solver", "simplex")  # small dense-ish LPs: simplex without presolve
-    solver.setOptionValue("presolve", "off")  # is ~3x faster than the defaults here
-    solver.passModel(model)
-    solver.run()
-    status = solver.getModelStatus()
-    text = str(solver.modelStatusToString(status))
-    if status != highspy.HighsModelStatus.kOptimal:
-        return text, None, float("nan")
-    values = np.asarray(solver.getSolution().col_value, dtype=np.float64)
-    return text, values, float(solver.getInfo().objective_function_value)
 
 
 def _unpack(lp: LpArrays, values: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -138,7 +79,7 @@ def plan_schedule(
         if not np.isfinite(soc0):
             return hold("initial SoC is not a number; check the SoC telemetry")
         lp = build_lp(fleet, forecast, weights, soc0, previous_net_mw)
-        status, values, objective_value = _solve(lp)
+        status, values, objective_value = solve_lp(lp)
         if values is None:
             return hold(
                 f"solver status {status}: no feasible schedule for these limits "
@@ -158,7 +99,7 @@ def plan_schedule(
                 forbid_charge=simultaneous & (net >= 0),
                 forbid_discharge=simultaneous & (net < 0),
             )
-            _, values2, objective2 = _solve(lp2)
+            _, values2, objective2 = solve_lp(lp2)
             if values2 is not None:
                 c, d, soc = _unpack(lp2, values2)
                 objective_value = objective2

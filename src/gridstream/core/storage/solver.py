@@ -1,0 +1,142 @@
+"""HiGHS for the storage LP, warm-started: one solver kept per LP structure.
+
+Receding-horizon planning solves the same LP structure (same matrix) again and again with new
+costs and bounds. Keeping the HiGHS instance and changing only costs and bounds lets the
+simplex start from the previous optimal basis instead of from scratch. A solve that does not
+end optimal from a warm start is retried cold, so a stale basis can never change the answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import threading
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+from gridstream.core.storage.horizon import FloatArray
+from gridstream.core.storage.lp import LpArrays
+
+TIME_LIMIT_S = 2.0
+MAX_CACHED = 8
+
+_banner_shown = False
+_lock = threading.Lock()
+_cache: OrderedDict[str, Any] = OrderedDict()
+
+
+def _new_solver() -> Any:
+    """A silent HiGHS instance; the first one per process prints a banner on fd 1, which
+    would corrupt ``--json`` output, so that one is created with stdout sent to stderr."""
+    global _banner_shown
+    import highspy
+
+    if _banner_shown:
+        solver = highspy.Highs()  # type: ignore[no-untyped-call]
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            os.dup2(2, 1)
+            solver = highspy.Highs()  # type: ignore[no-untyped-call]
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _banner_shown = True
+    solver.setOptionValue("output_flag", False)
+    solver.setOptionValue("time_limit", TIME_LIMIT_S)
+    solver.setOptionValue("solver", "simplex")  # small LPs: simplex without presolve is
+    solver.setOptionValue("presolve", "off")  # ~3x faster than the defaults here
+    return solver
+
+
+def _structure_key(lp: LpArrays) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(np.asarray([len(lp.col_cost), len(lp.row_lower)], dtype=np.int64).tobytes())
+    for arr in (lp.row_start, lp.row_index, lp.row_value):
+        digest.update(np.ascontiguousarray(arr).tobytes())
+    return digest.hexdigest()
+
+
+def _pass_model(solver: Any, lp: LpArrays) -> None:
+    import highspy
+
+    model = highspy.HighsLp()
+    model.num_col_ = len(lp.col_cost)
+    model.num_row_ = len(lp.row_lower)
+    model.col_cost_ = lp.col_cost
+    model.col_lower_ = lp.col_lower
+    model.col_upper_ = lp.col_upper
+    model.row_lower_ = lp.row_lower
+    model.row_upper_ = lp.row_upper
+    model.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    model.a_matrix_.start_ = lp.row_start
+    model.a_matrix_.index_ = lp.row_index
+    model.a_matrix_.value_ = lp.row_value
+    model.a_matrix_.num_row_ = model.num_row_
+    model.a_matrix_.num_col_ = model.num_col_
+    solver.passModel(model)
+
+
+def _update(solver: Any, lp: LpArrays) -> None:
+    """Give a solver holding the same structure the costs and bounds of ``lp``."""
+    n, m = len(lp.col_cost), len(lp.row_lower)
+    cols = np.arange(n, dtype=np.int32)
+    solver.changeColsCost(n, cols, lp.col_cost)
+    solver.changeColsBounds(n, cols, lp.col_lower, lp.col_upper)
+    if m:
+        rows = np.arange(m, dtype=np.int32)
+        solver.changeRowsBounds(m, rows, lp.row_lower, lp.row_upper)
+
+
+def _result(solver: Any) -> tuple[str, FloatArray | None, float]:
+    import highspy
+
+    status = solver.getModelStatus()
+    text = str(solver.modelStatusToString(status))
+    if status != highspy.HighsModelStatus.kOptimal:
+        return text, None, float("nan")
+    values = np.asarray(solver.getSolution().col_value, dtype=np.float64)
+    return text, values, float(solver.getInfo().objective_function_value)
+
+
+def _cold(lp: LpArrays) -> tuple[Any, tuple[str, FloatArray | None, float]]:
+    solver = _new_solver()
+    _pass_model(solver, lp)
+    solver.run()
+    return solver, _result(solver)
+
+
+def solve_lp(lp: LpArrays, warm: bool = True) -> tuple[str, FloatArray | None, float]:
+    """Solve ``lp`` with HiGHS: the model status text, the column values when optimal
+    (else None) and the objective value. ``warm`` reuses the last basis of the same structure."""
+    if not warm or not _lock.acquire(blocking=False):  # busy (another thread): solve cold
+        return _cold(lp)[1]
+    try:
+        key = _structure_key(lp)
+        solver = _cache.get(key)
+        if solver is not None:
+            _update(solver, lp)
+            solver.run()
+            outcome = _result(solver)
+            if outcome[1] is not None:
+                _cache.move_to_end(key)
+                return outcome
+            del _cache[key]  # retry from scratch: a warm start must never change the answer
+        solver, outcome = _cold(lp)
+        if outcome[1] is not None:
+            _cache[key] = solver
+            while len(_cache) > MAX_CACHED:
+                _cache.popitem(last=False)
+        return outcome
+    finally:
+        _lock.release()
+
+
+def clear_warm_solvers() -> None:
+    """Forget the cached solvers (tests, or to release memory)."""
+    with _lock:
+        _cache.clear()

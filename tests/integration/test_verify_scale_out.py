@@ -31,5 +31,10 @@ def test_killing_one_of_two_instances_hands_over_without_loss() -> None:
     assert topics["preprocessed"]["expected"] > 0
     for name in ("raw", "preprocessed"):
         t = topics[name]
-        assert (t["lost"], t["duplicated"], t["unexpected"], t["differing"]) == (0, 0, 0, 0)
+        runs = {k: report[k] for k in ("clean_run", "faulty_run")}
+        assert (t["lost"], t["duplicated"], t["unexpected"], t["differing"]) == (0, 0, 0, 0), (
+            name,
+            t,
+            runs,
+        )
     assert report["faulty_run"]["processes"]["smart-preprocessor#1"]["kills"] == 1

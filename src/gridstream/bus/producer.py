@@ -11,6 +11,7 @@ from google.protobuf.message import Message
 
 from gridstream.bus.serde import encode
 from gridstream.bus.settings import KafkaSettings
+from gridstream.bus.txn_retry import with_retries
 from gridstream.errors import BrokerError
 
 log = logging.getLogger(__name__)
@@ -78,10 +79,10 @@ class MessageProducer:
         self._producer.begin_transaction()
 
     def commit(self) -> None:
-        self._producer.commit_transaction(60)
+        with_retries(lambda: self._producer.commit_transaction(60), "committing a transaction")
 
     def abort(self) -> None:
-        self._producer.abort_transaction(60)
+        with_retries(lambda: self._producer.abort_transaction(60), "aborting a transaction")
 
     def flush(self, timeout: float = 60.0) -> None:
         remaining = self._producer.flush(timeout)

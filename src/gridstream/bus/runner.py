@@ -36,6 +36,7 @@ from gridstream.bus.serde import decode, encode
 from gridstream.bus.settings import KafkaSettings
 from gridstream.bus.state import StateView, changelog_topic
 from gridstream.bus.topics import TopicSpec
+from gridstream.bus.txn_retry import StuckClient, bounded, with_retries
 from gridstream.errors import BrokerError, KafkaAuthError, SerdeError, ValidationError
 
 log = logging.getLogger(__name__)
@@ -414,17 +415,33 @@ class Runner(Generic[T]):
             self._flush_state()
             offsets = self._next_offsets(records)
             if self.exactly_once:
+                producer, metadata = self._producer, self._consumer.consumer_group_metadata()
                 if offsets:
-                    self._producer.send_offsets_to_transaction(
-                        offsets, self._consumer.consumer_group_metadata(), 30
+                    what = f"{self.config.service}: adding offsets to the transaction"
+                    with_retries(
+                        lambda: bounded(
+                            lambda: producer.send_offsets_to_transaction(offsets, metadata, 30),
+                            30,
+                            what,
+                        ),
+                        what,
+                        self._stop,
                     )
-                self._producer.commit_transaction(60)
+                what = f"{self.config.service}: committing the transaction"
+                with_retries(
+                    lambda: bounded(lambda: producer.commit_transaction(60), 60, what),
+                    what,
+                    self._stop,
+                )
             else:
                 self._producer.flush(60)
                 if offsets:
                     self._consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
             self._recover(exc, records)
+            return
+        except StuckClient as exc:
+            self._rebuild_clients(str(exc))
             return
         service = self.config.service
         for topic, count in self._out_counts.items():
@@ -448,7 +465,12 @@ class Runner(Generic[T]):
             raise exc
         log.warning("%s aborting transaction: %s", self.config.service, err.str())
         self.metrics.aborted.labels(self.config.service).inc()
-        self._producer.abort_transaction(60)
+        producer = self._producer
+        with_retries(
+            lambda: producer.abort_transaction(60),
+            f"{self.config.service}: aborting the transaction",
+            self._stop,
+        )
         firsts: dict[tuple[str, int], int] = {}
         for msg in records:
             topic, part, offset = _coords(msg)
@@ -458,6 +480,26 @@ class Runner(Generic[T]):
         for part in {p for _, p in firsts}:
             if part in self._states:
                 self._states[part] = self._restore(part)
+
+    def _rebuild_clients(self, reason: str) -> None:
+        """Leave the blocked producer behind and start over with new clients: the consumer
+        leaves the group (its partitions' state is dropped and restored again on the next
+        assignment), the new producer fences the old transactional id, so the open
+        transaction is aborted and the batch is read again."""
+        log.error("%s: %s; rebuilding the Kafka clients", self.config.service, reason)
+        self.metrics.aborted.labels(self.config.service).inc()
+        consumer, self._consumer, self._producer = self._consumer, None, None
+        if consumer is not None:
+            try:
+                consumer.close()  # revokes: on_revoke drops the partitions' state
+            except KafkaException as exc:
+                log.warning("%s: closing the old consumer: %s", self.config.service, exc)
+        parts = sorted(self._states)
+        self._states.clear()
+        self.processor.on_revoked(parts)
+        self.health.set_connected(False, reason)
+        if not self._setup_with_retries():
+            self.stop()
 
     def _handle(self, msg: Message) -> Iterable[OutRecord]:
         topic, part, offset = _coords(msg)

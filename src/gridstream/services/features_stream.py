@@ -1,13 +1,21 @@
 """Streaming features of a region's series for smart-ml-preprocessor (pure logic, no Kafka).
 
-Each series keeps a :class:`FeatureSeries`: its :class:`SeriesState` window and, while its
-latest reading waits for the region's demand and wind of the same slot, that reading's flags.
+Each series keeps a :class:`FeatureSeries`: its :class:`SeriesState` window, the flags of its
+head reading while that waits for the region's demand and wind of the same slot, and a
+*backlog* of the readings that arrived after the head, in arrival order, not yet applied.
 Cross-series features (net demand, wind share) need demand and wind *at the reading's slot*,
-so a reading is released once both peers have that slot (or have moved past it: a gap), or
-when the series' own next reading arrives. Released readings are snapshotted (their window
-and peer values) and featurised together at the end of a Kafka batch by one call to the
-shared :func:`window_features` — the very code the trainer's :func:`batch_features` runs —
-which is ~50x faster than one :func:`features_from_state` call per reading.
+so a head is released only once both peers have that slot (or have moved past it: a gap);
+then the next backlog reading is applied and becomes the head. The series' window is
+advanced in its own order whatever the interleaving of the region's series, so the features
+are the same in every run over the same data (the repartition topic interleaves partitions
+differently after a restart) — what ``gridstream verify`` checks bit for bit. Two escape
+hatches keep a dead peer feed from stalling a series: a head is released without its peers
+once its reading arrived more than ``MAX_WAIT_MS`` of wall time ago or the backlog holds more
+than ``MAX_BACKLOG`` readings (a week). A region whose demand or wind is not ingested at all
+therefore gets its features ``MAX_WAIT_MS`` late: ingest both (the default).
+Released readings are snapshotted (their window and peer values) and featurised together at
+the end of a Kafka batch by one call to the shared :func:`window_features` — the very code
+the trainer's :func:`batch_features` runs — ~50x faster than one call per reading.
 
 Readings older than the series' latest slot (late corrections) are passed on with their value
 and flags but no features: features describe the head of a series, not its past.
@@ -26,38 +34,99 @@ from gridstream.core.features.pipeline import DEMAND_FIELD, WIND_FIELD, cross_fe
 from gridstream.core.features.window_features import window_features
 from gridstream.schemas import common_pb2, readings_pb2
 
-_MAGIC = b"GFS1"
-_HEAD = struct.Struct("<4sII")  # magic, state length, flags length (0xFFFFFFFF: none pending)
+_MAGIC = b"GFS2"
+_OLD_MAGIC = b"GFS1"
+# magic, state length, flags length (0xFFFFFFFF: none pending), head arrival, backlog size
+_HEAD = struct.Struct("<4sIIqI")
+_OLD_HEAD = struct.Struct("<4sII")
+_ENTRY = struct.Struct("<qdq?I")  # ts, value, arrival (wall ms), late, flags length
 _NONE = 0xFFFFFFFF
 PEERS = (DEMAND_FIELD, WIND_FIELD)
+MAX_BACKLOG = 7 * 96
+MAX_WAIT_MS = 300_000
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A reading received after the series' head, kept until the head is released."""
+
+    ts_ms: int
+    value: float
+    arrived_ms: int
+    late: bool  # older than the latest reading received before it: fills a past slot
+    flags: tuple[str, ...]
 
 
 @dataclass
 class FeatureSeries:
-    """Keyed state of one series: its window and the flags of a reading not yet released."""
+    """Keyed state of one series: its window, the head's flags while it waits for its peers
+    (with the wall time it arrived) and the readings received after it."""
 
     state: SeriesState = field(default_factory=SeriesState)
     pending: tuple[str, ...] | None = None
+    pending_since_ms: int = 0
+    backlog: list[Arrival] = field(default_factory=list)
+
+    @property
+    def latest_received_ms(self) -> int | None:
+        """The newest slot received (applied or waiting in the backlog)."""
+        heads = [a.ts_ms for a in self.backlog if not a.late]
+        last = self.state.last_ts_ms
+        return max([*heads, last]) if last is not None else (max(heads) if heads else None)
+
+    def overdue(self, now_ms: int) -> bool:
+        """Whether the head waited long enough for its peers (a dead peer feed)."""
+        return len(self.backlog) > MAX_BACKLOG or now_ms - self.pending_since_ms > MAX_WAIT_MS
 
     def to_bytes(self) -> bytes:
         body = self.state.to_bytes()
-        flags = b"" if self.pending is None else "\n".join(self.pending).encode()
+        flags = b"" if self.pending is None else _join(self.pending)
         size = _NONE if self.pending is None else len(flags)
-        return _HEAD.pack(_MAGIC, len(body), size) + body + flags
+        parts = [
+            _HEAD.pack(_MAGIC, len(body), size, self.pending_since_ms, len(self.backlog)),
+            body,
+            flags,
+        ]
+        for a in self.backlog:
+            text = _join(a.flags)
+            parts += [_ENTRY.pack(a.ts_ms, a.value, a.arrived_ms, a.late, len(text)), text]
+        return b"".join(parts)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> FeatureSeries:
-        if len(data) < _HEAD.size:
+        if len(data) < _OLD_HEAD.size:
             raise StateError("feature series state too short: drop it and rebuild")
-        magic, body_len, flags_len = _HEAD.unpack_from(data)
-        if magic != _MAGIC:
+        magic = data[:4]
+        if magic == _OLD_MAGIC:
+            _, body_len, flags_len = _OLD_HEAD.unpack_from(data)
+            start, since, count = _OLD_HEAD.size, 0, 0
+        elif magic == _MAGIC and len(data) >= _HEAD.size:
+            _, body_len, flags_len, since, count = _HEAD.unpack_from(data)
+            start = _HEAD.size
+        else:
             raise StateError("feature series state has an unknown layout: drop it and rebuild")
-        start = _HEAD.size
         state = SeriesState.from_bytes(data[start : start + body_len])
-        if flags_len == _NONE:
-            return cls(state, None)
-        text = data[start + body_len : start + body_len + flags_len].decode()
-        return cls(state, tuple(text.split("\n")) if text else ())
+        pos = start + body_len
+        pending = None
+        if flags_len != _NONE:
+            pending = _split(data[pos : pos + flags_len])
+            pos += flags_len
+        backlog = []
+        for _ in range(count):
+            ts, value, arrived, late, size = _ENTRY.unpack_from(data, pos)
+            pos += _ENTRY.size
+            backlog.append(Arrival(ts, value, arrived, late, _split(data[pos : pos + size])))
+            pos += size
+        return cls(state, pending, since, backlog)
+
+
+def _join(flags: tuple[str, ...]) -> bytes:
+    return "\n".join(flags).encode()
+
+
+def _split(data: bytes) -> tuple[str, ...]:
+    text = data.decode()
+    return tuple(text.split("\n")) if text else ()
 
 
 def flag_strings(clean: readings_pb2.CleanReading) -> tuple[str, ...]:
@@ -86,7 +155,8 @@ class Released:
 
 
 def peer_ready(peer: SeriesState | None, ts_ms: int) -> bool:
-    """Whether a peer series has the slot ``ts_ms`` or has moved past it (it will not come)."""
+    """Whether a peer series has the slot ``ts_ms`` or has moved past it (it will not come).
+    A peer not seen yet is waited for too (the first readings of a replay race each other)."""
     if peer is None or peer.last_ts_ms is None:
         return False
     return peer.last_ts_ms > ts_ms or not math.isnan(peer.value_at(ts_ms))

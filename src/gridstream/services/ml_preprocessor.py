@@ -21,6 +21,7 @@ value and flags only. Features whose value is unknown (NaN) are left out of the 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
@@ -38,6 +39,7 @@ from gridstream.schemas import features_pb2, readings_pb2
 from gridstream.services.base import make_runner
 from gridstream.services.features_stream import (
     PEERS,
+    Arrival,
     FeatureSeries,
     Released,
     featurise,
@@ -49,6 +51,11 @@ from gridstream.services.features_stream import (
 from gridstream.services.host import ServiceParts
 
 SERVICE = "smart-ml-preprocessor"
+SWEEP_INTERVAL_MS = 10_000
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def repartition_topic(settings: Settings) -> str:
@@ -64,6 +71,7 @@ class MlPreprocessor(Processor[FeatureSeries]):
         self.topics = settings.topics
         self.by_region = repartition_topic(settings)
         self._released: dict[str, Released] = {}  # identity -> reading, in release order
+        self._last_sweep_ms = 0
 
     def inputs(self) -> Mapping[str, type[Message]]:
         return {
@@ -90,25 +98,49 @@ class MlPreprocessor(Processor[FeatureSeries]):
     ) -> None:
         sid = f"{clean.region}/{clean.field}"
         entry = state.get(sid) or FeatureSeries()
-        last = entry.state.last_ts_ms
-        flags = flag_strings(clean)
-        if last is not None and slot_of(clean.ts_ms) < slot_of(last):
-            entry.state.update(clean.ts_ms, clean.value)  # a late value fills its slot
-            self._release_plain(sid, clean, flags)
-        else:
-            if entry.pending is not None:  # the series moves on (or corrects its head)
-                self._release(sid, entry, state)
-            entry.state.update(clean.ts_ms, clean.value)
-            entry.pending = flags
+        latest = entry.latest_received_ms
+        late = latest is not None and slot_of(clean.ts_ms) < slot_of(latest)
+        arrival = Arrival(clean.ts_ms, clean.value, _wall_ms(), late, flag_strings(clean))
+        if entry.pending is None and not entry.backlog:
+            self._apply(sid, entry, arrival)
+        else:  # the head still waits for its peers: keep the order, apply it later
+            entry.backlog.append(arrival)
         state.put(sid, entry)
-        candidates = [sid]
-        if clean.field in PEERS:
+        if clean.field in PEERS:  # a peer moved: any series of the region may be ready
             prefix = f"{clean.region}/"
-            candidates += [k for k in state.keys() if k.startswith(prefix) and k != sid]  # noqa: SIM118
-        for key in candidates:
-            other = state.get(key)
-            if other is not None and other.pending is not None and self._ready(key, other, state):
-                self._release(key, other, state)
+            self._advance([k for k in state.keys() if k.startswith(prefix)], state)  # noqa: SIM118
+        else:
+            self._advance([sid], state)
+
+    def _apply(self, sid: str, entry: FeatureSeries, arrival: Arrival) -> None:
+        entry.state.update(arrival.ts_ms, arrival.value)
+        if arrival.late:  # a late value fills its slot and leaves with value and flags only
+            region, _, fld = sid.partition("/")
+            item = Released(sid, region, fld, arrival.ts_ms, arrival.value, arrival.flags, None)
+            self._released[_key(item)] = item
+        else:
+            entry.pending = arrival.flags
+            entry.pending_since_ms = arrival.arrived_ms
+
+    def _advance(self, keys: list[str], state: StateView[FeatureSeries]) -> None:
+        """Release every head whose peers are ready (or that waited too long), applying the
+        backlog behind it, until nothing moves (a released peer can unblock the others)."""
+        now = _wall_ms()
+        moved = True
+        while moved:
+            moved = False
+            for key in keys:
+                entry = state.get(key)
+                if entry is None:
+                    continue
+                while entry.pending is not None and (
+                    self._ready(key, entry, state) or entry.overdue(now)
+                ):
+                    self._release(key, entry, state)
+                    while entry.backlog and entry.pending is None:
+                        self._apply(key, entry, entry.backlog.pop(0))
+                    state.put(key, entry)
+                    moved = True
 
     @staticmethod
     def _peers(sid: str, state: StateView[FeatureSeries]) -> dict[str, SeriesState | None]:
@@ -130,15 +162,13 @@ class MlPreprocessor(Processor[FeatureSeries]):
         entry.pending = None
         state.put(sid, entry)
 
-    def _release_plain(
-        self, sid: str, clean: readings_pb2.CleanReading, flags: tuple[str, ...]
-    ) -> None:
-        item = Released(sid, clean.region, clean.field, clean.ts_ms, clean.value, flags, None)
-        self._released[_key(item)] = item
-
     def punctuate(
         self, now_ms: int, states: Mapping[int, StateView[FeatureSeries]]
     ) -> Iterable[OutRecord]:
+        if now_ms - self._last_sweep_ms >= SWEEP_INTERVAL_MS:  # heads of dead peers leave
+            self._last_sweep_ms = now_ms
+            for view in states.values():
+                self._advance(list(view.keys()), view)
         if not self._released:
             return []
         items = list(self._released.values())

@@ -199,9 +199,12 @@ class PipelineRun:
                 reached = expected is None or all(
                     counts.get(n, 0) >= v for n, v in expected.items()
                 )
+                if not self._all_ready():  # a restarted or reconnecting service will
+                    last_change = time.monotonic()  # still (re)process records
+                    continue
                 quiet = time.monotonic() - last_change
-                if quiet < self.config.quiet_s or not self._all_ready():
-                    continue  # a restarted service may still have records to (re)process
+                if quiet < self.config.quiet_s:
+                    continue
                 if reached or quiet >= 6 * self.config.quiet_s:
                     settled = reached
                     break

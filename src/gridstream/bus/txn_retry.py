@@ -1,0 +1,87 @@
+"""Retrying transactional producer calls across broker outages.
+
+librdkafka marks an error of ``send_offsets_to_transaction``, ``commit_transaction`` or
+``abort_transaction`` as *retriable* when the call may simply be repeated (the coordinator
+is unreachable, the request timed out): the transaction is still intact. Such calls are
+repeated with exponential backoff for up to ``patience_s`` (a broker restart takes tens of
+seconds), so a service rides out a broker restart instead of crashing. Errors that need an
+abort, fatal errors and a stop request are raised to the caller.
+
+:func:`bounded` guards against calls that ignore their own timeout: librdkafka's
+``send_offsets_to_transaction`` can block for ever when the group coordinator went away
+(confluentinc/librdkafka#5456 and #5511, open in 2.16). The call runs in a helper thread;
+if it has not returned well after its timeout, :class:`StuckClient` is raised and the
+caller abandons that client and builds a new one (the new transactional producer fences the
+old one, whose open transaction the broker aborts).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from confluent_kafka import KafkaException
+
+from gridstream.errors import BrokerError
+
+log = logging.getLogger(__name__)
+
+R = TypeVar("R")
+
+PATIENCE_S = 300.0
+GRACE_S = 15.0
+
+
+class StuckClient(BrokerError):
+    """A Kafka client call did not return long after its own timeout."""
+
+
+def bounded(call: Callable[[], R], timeout_s: float, what: str, grace_s: float = GRACE_S) -> R:
+    """``call()`` in a helper thread; :class:`StuckClient` if it is still running after
+    ``timeout_s`` (the call's own timeout) plus a grace period."""
+    box: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name=f"bounded {what}", daemon=True)
+    thread.start()
+    thread.join(timeout_s + grace_s)
+    if thread.is_alive():
+        raise StuckClient(f"{what} did not return within {timeout_s + grace_s:.0f}s")
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box.get("value")  # type: ignore[return-value]
+
+
+def retriable(exc: KafkaException) -> bool:
+    err = exc.args[0] if exc.args else None
+    return bool(err is not None and hasattr(err, "retriable") and err.retriable())
+
+
+def with_retries(
+    call: Callable[[], R],
+    what: str,
+    stop: threading.Event | None = None,
+    patience_s: float = PATIENCE_S,
+) -> R:
+    """``call()``, repeated while it fails with a retriable Kafka error (up to ``patience_s``)."""
+    deadline = time.monotonic() + patience_s
+    delay = 0.5
+    while True:
+        try:
+            return call()
+        except KafkaException as exc:
+            if not retriable(exc) or time.monotonic() + delay > deadline:
+                raise
+            if stop is not None and stop.is_set():
+                raise
+            log.warning("%s failed (%s); retrying in %.1fs", what, exc.args[0].str(), delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)

@@ -107,13 +107,17 @@ def _backtest(
     fleet_path: Path | None,
     replan_minutes: int,
     forecast: str,
-    robustness: float,
+    robustness: float | None,
     cache: Path | None = None,
+    throughput_penalty: float | None = None,
+    terminal_quantile: float | None = None,
+    nominal_terminal: bool = False,
 ) -> dict[str, Any]:
     import pandas as pd
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from gridstream.core.storage import backtest as tuned
     from gridstream.core.storage.backtest import run_backtest, strategy_count
     from gridstream.core.storage.fleet import load_fleet_config
     from gridstream.core.storage.forecast_sources import ForecastSource, SeasonalNaive
@@ -171,8 +175,14 @@ def _backtest(
             b,
             source,
             replan_steps=max(1, replan_minutes // 15),
-            robustness=robustness,
+            robustness=tuned.ROBUSTNESS if robustness is None else robustness,
             progress=lambda n: bar.advance(task, n),
+            throughput_penalty=(
+                tuned.THROUGHPUT_PENALTY if throughput_penalty is None else throughput_penalty
+            ),
+            terminal_quantile=None
+            if nominal_terminal
+            else (tuned.TERMINAL_QUANTILE if terminal_quantile is None else terminal_quantile),
         )
 
 
@@ -218,8 +228,38 @@ def register(app: typer.Typer) -> None:
             str, typer.Option(help="auto (project forecasts if available), project, or naive")
         ] = "auto",
         robustness: Annotated[
-            float, typer.Option(help="0 plans on P50, 1 on the worst quantile")
-        ] = 0.5,
+            float | None,
+            typer.Option(
+                min=0.0,
+                max=1.0,
+                help="forecast MPC: price charging this far from P50 toward P90 and "
+                "discharging toward P10 (0: P50 only, 1: the worst quantile); "
+                "default: the setting tuned on 2021",
+            ),
+        ] = None,
+        throughput_penalty: Annotated[
+            float | None,
+            typer.Option(
+                min=0.0,
+                help="forecast MPC: planning hurdle in EUR per MWh charged or discharged "
+                "(CO2 at 100 EUR/t: 10 EUR/MWh is 100 gCO2/kWh); default: tuned on 2021",
+            ),
+        ] = None,
+        terminal_quantile: Annotated[
+            float | None,
+            typer.Option(
+                min=0.0,
+                max=1.0,
+                help="forecast MPC: value energy left at the horizon end at this quantile "
+                "of the forecast CO2 intensity; default: tuned on 2021",
+            ),
+        ] = None,
+        no_terminal_value: Annotated[
+            bool,
+            typer.Option(
+                "--no-terminal-value", help="forecast MPC: no value beyond the terminal SoC floor"
+            ),
+        ] = False,
         forecast_cache: Annotated[
             Path | None,
             typer.Option(help="save/reuse the project's forecasts in this .npz file"),
@@ -243,6 +283,9 @@ def register(app: typer.Typer) -> None:
             forecast,
             robustness,
             forecast_cache,
+            throughput_penalty,
+            terminal_quantile,
+            no_terminal_value,
         )
         if json_out:
             emit_json(report)

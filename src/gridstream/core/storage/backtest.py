@@ -15,7 +15,11 @@ from gridstream.core.storage.strategies import Progress, StrategyRun, run_mpc, r
 
 PRIMARY = {"co2": "co2_avoided_t", "peak": "peak_removed_mw_daily_mean", "mixed": "co2_avoided_t"}
 METRICS = ("co2_avoided_t", "peak_removed_mw_daily_mean")
+# The forecast MPC's uncertainty handling, chosen on 2021 (models trained on 2019-2020) and
+# confirmed once on 2022; see benchmarks/storage_backtest.py.
 ROBUSTNESS = 0.5
+THROUGHPUT_PENALTY = 0.0
+TERMINAL_QUANTILE: float | None = None
 
 
 def strategy_count() -> int:
@@ -37,16 +41,26 @@ def run_backtest(
     replan_steps: int = 4,
     robustness: float = ROBUSTNESS,
     progress: Progress | None = None,
+    throughput_penalty: float = THROUGHPUT_PENALTY,
+    terminal_quantile: float | None = TERMINAL_QUANTILE,
 ) -> dict[str, Any]:
     """Replay ``[start, end)`` with four strategies and report realised benefits.
 
-    ``forecast_mpc`` plans on ``forecasts`` with quantile robustness and measurement feedback;
-    ``forecast_mpc_nominal`` is the same on P50 only (to show what robustness buys).
+    ``forecast_mpc`` plans on ``forecasts`` with measurement feedback and the uncertainty
+    handling (quantile ``robustness``, a ``throughput_penalty`` hurdle per MWh, a terminal SoC
+    value at ``terminal_quantile``); ``forecast_mpc_nominal`` plans on P50 alone with none of
+    them, to show what the uncertainty handling buys.
     """
     signal = data.series["co2"]
     if objective == "peak":
         signal = data.series["demand"] - data.series["wind"]
     anchored = Anchored(forecasts)
+    planning = preset(objective, robustness).model_copy(
+        update={
+            "throughput_penalty_eur_per_mwh": throughput_penalty,
+            "terminal_value_quantile": terminal_quantile,
+        }
+    )
     runs: dict[str, StrategyRun] = {
         "perfect_foresight": run_mpc(
             fleet,
@@ -60,7 +74,7 @@ def run_backtest(
         ),
         "forecast_mpc": run_mpc(
             fleet,
-            preset(objective, robustness),
+            planning,
             anchored,
             data,
             start,
@@ -107,6 +121,11 @@ def run_backtest(
         "replan_minutes": replan_steps * 15,
         "forecast_source": forecasts.name,
         "robustness": robustness,
+        "planning": {
+            "robustness": robustness,
+            "throughput_penalty_eur_per_mwh": throughput_penalty,
+            "terminal_value_quantile": terminal_quantile,
+        },
         "fleet": fleet.model_dump(),
         "primary_metric": primary,
         "benefit": benefit,

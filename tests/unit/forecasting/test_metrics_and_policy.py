@@ -57,3 +57,20 @@ def test_band_factors_calibrate_a_too_narrow_band_to_80_percent() -> None:
     widened = factors[leads] * half
     assert 0.77 < coverage(actual, -widened, widened) < 0.83
     assert np.allclose(factors[1:], 1.2816 / 0.5, rtol=0.1)
+
+
+def test_band_factors_follow_a_per_lead_coverage_target() -> None:
+    from gridstream.core.forecasting.quantile_model import TrainConfig, band_factors
+
+    rng = np.random.default_rng(11)
+    n = 96 * 600
+    leads = np.tile(np.arange(1, 97), 600)
+    actual = rng.normal(0.0, 1.0, n)
+    half = np.ones(n)
+    levels = np.column_stack([-half, np.zeros(n), half])
+    targets = TrainConfig(band_coverage=0.70, band_coverage_24h=0.90).coverage_targets()
+    assert targets[1] == 0.70 and abs(targets[96] - 0.90) < 1e-12
+    factors = band_factors(actual, levels, leads, targets)
+    early, late = leads <= 10, leads >= 87
+    assert 0.67 < coverage(actual[early], -factors[leads][early], factors[leads][early]) < 0.73
+    assert 0.87 < coverage(actual[late], -factors[leads][late], factors[leads][late]) < 0.93

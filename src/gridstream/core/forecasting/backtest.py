@@ -76,12 +76,18 @@ def fit(
 ) -> tuple[QuantileForecaster, dict[str, str]]:
     """Train on targets in ``[train_from, train_until)``; returns the forecaster and texts.
 
-    The last ``config.calibration_days`` of the window are held out from the trees and used
-    to calibrate the P10–P90 band (:func:`band_factors`), hourly origins, every lead.
+    The last ``config.calibration_days`` of the window (at most a quarter of it, at least
+    7 days, else no calibration) are held out from the trees and used to calibrate the P10–P90
+    band (:func:`band_factors`), hourly origins, every lead. A season rather than a month:
+    a 28-day December window gave 24 h wind bands covering 86 % of 2021 but 71 % of 2022; 91
+    days held both within 75–85 % on the 2021 validation year. The calibration aims a little
+    above 80 % at long leads (:meth:`TrainConfig.coverage_targets`) because their errors on a
+    new year run larger than on the months just before it.
     """
     first = prepared.position(train_from)
-    cal_from = train_until - pd.Timedelta(days=config.calibration_days)
-    calibrate = config.calibration_days > 0 and cal_from > train_from + pd.Timedelta(days=28)
+    days = min(float(config.calibration_days), (train_until - train_from) / pd.Timedelta(days=4))
+    calibrate = days >= 7
+    cal_from = train_until - pd.Timedelta(days=days)
     fit_until = cal_from if calibrate else train_until
     last_target = prepared.position(fit_until) - 1
     rows, leads = sample_pairs(prepared.values, first, last_target, config.samples, config.seed)
@@ -105,9 +111,16 @@ def fit(
         keep = cal_rows + cal_leads < end
         cal_rows, cal_leads = cal_rows[keep], cal_leads[keep]
         levels = forecaster.predict_levels(prepared.features, prepared.index, cal_rows, cal_leads)
-        factors = band_factors(prepared.values[cal_rows + cal_leads], levels, cal_leads)
+        factors = band_factors(
+            prepared.values[cal_rows + cal_leads], levels, cal_leads, config.coverage_targets()
+        )
         target = json.loads(texts[TARGET])
         target["band_factors"] = [float(x) for x in factors]
+        target["calibration"] = {
+            "from": cal_from.isoformat(),
+            "until": train_until.isoformat(),
+            "coverage_targets": [round(float(x), 4) for x in config.coverage_targets()[1:]],
+        }
         texts[TARGET] = json.dumps(target)
         forecaster = QuantileForecaster(series_id, version, texts)
     return forecaster, texts

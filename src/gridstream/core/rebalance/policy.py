@@ -222,7 +222,8 @@ class RebalancePolicy:
     ) -> tuple[float, str | None]:
         """Battery output is non-synchronous: discharge only within the SNSP headroom.
 
-        The headroom is (limit - forecast SNSP P50) x forecast demand P50, from the region's
+        The headroom is (limit - forecast SNSP P90) x forecast demand P10 (cautious: on a
+        Jan 2022 replay the P50 version still added 2.5 h above the limit), from the region's
         (or, as SNSP is an all-island figure, the all-island) forecasts; without both
         forecasts the discharge is left as scheduled. Returns the allowed MW and a note.
         """
@@ -230,10 +231,10 @@ class RebalancePolicy:
         demand = by_key.get((region, "demand")) or by_key.get(("ALL", "demand"))
         if snsp is None or demand is None:
             return discharge_mw, None
-        room = max(0.0, (self.config.snsp_limit - snsp.p50_max) * demand.p50_max)
+        room = max(0.0, (self.config.snsp_limit - snsp.p90_max) * demand.p10_max)
         if room >= discharge_mw:
             return discharge_mw, None
         return room, (
-            f"; limited to {room:.0f} MW: forecast SNSP {snsp.p50_max:.0%} leaves that much "
+            f"; limited to {room:.0f} MW: forecast SNSP P90 {snsp.p90_max:.0%} leaves that much "
             f"headroom under the {self.config.snsp_limit:.0%} limit"
         )

@@ -70,3 +70,15 @@ def test_sigkills_lose_and_duplicate_nothing() -> None:
     assert report["topics"]["raw"]["expected"] == report["data"]["rows"]
     assert report["services"] == list(resolve_services(None))
     assert code == (0 if report["ok"] else 1)
+
+
+def test_a_broker_restart_loses_and_duplicates_nothing() -> None:
+    args = ("--kills", "0", "--broker-restart", "--seed", "7", "--days", "1")
+    code, report = run_cli(*args, "--replay-seconds", "15")
+    assert_nothing_lost(report)
+    faulty = report["faulty_run"]
+    assert faulty["settled"]
+    assert [f["kind"] for f in faulty["faults"]] == ["broker-restart"]
+    # the services reconnected by themselves: none had to be restarted
+    assert all(p["crashes"] == 0 for p in faulty["processes"].values()), faulty["processes"]
+    assert code == (0 if report["ok"] else 1)

@@ -420,8 +420,8 @@ class Runner(Generic[T]):
                     what = f"{self.config.service}: adding offsets to the transaction"
                     with_retries(
                         lambda: bounded(
-                            lambda: producer.send_offsets_to_transaction(offsets, metadata, 30),
-                            30,
+                            lambda: producer.send_offsets_to_transaction(offsets, metadata, 15),
+                            15,
                             what,
                         ),
                         what,

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 
 PATIENCE_S = 300.0
-GRACE_S = 15.0
+GRACE_S = 10.0
 
 
 class StuckClient(BrokerError):

@@ -9,42 +9,23 @@ worker publishes after every tick.
 from __future__ import annotations
 
 import dataclasses
-import queue
 import threading
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future
-from typing import Any
+from collections.abc import Iterable
 
 from gridstream.core.alerts.model import Alert, Silence
-from gridstream.errors import GridstreamError
+from gridstream.services.command_queue import CommandQueue, WorkerUnavailable
 
-Command = Callable[[], Any]
-
-
-class WorkerUnavailable(GridstreamError):
-    """The alert worker did not run the command in time (starting, or not assigned)."""
+__all__ = ["AlertControl", "WorkerUnavailable"]
 
 
-class AlertControl:
+class AlertControl(CommandQueue):
     def __init__(self) -> None:
-        self._commands: queue.Queue[tuple[Command, Future[Any]]] = queue.Queue()
+        super().__init__(worker="alert worker", timeout_s=10.0)
         self._lock = threading.Lock()
         self._alerts: list[Alert] = []
         self._silences: dict[str, Silence] = {}
 
-    # ---- HTTP side -------------------------------------------------------------------------
-    def call(self, command: Command, timeout_s: float = 10.0) -> Any:
-        """Run ``command`` on the worker thread and return its result (or raise its error)."""
-        future: Future[Any] = Future()
-        self._commands.put((command, future))
-        try:
-            return future.result(timeout=timeout_s)
-        except TimeoutError:
-            future.cancel()
-            raise WorkerUnavailable(
-                "the alert worker did not answer in time: check /ready and retry"
-            ) from None
-
+    # ---- HTTP side: call(), and the snapshot readers ---------------------------------------
     def alerts(self) -> list[Alert]:
         with self._lock:
             return list(self._alerts)
@@ -53,21 +34,7 @@ class AlertControl:
         with self._lock:
             return sorted(self._silences.values(), key=lambda s: (s.starts_at_ms, s.id))
 
-    # ---- worker side -----------------------------------------------------------------------
-    def run_pending(self) -> None:
-        """Run every queued command (on the worker thread)."""
-        while True:
-            try:
-                command, future = self._commands.get_nowait()
-            except queue.Empty:
-                return
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(command())
-            except Exception as exc:  # the caller gets the error
-                future.set_exception(exc)
-
+    # ---- worker side: run_pending(), and publishing the snapshot -------------------------
     def publish(self, alerts: Iterable[Alert], silences: Iterable[Silence]) -> None:
         snapshot = [dataclasses.replace(a) for a in alerts]
         by_id = {s.id: dataclasses.replace(s) for s in silences}

@@ -11,7 +11,7 @@ import logging
 import signal
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 import typer
 
@@ -58,11 +58,32 @@ def _regions(text: str) -> tuple[str, ...]:
     return tuple(r.strip().upper() for r in text.split(",") if r.strip())
 
 
-def _day(moment: datetime) -> date:
-    return moment.date()
+class _Slice(TypedDict):
+    """The replayed slice and run options that every verify scenario takes."""
+
+    start: date
+    days: int
+    regions: tuple[str, ...]
+    replay_s: float
+    seed: int
+    keep: Path | None
 
 
-def _print(report: dict[str, object], as_json: bool) -> None:
+def _slice(
+    start: datetime, days: int, regions: str, replay_s: float, seed: int, keep: Path | None
+) -> _Slice:
+    return _Slice(
+        start=start.date(),
+        days=days,
+        regions=_regions(regions),
+        replay_s=replay_s,
+        seed=seed,
+        keep=keep,
+    )
+
+
+def _finish(report: dict[str, object], as_json: bool) -> None:
+    """Print the report (a table unless ``--json``, then the JSON line); exit 1 if it failed."""
     if not as_json:
         topics = report.get("topics", {})
         assert isinstance(topics, dict)
@@ -74,6 +95,8 @@ def _print(report: dict[str, object], as_json: bool) -> None:
             )
         typer.echo("OK: nothing lost, duplicated or different" if report["ok"] else "FAILED")
     emit_json(report)
+    if not report["ok"]:
+        raise typer.Exit(1)
 
 
 @verify_app.command("exactly-once")
@@ -130,18 +153,10 @@ def exactly_once(
         broker_restart=broker_restart,
         nodes=nodes,
         kill_broker=kill_broker,
-        start=_day(start),
-        days=days,
-        regions=_regions(regions),
-        replay_s=replay_seconds,
-        seed=seed,
-        keep=keep,
         models=models,
+        **_slice(start, days, regions, replay_seconds, seed, keep),
     )
-    report = verify_exactly_once(options)
-    _print(report, as_json)
-    if not report["ok"]:
-        raise typer.Exit(1)
+    _finish(verify_exactly_once(options), as_json)
 
 
 @verify_app.command("scale-out")
@@ -165,21 +180,10 @@ def scale_out(
     from gridstream.verify.scale_out import ScaleOutOptions, verify_scale_out
 
     _logging(verbose)
-    report = verify_scale_out(
-        ScaleOutOptions(
-            data=data,
-            service=service,
-            start=_day(start),
-            days=days,
-            regions=_regions(regions),
-            replay_s=replay_seconds,
-            seed=seed,
-            keep=keep,
-        )
+    options = ScaleOutOptions(
+        data=data, service=service, **_slice(start, days, regions, replay_seconds, seed, keep)
     )
-    _print(report, as_json)
-    if not report["ok"]:
-        raise typer.Exit(1)
+    _finish(verify_scale_out(options), as_json)
 
 
 def register(app: typer.Typer) -> None:

@@ -4,6 +4,9 @@ reconciliation of what went in against what came out and what was dead-lettered.
 Each case is a :class:`Case`: a label, the bytes to inject (value, key, headers) and what must
 happen to it. The label travels as a header (``bad-case``), which the dead-letter record keeps
 in ``original_headers``, so every dead letter can be traced back to the case that caused it.
+
+The tests share one series (``SID``), its start time ``T0``, the quarter-hour ``Q`` and the
+message builders of the records that several services consume.
 """
 
 from __future__ import annotations
@@ -22,13 +25,22 @@ from gridstream.bus.reader import ReadRecord, read_topic
 from gridstream.bus.runner import Runner
 from gridstream.bus.serde import SCHEMA_HEADER, TYPE_HEADER, encode
 from gridstream.bus.settings import KafkaSettings
+from gridstream.schemas import features_pb2, readings_pb2
 from gridstream.schemas.alert_pb2 import SystemEvent
 from gridstream.schemas.dead_letter_pb2 import DeadLetter
+
+from .ingest_support import ms
 
 CASE_HEADER = "bad-case"
 Outcome = Literal["dead", "ok", "any"]
 #: larger than the biggest legitimate record by far, well under the broker's 4 MiB limit
 OVERSIZED_BYTES = 1_200_000
+
+SID = "ALL/SYSTEM_DEMAND"
+T0 = ms(2024, 3, 1)
+Q = 900_000
+FUTURE = ms(2999, 1, 1)
+NAN, INF = float("nan"), float("inf")
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,44 @@ def message_case(
 ) -> Case:
     value, headers = encode(msg)
     return Case(label, topic, key, value, tuple(headers), expect, reason)
+
+
+def series_case(label: str, topic: str, msg: Message, expect: Outcome, reason: str = "") -> Case:
+    """A :func:`message_case` keyed by the test series ``SID``."""
+    return message_case(label, topic, SID, msg, expect, reason)
+
+
+def reading_fields(ts_ms: int, value: float) -> dict[str, Any]:
+    """The fields that every per-reading message of the test series ``SID`` carries."""
+    return {
+        "record_id": f"{SID}@{ts_ms}",
+        "series_id": SID,
+        "region": "ALL",
+        "field": "SYSTEM_DEMAND",
+        "ts_ms": ts_ms,
+        "value": value,
+    }
+
+
+def clean_reading(ts_ms: int, value: float, **extra: Any) -> readings_pb2.CleanReading:
+    fields = reading_fields(ts_ms, value) | {"unit": "MW", "interval_minutes": 15}
+    return readings_pb2.CleanReading(**(fields | extra))
+
+
+def feature_vector(
+    ts_ms: int, value: float, feature_set: str = "v1", **extra: Any
+) -> features_pb2.FeatureVector:
+    fields: dict[str, Any] = {
+        "series_id": SID,
+        "region": "ALL",
+        "field": "SYSTEM_DEMAND",
+        "ts_ms": ts_ms,
+        "value": value,
+        "feature_set": feature_set,
+        "features": {"lag_1": value},
+    }
+    fields.update(extra)
+    return features_pb2.FeatureVector(**fields)
 
 
 def _mid_field_cut(data: bytes, message_type: type[Message]) -> bytes:
@@ -168,6 +218,20 @@ class Running:
     def stop(self) -> None:
         self.runner.stop()
         self.thread.join(60)
+
+
+def run_fed(runner: Runner[Any], kafka: KafkaSettings, cases: list[Case]) -> Running:
+    """Start ``runner`` in a thread, inject ``cases`` and wait until it has consumed them all
+    and is still alive. The caller stops it; it is stopped here if any of this fails."""
+    running = Running(runner)
+    try:
+        inject(kafka, cases)
+        running.wait_consumed(len(cases))
+        assert running.thread.is_alive() and running.runner.health.snapshot().alive
+    except BaseException:
+        running.stop()
+        raise
+    return running
 
 
 def dead_letters(kafka: KafkaSettings, topic: str) -> list[ReadRecord[DeadLetter]]:

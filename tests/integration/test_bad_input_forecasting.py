@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from google.protobuf.message import Message
 
 from gridstream.bus.reader import read_topic
 from gridstream.schemas import features_pb2, forecast_pb2, model_pb2, readings_pb2
@@ -27,65 +26,42 @@ from gridstream.services.ml_preprocessor import SERVICE as ML_PRE
 from gridstream.services.ml_preprocessor import ml_preprocessor_runner, repartition_topic
 
 from .bad_input_support import (
-    Case,
-    Running,
+    FUTURE,
+    NAN,
+    SID,
+    T0,
+    Q,
     check_dead_letters,
     dead_letters,
-    inject,
+    feature_vector,
     message_case,
+    run_fed,
+    series_case,
     wire_cases,
 )
-from .ingest_support import ms, pipeline_settings
+from .bad_input_support import clean_reading as clean
+from .ingest_support import pipeline_settings
 
 pytestmark = pytest.mark.integration
-SID = "ALL/SYSTEM_DEMAND"
-T0 = ms(2024, 3, 1)
-Q = 900_000
-FUTURE = ms(2999, 1, 1)
-NAN = float("nan")
-
-
-def clean(ts_ms: int, value: float, **extra: Any) -> readings_pb2.CleanReading:
-    fields: dict[str, Any] = {
-        "record_id": f"{SID}@{ts_ms}",
-        "series_id": SID,
-        "region": "ALL",
-        "field": "SYSTEM_DEMAND",
-        "ts_ms": ts_ms,
-        "value": value,
-        "unit": "MW",
-        "interval_minutes": 15,
-    }
-    fields.update(extra)
-    return readings_pb2.CleanReading(**fields)
 
 
 def test_ml_preprocessor_bad_input(kafka_bootstrap, unique, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     settings = pipeline_settings(kafka_bootstrap, unique("badml"), tmp_path)
     pre = settings.topics.preprocessed
 
-    def c(label: str, msg: Message, expect: str, reason: str = "") -> Case:
-        return message_case(label, pre, SID, msg, expect, reason)  # type: ignore[arg-type]
-
     cases = [
-        *[c(f"ok-{i}", clean(T0 + i * Q, 4000.0 + i), "ok") for i in range(4)],
+        *[series_case(f"ok-{i}", pre, clean(T0 + i * Q, 4000.0 + i), "ok") for i in range(4)],
         *wire_cases(pre, SID, clean(T0 + 4 * Q, 4000.0)),
-        c("nan", clean(T0 + 4 * Q, NAN), "dead", "bad reading"),
-        c("inf", clean(T0 + 4 * Q, float("inf")), "dead", "bad reading"),
-        c("far-future", clean(FUTURE, 4000.0), "dead", "bad reading"),
-        c("far-past", clean(86_400_000, 4000.0), "dead", "bad reading"),
-        c("no-region", clean(T0, 1.0, region=""), "dead", "region/field"),
-        c("out-of-range", clean(T0 + 4 * Q, 1e12), "ok"),
-        c("duplicate", clean(T0 + 4 * Q, 1e12), "ok"),
-        c("out-of-order", clean(T0 + Q, 4001.0), "ok"),
+        series_case("nan", pre, clean(T0 + 4 * Q, NAN), "dead", "bad reading"),
+        series_case("inf", pre, clean(T0 + 4 * Q, float("inf")), "dead", "bad reading"),
+        series_case("far-future", pre, clean(FUTURE, 4000.0), "dead", "bad reading"),
+        series_case("far-past", pre, clean(86_400_000, 4000.0), "dead", "bad reading"),
+        series_case("no-region", pre, clean(T0, 1.0, region=""), "dead", "region/field"),
+        series_case("out-of-range", pre, clean(T0 + 4 * Q, 1e12), "ok"),
+        series_case("duplicate", pre, clean(T0 + 4 * Q, 1e12), "ok"),
+        series_case("out-of-order", pre, clean(T0 + Q, 4001.0), "ok"),
     ]
-    running = Running(ml_preprocessor_runner(settings, group=unique("g")))
-    try:
-        inject(settings.kafka(), cases)
-        running.wait_consumed(len(cases))
-        assert running.thread.is_alive()
-    finally:
-        running.stop()
+    run_fed(ml_preprocessor_runner(settings, group=unique("g")), settings.kafka(), cases).stop()
     kafka = settings.kafka()
     letters = [r for r in dead_letters(kafka, settings.topics.dead_letter)]
     per_case = check_dead_letters(cases, letters, ML_PRE)
@@ -97,40 +73,29 @@ def test_ml_preprocessor_bad_input(kafka_bootstrap, unique, tmp_path: Path) -> N
 
 
 def vector(ts_ms: int, **extra: Any) -> features_pb2.FeatureVector:
-    fields: dict[str, Any] = {
-        "series_id": SID,
-        "region": "ALL",
-        "field": "SYSTEM_DEMAND",
-        "ts_ms": ts_ms,
-        "value": 4000.0,
-        "feature_set": "test",
-        "features": {"lag_1": 4000.0},
-    }
-    fields.update(extra)
-    return features_pb2.FeatureVector(**fields)
+    return feature_vector(ts_ms, 4000.0, feature_set="test", **extra)
 
 
 def test_forecaster_bad_input(kafka_bootstrap, unique, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     settings = pipeline_settings(kafka_bootstrap, unique("badfc"), tmp_path)
     ml, mu = settings.topics.ml_ready, settings.topics.model_updates
 
-    def c(label: str, topic: str, msg: Message, expect: str, reason: str = "") -> Case:
-        return message_case(label, topic, SID, msg, expect, reason)  # type: ignore[arg-type]
-
     cases = [
-        c("v0", ml, vector(T0), "ok"),
+        series_case("v0", ml, vector(T0), "ok"),
         *wire_cases(ml, SID, vector(T0 + Q)),
         *wire_cases(mu, SID, model_pb2.ModelUpdate(series_id=SID, model_version="v1")),
-        c("far-future", ml, vector(FUTURE), "dead", "not plausible"),
-        c("far-past", ml, vector(86_400_000), "dead", "not plausible"),
+        series_case("far-future", ml, vector(FUTURE), "dead", "not plausible"),
+        series_case("far-past", ml, vector(86_400_000), "dead", "not plausible"),
         message_case("no-series", ml, "", vector(T0, series_id=""), "dead", "series id"),
-        c("nan-features", ml, vector(T0 + Q, features={"lag_1": NAN}), "ok"),
-        c("duplicate", ml, vector(T0 + Q), "ok"),  # not forecast twice
-        c("out-of-order", ml, vector(T0), "ok"),  # not forecast again
-        c("off-slot", ml, vector(T0 + Q + 60_000), "ok"),  # not on a quarter-hour
-        c("v2", ml, vector(T0 + 2 * Q), "ok"),
-        c("update-no-version", mu, model_pb2.ModelUpdate(series_id=SID), "dead", "version"),
-        c(
+        series_case("nan-features", ml, vector(T0 + Q, features={"lag_1": NAN}), "ok"),
+        series_case("duplicate", ml, vector(T0 + Q), "ok"),  # not forecast twice
+        series_case("out-of-order", ml, vector(T0), "ok"),  # not forecast again
+        series_case("off-slot", ml, vector(T0 + Q + 60_000), "ok"),  # not on a quarter-hour
+        series_case("v2", ml, vector(T0 + 2 * Q), "ok"),
+        series_case(
+            "update-no-version", mu, model_pb2.ModelUpdate(series_id=SID), "dead", "version"
+        ),
+        series_case(
             "update-unknown",
             mu,
             model_pb2.ModelUpdate(series_id=SID, model_version="nope"),
@@ -138,13 +103,8 @@ def test_forecaster_bad_input(kafka_bootstrap, unique, tmp_path: Path) -> None: 
             "cannot load",
         ),
     ]
-    running = Running(forecaster_runner(settings, group=unique("g")))
-    try:
-        inject(settings.kafka(), cases)
-        running.wait_consumed(len(cases))
-        assert running.thread.is_alive()
-    finally:
-        running.stop()
+    running = run_fed(forecaster_runner(settings, group=unique("g")), settings.kafka(), cases)
+    running.stop()
     kafka = settings.kafka()
     per_case = check_dead_letters(
         cases, dead_letters(kafka, settings.topics.dead_letter), FORECASTER

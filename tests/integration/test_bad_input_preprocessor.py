@@ -24,41 +24,33 @@ from gridstream.schemas.readings_pb2 import CleanReading, RawReading
 from gridstream.services.preprocessor import SERVICE, preprocessor_runner
 
 from .bad_input_support import (
+    FUTURE,
+    SID,
+    T0,
     Case,
+    Outcome,
+    Q,
     Running,
     check_dead_letters,
     dead_letters,
-    inject,
-    message_case,
+    reading_fields,
+    run_fed,
+    series_case,
     wire_cases,
 )
-from .ingest_support import ms, pipeline_settings
+from .ingest_support import pipeline_settings
 
 pytestmark = pytest.mark.integration
-SID = "ALL/SYSTEM_DEMAND"
-T0 = ms(2024, 3, 1)
-Q = 900_000
 
 
 def raw(ts_ms: int, value: float, **extra: object) -> RawReading:
-    fields: dict[str, object] = {
-        "record_id": f"{SID}@{ts_ms}",
-        "series_id": SID,
-        "region": "ALL",
-        "field": "SYSTEM_DEMAND",
-        "ts_ms": ts_ms,
-        "value": value,
-        "has_value": True,
-        "unit": "MW",
-        "source": "replay",
-    }
-    fields.update(extra)
-    return RawReading(**fields)  # type: ignore[arg-type]
+    fields = reading_fields(ts_ms, value) | {"has_value": True, "unit": "MW", "source": "replay"}
+    return RawReading(**(fields | extra))
 
 
 def cases(topic: str) -> list[Case]:
-    def case(label: str, msg: RawReading, expect: str, reason: str = "") -> Case:
-        return message_case(label, topic, SID, msg, expect, reason)  # type: ignore[arg-type]
+    def case(label: str, msg: RawReading, expect: Outcome, reason: str = "") -> Case:
+        return series_case(label, topic, msg, expect, reason)
 
     return [
         case("first", raw(T0, 4000.0), "ok"),
@@ -74,7 +66,7 @@ def cases(topic: str) -> list[Case]:
         ),
         case("unknown-region", raw(T0 + Q, 1.0, region="XX", series_id=""), "dead", "region"),
         case("wrong-unit", raw(T0 + Q, 1.0, unit="kW"), "dead", "unit_mismatch"),
-        case("far-future", raw(ms(2999, 1, 1), 4000.0), "dead", "bad_timestamp"),
+        case("far-future", raw(FUTURE, 4000.0), "dead", "bad_timestamp"),
         case("int64-max", raw(2**63 - 1, 4000.0), "dead", "bad_timestamp"),
         case("far-past", raw(86_400_000, 4000.0), "dead", "bad_timestamp"),
         case("negative-ts", raw(-Q, 4000.0), "dead", "bad_timestamp"),
@@ -93,12 +85,8 @@ def test_bad_raw_readings_are_dead_lettered_and_counts_reconcile(
     kafka = settings.kafka()
     group = unique("g")
     injected = cases(settings.topics.raw)
-    running = Running(preprocessor_runner(settings, group=group))
+    running = run_fed(preprocessor_runner(settings, group=group), kafka, injected)
     try:
-        inject(kafka, injected)
-        running.wait_consumed(len(injected))
-        assert running.thread.is_alive()
-        assert running.runner.health.snapshot().alive
         state = _final_state(running)  # (the runner drops its states when it stops)
     finally:
         running.stop()

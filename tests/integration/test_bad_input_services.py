@@ -23,12 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from google.protobuf.message import Message
 
 from gridstream.bus.reader import read_topic
-from gridstream.config import Settings
 from gridstream.core.alerts.engine import AlertEngine
-from gridstream.schemas import alert_pb2, anomaly_pb2, features_pb2, forecast_pb2, readings_pb2
+from gridstream.schemas import alert_pb2, anomaly_pb2, forecast_pb2
 from gridstream.services.alert_engine import ENGINE_KEY, AlertEngineProcessor
 from gridstream.services.alert_receivers import ReceiverHub
 from gridstream.services.alert_rules import RulesHolder
@@ -36,34 +34,28 @@ from gridstream.services.anomaly_detector import AnomalyDetectorProcessor
 from gridstream.services.base import make_runner
 
 from .bad_input_support import (
+    FUTURE,
+    INF,
+    NAN,
+    SID,
+    T0,
     Case,
+    Q,
     Running,
     check_dead_letters,
     dead_letters,
     inject,
     message_case,
+    reading_fields,
+    run_fed,
+    series_case,
     wire_cases,
 )
+from .bad_input_support import clean_reading as clean
+from .bad_input_support import feature_vector as fv
 from .ingest_support import ms, pipeline_settings
 
 pytestmark = pytest.mark.integration
-SID = "ALL/SYSTEM_DEMAND"
-T0 = ms(2024, 3, 1)
-Q = 900_000
-FUTURE = ms(2999, 1, 1)
-NAN, INF = float("nan"), float("inf")
-
-
-def _run(settings: Settings, service: str, processor: Any, cases: list[Case]) -> Running:
-    running = Running(make_runner(settings, service, processor))
-    try:
-        inject(settings.kafka(), cases)
-        running.wait_consumed(len(cases))
-        assert running.thread.is_alive() and running.runner.health.snapshot().alive
-    except BaseException:
-        running.stop()
-        raise
-    return running
 
 
 def _per_topic(cases: list[Case], per_case: Counter[str]) -> Counter[str]:
@@ -74,20 +66,6 @@ def _per_topic(cases: list[Case], per_case: Counter[str]) -> Counter[str]:
 
 
 # ---- smart-anomaly-detector -----------------------------------------------------------------
-def fv(ts_ms: int, value: float, **extra: Any) -> features_pb2.FeatureVector:
-    fields: dict[str, Any] = {
-        "series_id": SID,
-        "region": "ALL",
-        "field": "SYSTEM_DEMAND",
-        "ts_ms": ts_ms,
-        "value": value,
-        "feature_set": "v1",
-        "features": {"lag_1": value},
-    }
-    fields.update(extra)
-    return features_pb2.FeatureVector(**fields)
-
-
 def forecast(issue_ms: int, p50: float, **extra: Any) -> forecast_pb2.Forecast:
     steps = [
         forecast_pb2.ForecastStep(
@@ -117,34 +95,32 @@ def test_anomaly_detector_bad_input(kafka_bootstrap, unique, tmp_path: Path) -> 
     settings = pipeline_settings(kafka_bootstrap, unique("badano"), tmp_path)
     ml, fc = settings.topics.ml_ready, settings.topics.forecasts
 
-    def c(label: str, topic: str, msg: Message, expect: str, reason: str = "") -> Case:
-        return message_case(label, topic, SID, msg, expect, reason)  # type: ignore[arg-type]
-
     nan_fc = forecast(T0, 4000.0)
     nan_fc.steps[3].p50 = NAN
     cases = [
-        c("fc-ok", fc, forecast(T0 - 4 * Q, 4000.0), "ok"),
+        series_case("fc-ok", fc, forecast(T0 - 4 * Q, 4000.0), "ok"),
         *wire_cases(fc, SID, forecast(T0, 4000.0)),
-        c("fc-nan", fc, nan_fc, "dead", "finite"),
+        series_case("fc-nan", fc, nan_fc, "dead", "finite"),
         message_case(
             "fc-no-series", fc, "", forecast(T0, 4000.0, series_id=""), "dead", "series id"
         ),
-        *[c(f"fv-{i}", ml, fv(T0 + i * Q, 4000.0 + 10 * i), "ok") for i in range(6)],
+        *[series_case(f"fv-{i}", ml, fv(T0 + i * Q, 4000.0 + 10 * i), "ok") for i in range(6)],
         *wire_cases(ml, SID, fv(T0 + 6 * Q, 4000.0)),
-        c("fv-nan", ml, fv(T0 + 6 * Q, NAN), "dead", "bad reading"),
-        c("fv-inf", ml, fv(T0 + 6 * Q, INF), "dead", "bad reading"),
-        c("fv-zero-ts", ml, fv(0, 4000.0), "dead", "bad reading"),
-        c("fv-far-future", ml, fv(FUTURE, 4000.0), "dead", "bad reading"),
-        c("fv-far-past", ml, fv(86_400_000, 4000.0), "dead", "bad reading"),
+        series_case("fv-nan", ml, fv(T0 + 6 * Q, NAN), "dead", "bad reading"),
+        series_case("fv-inf", ml, fv(T0 + 6 * Q, INF), "dead", "bad reading"),
+        series_case("fv-zero-ts", ml, fv(0, 4000.0), "dead", "bad reading"),
+        series_case("fv-far-future", ml, fv(FUTURE, 4000.0), "dead", "bad reading"),
+        series_case("fv-far-past", ml, fv(86_400_000, 4000.0), "dead", "bad reading"),
         message_case("fv-no-series", ml, "", fv(T0, 1.0, series_id=""), "dead", "series id"),
-        c("fv-out-of-range", ml, fv(T0 + 6 * Q, 1e12), "ok"),
-        c("fv-duplicate", ml, fv(T0 + 6 * Q, 1e12), "ok"),
-        c("fv-out-of-order", ml, fv(T0 + 2 * Q, 4020.0), "ok"),
-        c("fv-after", ml, fv(T0 + 7 * Q, 4070.0), "ok"),
+        series_case("fv-out-of-range", ml, fv(T0 + 6 * Q, 1e12), "ok"),
+        series_case("fv-duplicate", ml, fv(T0 + 6 * Q, 1e12), "ok"),
+        series_case("fv-out-of-order", ml, fv(T0 + 2 * Q, 4020.0), "ok"),
+        series_case("fv-after", ml, fv(T0 + 7 * Q, 4070.0), "ok"),
     ]
     from gridstream.services.anomaly_detector import SERVICE
 
-    running = _run(settings, SERVICE, AnomalyDetectorProcessor(settings.topics), cases)
+    processor = AnomalyDetectorProcessor(settings.topics)
+    running = run_fed(make_runner(settings, SERVICE, processor), settings.kafka(), cases)
     try:
         slot = next(v.get(SID) for v in running.runner._states.values() if v.get(SID))
     finally:
@@ -168,33 +144,13 @@ def test_anomaly_detector_bad_input(kafka_bootstrap, unique, tmp_path: Path) -> 
 
 # ---- smart-alert-engine ---------------------------------------------------------------------
 def anomaly(ts_ms: int, value: float, **extra: Any) -> anomaly_pb2.Anomaly:
-    fields: dict[str, Any] = {
-        "record_id": f"{SID}@{ts_ms}",
-        "series_id": SID,
-        "region": "ALL",
-        "field": "SYSTEM_DEMAND",
-        "ts_ms": ts_ms,
-        "value": value,
+    fields = reading_fields(ts_ms, value) | {
         "score": 0.1,
         "label": "normal",
         "explanation": "normal",
         "detector_version": "t",
     }
-    fields.update(extra)
-    return anomaly_pb2.Anomaly(**fields)
-
-
-def clean(ts_ms: int, value: float) -> readings_pb2.CleanReading:
-    return readings_pb2.CleanReading(
-        record_id=f"{SID}@{ts_ms}",
-        series_id=SID,
-        region="ALL",
-        field="SYSTEM_DEMAND",
-        ts_ms=ts_ms,
-        value=value,
-        unit="MW",
-        interval_minutes=15,
-    )
+    return anomaly_pb2.Anomaly(**(fields | extra))
 
 
 def event(ts_ms: int, kind: str = "feed_gap") -> alert_pb2.SystemEvent:
@@ -215,32 +171,29 @@ def test_alert_engine_bad_input(kafka_bootstrap, unique, tmp_path: Path) -> None
     topics = settings.topics
     an, ev, pre = topics.anomalies, topics.system_events, topics.preprocessed
 
-    def c(label: str, topic: str, msg: Message, expect: str, reason: str = "") -> Case:
-        return message_case(label, topic, SID, msg, expect, reason)  # type: ignore[arg-type]
-
     cases = [
-        c("an-ok", an, anomaly(T0, 4000.0), "ok"),
-        c("pre-ok", pre, clean(T0, 4000.0), "ok"),
-        c("ev-ok", ev, event(T0), "ok"),
+        series_case("an-ok", an, anomaly(T0, 4000.0), "ok"),
+        series_case("pre-ok", pre, clean(T0, 4000.0), "ok"),
+        series_case("ev-ok", ev, event(T0), "ok"),
         *wire_cases(an, SID, anomaly(T0 + Q, 4000.0)),
         *wire_cases(ev, SID, event(T0 + Q)),
         *wire_cases(pre, SID, clean(T0 + Q, 4000.0)),
-        c("an-nan", an, anomaly(T0 + Q, NAN, score=NAN), "any"),
-        c("an-inf", an, anomaly(T0 + Q, INF), "any"),
-        c("an-no-series", an, anomaly(T0 + Q, 1.0, series_id=""), "dead", "series id"),
-        c("an-far-future", an, anomaly(FUTURE, 4000.0), "dead", "time"),
-        c("pre-far-future", pre, clean(FUTURE, 4000.0), "dead", "time"),
-        c("ev-far-future", ev, event(FUTURE), "dead", "time"),
-        c("pre-nan", pre, clean(T0 + Q, NAN), "any"),
-        c("pre-out-of-range", pre, clean(T0 + Q, 1e12), "any"),
-        c("ev-no-kind", ev, event(T0 + Q, kind=""), "dead", "kind"),
-        c("an-duplicate", an, anomaly(T0, 4000.0), "ok"),
-        c("pre-out-of-order", pre, clean(T0 - 4 * Q, 3900.0), "ok"),
-        c("an-last", an, anomaly(T0 + 2 * Q, 4010.0), "ok"),
+        series_case("an-nan", an, anomaly(T0 + Q, NAN, score=NAN), "any"),
+        series_case("an-inf", an, anomaly(T0 + Q, INF), "any"),
+        series_case("an-no-series", an, anomaly(T0 + Q, 1.0, series_id=""), "dead", "series id"),
+        series_case("an-far-future", an, anomaly(FUTURE, 4000.0), "dead", "time"),
+        series_case("pre-far-future", pre, clean(FUTURE, 4000.0), "dead", "time"),
+        series_case("ev-far-future", ev, event(FUTURE), "dead", "time"),
+        series_case("pre-nan", pre, clean(T0 + Q, NAN), "any"),
+        series_case("pre-out-of-range", pre, clean(T0 + Q, 1e12), "any"),
+        series_case("ev-no-kind", ev, event(T0 + Q, kind=""), "dead", "kind"),
+        series_case("an-duplicate", an, anomaly(T0, 4000.0), "ok"),
+        series_case("pre-out-of-order", pre, clean(T0 - 4 * Q, 3900.0), "ok"),
+        series_case("an-last", an, anomaly(T0 + 2 * Q, 4010.0), "ok"),
     ]
     hub = ReceiverHub([])
     processor = AlertEngineProcessor(topics, RulesHolder(None), hub, watch_rules=False)
-    running = _run(settings, SERVICE, processor, cases)
+    running = run_fed(make_runner(settings, SERVICE, processor), settings.kafka(), cases)
     try:
         engines = [v.get(ENGINE_KEY) for v in running.runner._states.values()]
         clocks = [e.now_ms for e in engines if isinstance(e, AlertEngine)]
@@ -274,24 +227,21 @@ def test_storage_optimizer_bad_input(kafka_bootstrap, unique, tmp_path: Path) ->
     fleets = load_fleet_config(None)
     by_region = repartition_topic(topics)
 
-    def c(label: str, msg: Message, expect: str, reason: str = "") -> Case:
-        return message_case(label, fc, SID, msg, expect, reason)  # type: ignore[arg-type]
-
     nan_fc = forecast(T0, 4000.0, forecast_id="nan")
     for step in nan_fc.steps:
         step.p50 = NAN
     cases = [
-        c("ok", forecast(T0, 4000.0), "ok"),
+        series_case("ok", fc, forecast(T0, 4000.0), "ok"),
         *wire_cases(fc, SID, forecast(T0 + Q, 4000.0)),
-        c("nan", nan_fc, "any"),
-        c("inf", forecast(T0 + Q, INF), "any"),
-        c("no-region", forecast(T0, 1.0, region="", series_id=""), "dead", "region"),
-        c("far-future", forecast(FUTURE, 4000.0), "any"),
-        c("no-steps", forecast(T0 + 2 * Q, 4000.0, steps=[]), "any"),
-        c("ignored-field", forecast(T0, 50.0, field="SNSP_ALL"), "ok"),
-        c("ignored-region", forecast(T0, 50.0, region="XX"), "ok"),
-        c("duplicate", forecast(T0, 4000.0), "ok"),
-        c("out-of-order", forecast(T0 - 8 * Q, 4000.0), "ok"),
+        series_case("nan", fc, nan_fc, "any"),
+        series_case("inf", fc, forecast(T0 + Q, INF), "any"),
+        series_case("no-region", fc, forecast(T0, 1.0, region="", series_id=""), "dead", "region"),
+        series_case("far-future", fc, forecast(FUTURE, 4000.0), "any"),
+        series_case("no-steps", fc, forecast(T0 + 2 * Q, 4000.0, steps=[]), "any"),
+        series_case("ignored-field", fc, forecast(T0, 50.0, field="SNSP_ALL"), "ok"),
+        series_case("ignored-region", fc, forecast(T0, 50.0, region="XX"), "ok"),
+        series_case("duplicate", fc, forecast(T0, 4000.0), "ok"),
+        series_case("out-of-order", fc, forecast(T0 - 8 * Q, 4000.0), "ok"),
     ]
     board = ScheduleBoard(sorted(fleets.fleets))
     processor = StorageOptimizerProcessor(topics, by_region, fleets, preset("mixed", 0.5), board)

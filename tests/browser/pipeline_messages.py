@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from gridstream.schemas import (
     alert_pb2,
@@ -55,15 +56,23 @@ def readings(data_root: Path | None, points: int) -> list[tuple[str, int, float]
     return out
 
 
-def clean(series: str, ts: int, value: float) -> readings_pb2.CleanReading:
+def _reading_fields(series: str, ts: int, value: float) -> dict[str, Any]:
+    """The fields every per-reading message of ``series`` (``REGION/FIELD``) carries."""
     region, field = series.split("/")
+    return {
+        "record_id": f"{series}@{ts}",
+        "series_id": series,
+        "region": region,
+        "field": field,
+        "ts_ms": ts,
+        "value": value,
+    }
+
+
+def clean(series: str, ts: int, value: float) -> readings_pb2.CleanReading:
+    field = series.split("/")[1]
     return readings_pb2.CleanReading(
-        record_id=f"{series}@{ts}",
-        series_id=series,
-        region=region,
-        field=field,
-        ts_ms=ts,
-        value=value,
+        **_reading_fields(series, ts, value),
         unit=UNITS[field],
         interval_minutes=30 if field == "SNSP_ALL" else 15,
         source="replay",
@@ -95,14 +104,8 @@ def forecast(series: str, issue: int, level: float, steps: int = 8) -> forecast_
 
 
 def anomaly(series: str, ts: int, value: float) -> anomaly_pb2.Anomaly:
-    region, field = series.split("/")
     return anomaly_pb2.Anomaly(
-        record_id=f"{series}@{ts}",
-        series_id=series,
-        region=region,
-        field=field,
-        ts_ms=ts,
-        value=value,
+        **_reading_fields(series, ts, value),
         score=0.97,
         is_anomaly=True,
         label="spike",

@@ -22,11 +22,20 @@ def _enum(enum: Any, value: int, prefix: str) -> str:
     return name.removeprefix(prefix).lower()
 
 
+def _severity(value: int) -> str:
+    return _enum(common_pb2.Severity, value, "SEVERITY_")
+
+
+def _series(
+    msg: readings_pb2.CleanReading | forecast_pb2.Forecast | anomaly_pb2.Anomaly,
+) -> dict[str, Any]:
+    """The series a per-series message belongs to: ``series``, ``region``, ``field``."""
+    return {"series": msg.series_id, "region": msg.region, "field": msg.field}
+
+
 def reading(msg: readings_pb2.CleanReading) -> dict[str, Any]:
     return {
-        "series": msg.series_id,
-        "region": msg.region,
-        "field": msg.field,
+        **_series(msg),
         "t": msg.ts_ms,
         "v": msg.value,
         "unit": msg.unit,
@@ -37,9 +46,7 @@ def reading(msg: readings_pb2.CleanReading) -> dict[str, Any]:
 def forecast(msg: forecast_pb2.Forecast) -> dict[str, Any]:
     return {
         "id": msg.forecast_id,
-        "series": msg.series_id,
-        "region": msg.region,
-        "field": msg.field,
+        **_series(msg),
         "issued": msg.issue_time_ms,
         "model": msg.model_version,
         "kind": msg.model_kind,
@@ -51,14 +58,12 @@ def forecast(msg: forecast_pb2.Forecast) -> dict[str, Any]:
 def anomaly(msg: anomaly_pb2.Anomaly) -> dict[str, Any]:
     return {
         "id": msg.record_id,
-        "series": msg.series_id,
-        "region": msg.region,
-        "field": msg.field,
+        **_series(msg),
         "t": msg.ts_ms,
         "v": msg.value,
         "score": round(msg.score, 4),
         "label": msg.label,
-        "severity": _enum(common_pb2.Severity, msg.severity, "SEVERITY_"),
+        "severity": _severity(msg.severity),
         "explanation": msg.explanation,
     }
 
@@ -68,7 +73,7 @@ def alert(msg: alert_pb2.Alert) -> dict[str, Any]:
         "id": msg.fingerprint,
         "name": msg.name,
         "state": _enum(alert_pb2.AlertState, msg.state, "ALERT_STATE_"),
-        "severity": _enum(common_pb2.Severity, msg.severity, "SEVERITY_"),
+        "severity": _severity(msg.severity),
         "labels": dict(msg.labels),
         "summary": msg.annotations.get("summary", "") or msg.annotations.get("description", ""),
         "starts": msg.starts_at_ms,
@@ -137,7 +142,7 @@ def system_event(msg: alert_pb2.SystemEvent) -> dict[str, Any]:
         "id": msg.event_id,
         "service": msg.service,
         "kind": msg.kind,
-        "severity": _enum(common_pb2.Severity, msg.severity, "SEVERITY_"),
+        "severity": _severity(msg.severity),
         "message": msg.message,
         "t": msg.ts_ms,
     }

@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
+from browser.pipeline_messages import clean
+
 from gridstream.dashboard.state import DashboardState
-from gridstream.schemas import alert_pb2, anomaly_pb2, readings_pb2
-
-
-def clean(series: str, ts: int, value: float) -> readings_pb2.CleanReading:
-    region, field = series.split("/")
-    return readings_pb2.CleanReading(
-        record_id=f"{series}@{ts}",
-        series_id=series,
-        region=region,
-        field=field,
-        ts_ms=ts,
-        value=value,
-        unit="MW",
-    )
+from gridstream.schemas import alert_pb2, anomaly_pb2
 
 
 def test_window_is_bounded_per_series_and_keeps_the_newest() -> None:

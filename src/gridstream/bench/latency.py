@@ -22,7 +22,7 @@ from gridstream.bus.settings import KafkaSettings
 from gridstream.bus.tail import TopicTail
 from gridstream.bus.topics import TopicNames
 from gridstream.schemas import anomaly_pb2, forecast_pb2, readings_pb2, rebalance_pb2
-from gridstream.sources.records import make_raw_reading, series_id, split_record_id
+from gridstream.sources.records import make_raw_reading, split_record_id
 from gridstream.sources.replay import Row
 
 #: output stage name -> logical topic
@@ -52,6 +52,20 @@ class LatencyResult:
             return None
         rank = min(len(values) - 1, max(0, round(q / 100.0 * len(values) + 0.5) - 1))
         return round(values[rank], 1)
+
+
+def live_reading(row: Row) -> readings_pb2.RawReading:
+    """A recorded row as the reading the ingestor would produce now (replay source)."""
+    ts, region, fld, value, text = row
+    return make_raw_reading(
+        region=region,
+        field=fld,
+        ts_ms=ts,
+        value=value,
+        effective_time=text,
+        source="replay",
+        ingested_at_ms=int(time.time() * 1000),
+    )
 
 
 def _cited(message: Message, stage: str) -> list[tuple[str, int]]:
@@ -113,21 +127,13 @@ def run_latency(
     produced: dict[tuple[str, int], float] = {}
     started = time.monotonic()
     try:
-        for i, (ts, region, fld, value, text) in enumerate(rows):
+        for i, row in enumerate(rows):
             due = started + i / rate_per_s
             pause = due - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
-            reading = make_raw_reading(
-                region=region,
-                field=fld,
-                ts_ms=ts,
-                value=value,
-                effective_time=text,
-                source="replay",
-                ingested_at_ms=int(time.time() * 1000),
-            )
-            key = (series_id(region, fld), ts)
+            reading = live_reading(row)
+            key = (reading.series_id, reading.ts_ms)
             produced.setdefault(key, time.time())
             producer.send(names.raw, key[0], reading)
             if i % 500 == 0:

@@ -12,7 +12,6 @@ import contextlib
 import logging
 import os
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gridstream.bench.data import DEFAULT_DATA, expected_counts, live_rows, select_span
-from gridstream.bench.latency import run_latency
+from gridstream.bench.latency import live_reading, run_latency
 from gridstream.bench.pipeline import run_pipeline
 from gridstream.bench.processes import ChildSet
 from gridstream.bench.report import latency_fields
@@ -34,7 +33,7 @@ from gridstream.bus.throughput import measure_ceiling
 from gridstream.bus.topics import TopicNames, TopicSpec, topic_specs
 from gridstream.errors import BrokerError
 from gridstream.schemas import dead_letter_pb2
-from gridstream.sources.records import make_raw_reading, series_id
+from gridstream.sources.records import series_id
 
 log = logging.getLogger(__name__)
 PARTITIONS = 3
@@ -114,17 +113,7 @@ def run_bench(
             [*topic_specs(names, PARTITIONS, 1), TopicSpec(ceiling_topic, PARTITIONS, 1)]
         )
         try:
-            ts, region, fld, value, text = rows[0]
-            sample = make_raw_reading(
-                region=region,
-                field=fld,
-                ts_ms=ts,
-                value=value,
-                effective_time=text,
-                source="replay",
-                ingested_at_ms=int(time.time() * 1000),
-            )
-            payload, headers = encode(sample)
+            payload, headers = encode(live_reading(rows[0]))
             keys = sorted({series_id(r, f).encode() for _, r, f, _, _ in rows[:200]})
             progress(f"ceiling: {expected.readings:,} raw records produce→consume")
             ceiling = measure_ceiling(

@@ -23,21 +23,15 @@ per partition, so a correct exactly-once pipeline reproduces it bit for bit.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterator
+from types import ModuleType
 
 from google.protobuf.message import Message
 
-from gridstream.schemas import (
-    alert_pb2,
-    anomaly_pb2,
-    dead_letter_pb2,
-    features_pb2,
-    forecast_pb2,
-    model_pb2,
-    readings_pb2,
-    rebalance_pb2,
-    storage_pb2,
-)
+from gridstream import schemas
+from gridstream.schemas import dead_letter_pb2
 
 NONDETERMINISTIC: dict[str, tuple[str, ...]] = {
     "gridstream.v1.RawReading": ("ingested_at_ms",),
@@ -48,22 +42,17 @@ NONDETERMINISTIC: dict[str, tuple[str, ...]] = {
     "gridstream.v1.RebalanceAction": ("changed_at_ms", "created_at_ms"),
 }
 
-_MODULES = (
-    alert_pb2,
-    anomaly_pb2,
-    dead_letter_pb2,
-    features_pb2,
-    forecast_pb2,
-    model_pb2,
-    readings_pb2,
-    rebalance_pb2,
-    storage_pb2,
-)
+
+def _schema_modules() -> Iterator[ModuleType]:
+    """Every generated ``*_pb2`` module of :mod:`gridstream.schemas`."""
+    for info in pkgutil.iter_modules(schemas.__path__):
+        if info.name.endswith("_pb2"):
+            yield importlib.import_module(f"{schemas.__name__}.{info.name}")
 
 
 def message_class(full_name: str) -> type[Message]:
     """The generated class of a protobuf full name such as ``gridstream.v1.Forecast``."""
-    for module in _MODULES:
+    for module in _schema_modules():
         for name in module.DESCRIPTOR.message_types_by_name:
             cls: type[Message] = getattr(module, name)
             if cls.DESCRIPTOR.full_name == full_name:

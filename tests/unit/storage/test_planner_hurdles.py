@@ -63,3 +63,19 @@ def test_terminal_value_is_discounted_by_discharge_losses() -> None:
     w = ObjectiveWeights(co2_eur_per_t=1000.0, robustness=0.0, terminal_value_quantile=1.0)
     r = plan_schedule(f, fc, w, initial_soc_mwh=0.0)
     assert r.charge_mw.sum() == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize(("widening", "cycles"), [(0.0, False), (0.5, True)])
+def test_spread_widening_moves_highs_toward_p90_and_lows_toward_p10(
+    widening: float, cycles: bool
+) -> None:
+    # round trip 0.81: P50 100 -> 115 is not worth it (0.81 x 115 = 93 < 100). Widened by
+    # half of the +-40 band: 80 -> 135, and 0.81 x 135 = 109 > 80 is.
+    f = fleet().model_copy(update={"charge_efficiency": 0.9, "discharge_efficiency": 0.9})
+    co2 = Quantiles.of([60.0, 75.0], [100.0, 115.0], [140.0, 155.0])
+    w = ObjectiveWeights(co2_eur_per_t=1000.0, robustness=0.0, spread_widening=widening)
+    r = plan_schedule(f, HorizonForecast(0, {"co2": co2}), w, initial_soc_mwh=0.0)
+    assert not r.fallback, r.reason
+    assert bool(r.charge_mw[0] > 0) is cycles
+    assert bool(r.discharge_mw[1] > 0) is cycles
+    assert r.charge_mw[1] == 0.0 and r.discharge_mw[0] == 0.0

@@ -113,8 +113,12 @@ class FrameForecasts:
 
 
 class Anchored:
-    """Measurement feedback: shift a source's forecast by the latest observed error,
-    fading with lead time (``tau_steps``), as a receding-horizon controller does."""
+    """Measurement feedback: shift a source's forecast by its latest observed error, fading
+    with lead time (``tau_steps``), as a receding-horizon controller does.
+
+    The error is the actual of the last known step ``at - 1`` minus what the source forecast
+    for that step when it was planned, so a ramp in the signal is not mistaken for an error.
+    """
 
     def __init__(self, inner: ForecastSource, tau_steps: float = 12.0) -> None:
         self.inner = inner
@@ -123,11 +127,16 @@ class Anchored:
 
     def horizon(self, data: ReplayData, at: int, steps: int) -> HorizonForecast:
         fc = self.inner.horizon(data, at, steps)
-        if at == 0:
+        if at == 0 or self.tau_steps <= 0:
             return fc
+        before = self.inner.horizon(data, at - 1, 1)
         decay = np.exp(-np.arange(fc.steps) / self.tau_steps)
         series = {}
         for k, q in fc.series.items():
-            shift = (data.series[k][at - 1] - q.p50[0]) * decay if k in data.series else 0.0
-            series[k] = Quantiles(q.p10 + shift, q.p50 + shift, q.p90 + shift)
+            last = before.get(k)
+            if k in data.series and last is not None and len(last):
+                shift = (data.series[k][at - 1] - last.p50[0]) * decay
+                series[k] = Quantiles(q.p10 + shift, q.p50 + shift, q.p90 + shift)
+            else:
+                series[k] = q
         return HorizonForecast(fc.start_ms, series, fc.ids, fc.model_versions)

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gridstream.core.storage.fleet import BatteryFleet
-from gridstream.core.storage.horizon import STEP_HOURS, FloatArray, HorizonForecast
+from gridstream.core.storage.horizon import STEP_HOURS, FloatArray, HorizonForecast, Quantiles
 from gridstream.core.storage.objectives import ObjectiveWeights
 
 INF = float("inf")
@@ -60,6 +60,16 @@ class _Rows:
         self.start.append(len(self.index))
         self.lower.append(lo)
         self.upper.append(hi)
+
+
+def _widened(q: Quantiles | None, amount: float) -> Quantiles | None:
+    """``q`` with its centre moved ``amount`` of the way to P90 above the horizon's median
+    P50 and to P10 below it; the band moves along (its width is kept)."""
+    if q is None or amount <= 0 or len(q) == 0:
+        return q
+    above = q.p50 >= np.median(q.p50)
+    shift = np.where(above, q.p90 - q.p50, q.p10 - q.p50) * amount
+    return Quantiles(q.p10 + shift, q.p50 + shift, q.p90 + shift)
 
 
 def _terminal_value(
@@ -120,13 +130,13 @@ def build_lp(
     cost[C * T : (C + 1) * T] += dt * per_mwh
     cost[D * T : (D + 1) * T] += dt * per_mwh
 
-    co2 = forecast.get("co2")
+    co2 = _widened(forecast.get("co2"), weights.spread_widening)
     if weights.co2_eur_per_t > 0 and co2 is not None:
         w = weights.co2_eur_per_t * dt / 1000.0  # gCO2/kWh == kgCO2/MWh -> tonnes
         cost[C * T : (C + 1) * T] += w * co2.upper(k)
         cost[D * T : (D + 1) * T] -= w * co2.lower(k)
 
-    price = forecast.get("price")
+    price = _widened(forecast.get("price"), weights.spread_widening)
     if weights.cost_weight > 0 and price is not None:
         cost[C * T : (C + 1) * T] += weights.cost_weight * dt * price.upper(k)
         cost[D * T : (D + 1) * T] -= weights.cost_weight * dt * price.lower(k)

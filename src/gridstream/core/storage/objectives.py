@@ -29,6 +29,14 @@ class ObjectiveWeights(BaseModel):
         le=1,
         description="0 plans on P50; 1 prices every action at its worst quantile (P10/P90)",
     )
+    spread_widening: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="plan CO2 intensity and price on P50 moved this far toward P90 where P50 "
+        "is above the horizon's median and toward P10 where below: a P50 path is smoother "
+        "than the path a replanning controller will see and trade on",
+    )
     snsp_limit: float = Field(0.75, gt=0, le=1, description="operational SNSP limit, fraction")
     throughput_penalty_eur_per_mwh: float = Field(
         0.0,

@@ -125,7 +125,7 @@ def train_series(
             metrics=metrics,
             library_versions=library_versions(),
             params={
-                **config.as_dict(),
+                **config.for_series(prepared.series).as_dict(),
                 "validation_from": val_from.isoformat(),
                 "validation_until": train_until.isoformat(),
                 "reason": reason,

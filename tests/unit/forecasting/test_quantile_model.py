@@ -134,3 +134,37 @@ def test_batched_forecasts_equal_single_forecasts_and_predict_levels(
     # interpolated leads lie between their anchors' scaled residuals: no spikes
     p50 = np.stack([t.p50 for t in batch])
     assert np.isfinite(p50).all() and (np.abs(np.diff(p50, axis=1)) < 1000).all()
+
+
+def test_band_calibration_is_held_out_and_stored_with_the_model(history: pd.DataFrame) -> None:
+    import json
+
+    from gridstream.core.forecasting.quantile_model import TARGET
+
+    prepared = prepare(history, "ALL", "demand")
+    start, until = prepared.index[0], prepared.index[-1]
+    forecaster, texts = fit(prepared, start, until, SMALL)
+    target = json.loads(texts[TARGET])
+    # a 42-day window holds out its last quarter (the 91-day default does not fit)
+    held_out = (until - start) / 4
+    assert pd.Timestamp(target["calibration"]["from"]) == until - held_out
+    assert (
+        len(target["band_factors"]) == 97 and len(target["calibration"]["coverage_targets"]) == 96
+    )
+    # the stored factors are what the loaded forecaster applies: without them bands differ
+    plain = {**texts, TARGET: json.dumps({k: v for k, v in target.items() if k != "band_factors"})}
+    rows = np.arange(3000, 3010, dtype=np.int64)
+    leads = np.full(len(rows), 96, dtype=np.int64)
+    calibrated = forecaster.predict_levels(prepared.features, prepared.index, rows, leads)
+    raw = QuantileForecaster("ALL/SYSTEM_DEMAND", "v", plain).predict_levels(
+        prepared.features, prepared.index, rows, leads
+    )
+    np.testing.assert_allclose(calibrated[:, 1], raw[:, 1])
+    width = calibrated[:, 2] - calibrated[:, 0]
+    assert np.allclose(width, target["band_factors"][96] * (raw[:, 2] - raw[:, 0]), rtol=1e-9)
+
+
+def test_demand_models_get_larger_trees_than_weather_series() -> None:
+    config = TrainConfig(num_leaves=31, demand_num_leaves=63)
+    assert config.for_series("demand").num_leaves == 63
+    assert config.for_series("wind").num_leaves == 31 and config.for_series("co2") == config

@@ -40,6 +40,9 @@ class CountingProcessor(Processor[int]):
             time.sleep(self.delay_s)
         count = (state.get(raw.series_id) or 0) + 1
         state.put(raw.series_id, count)
+        if raw.record_id.startswith("crash"):  # a bug after the state was changed
+            state.put(raw.series_id, count + 1000)
+            raise RuntimeError(f"processor bug on {raw.record_id}")
         out = CleanReading(
             record_id=raw.record_id,
             series_id=raw.series_id,

@@ -180,6 +180,45 @@ def test_poison_records_go_to_dead_letter_and_processing_continues(
     assert metrics == 1.0
 
 
+def test_a_processor_crash_leaves_no_trace_in_state_or_outputs(
+    kafka_settings, topic_factory, unique
+) -> None:  # type: ignore[no-untyped-def]
+    source, sink, dlq = topic_factory("src"), topic_factory("sink"), topic_factory("dlq")
+    producer = MessageProducer(kafka_settings)
+    sid = "ALL/SYSTEM_DEMAND"
+    ids = ["r1", "r2", "crash-3", "r4", "r5"]
+    for i, rid in enumerate(ids):
+        producer.send(source, sid, RawReading(series_id=sid, value=float(i), record_id=rid))
+    producer.flush()
+    runner: Runner[int] = Runner(
+        kafka_settings,
+        RunnerConfig(service="counting", group=unique("g"), dead_letter_topic=dlq),
+        CountingProcessor(source, sink),
+    )
+    thread = _run_in_thread(runner)
+    try:
+        assert count_until_quiet(kafka_settings, sink, quiet_s=2, timeout_s=90, expect_at_least=4)
+        assert count_until_quiet(kafka_settings, dlq, quiet_s=1, timeout_s=30, expect_at_least=1)
+    finally:
+        runner.stop()
+        thread.join(30)
+    out = read_topic(kafka_settings, sink, CleanReading)
+    # the crash's state change (+1000) was undone with its batch: counts go on 1, 2, 3, 4
+    assert [(r.value.record_id, r.value.stuck_intervals) for r in out] == [
+        ("r1", 1),
+        ("r2", 2),
+        ("r4", 3),
+        ("r5", 4),
+    ]
+    [letter] = read_topic(kafka_settings, dlq, DeadLetter)
+    assert "processor bug on crash-3" in letter.value.reason
+    assert letter.value.source_topic == source
+    aborted = runner.registry.get_sample_value(
+        "gridstream_transactions_aborted_total", {"service": "counting"}
+    )
+    assert aborted is not None and aborted >= 1
+
+
 def test_ready_is_false_until_the_broker_is_reachable(tmp_path, unique) -> None:  # type: ignore[no-untyped-def]
     from gridstream.broker.cluster import LocalCluster
     from gridstream.broker.ports import free_ports

@@ -4,8 +4,11 @@
 letters, the state changelog entries and the consumer offsets
 (``send_offsets_to_transaction``); consumers read with ``isolation.level=read_committed``.
 ``at_least_once`` mode produces, flushes and then commits offsets. Records that cannot be
-decoded or validated go to the dead-letter topic and processing continues. SIGTERM/SIGINT
-finish the open batch and close cleanly.
+decoded or validated go to the dead-letter topic and processing continues. A processor that
+raises anything else on a record (a bug) may have changed state before it failed: in
+exactly-once mode the whole batch is undone (transaction aborted, state rebuilt from the
+changelog, offsets rewound) and read again, and that record goes to the dead letters without
+reaching the processor. SIGTERM/SIGINT finish the open batch and close cleanly.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import logging
 import signal
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Generic, Literal, TypeVar, cast
@@ -97,6 +101,17 @@ def _key(msg: Message) -> str | None:
     return key.decode() if isinstance(key, bytes) else str(key)
 
 
+_POISON_MEMORY = 10_000
+
+
+class _Crashed(Exception):
+    """A processor raised an unexpected error on one record (exactly-once mode)."""
+
+    def __init__(self, coords: tuple[str, int, int], reason: str, error_type: str) -> None:
+        super().__init__(f"{coords[0]}/{coords[1]}/{coords[2]}: {reason}")
+        self.coords, self.reason, self.error_type = coords, reason, error_type
+
+
 class Runner(Generic[T]):
     """Runs one :class:`Processor` against Kafka until stopped."""
 
@@ -121,6 +136,8 @@ class Runner(Generic[T]):
         self._producer: Any = None
         self._last_punctuate = 0.0
         self._out_counts: dict[str, int] = {}
+        # records a processor crashed on: (topic, partition, offset) -> (reason, error type)
+        self._poisoned: OrderedDict[tuple[str, int, int], tuple[str, str]] = OrderedDict()
 
     # ---- lifecycle -------------------------------------------------------------------------
     def regroup(self, group: str) -> None:
@@ -440,6 +457,9 @@ class Runner(Generic[T]):
         except KafkaException as exc:
             self._recover(exc, records)
             return
+        except _Crashed as crash:
+            self._poison(crash, records)
+            return
         except StuckClient as exc:
             self._rebuild_clients(str(exc))
             return
@@ -464,6 +484,19 @@ class Runner(Generic[T]):
         if not self.exactly_once or err is None or not err.txn_requires_abort():
             raise exc
         log.warning("%s aborting transaction: %s", self.config.service, err.str())
+        self._rewind(records)
+
+    def _poison(self, crash: _Crashed, records: list[Message]) -> None:
+        """A processor raised on one record, maybe after changing state: undo the whole batch
+        (outputs, offsets and state) and read it again; that record then goes to the dead
+        letters without reaching the processor, so its half-done changes never stick."""
+        log.warning("%s: undoing the batch around the crash at %s", self.config.service, crash)
+        self._poisoned[crash.coords] = (crash.reason, crash.error_type)
+        while len(self._poisoned) > _POISON_MEMORY:
+            self._poisoned.popitem(last=False)
+        self._rewind(records)
+
+    def _rewind(self, records: list[Message]) -> None:
         self.metrics.aborted.labels(self.config.service).inc()
         producer = self._producer
         with_retries(
@@ -477,9 +510,12 @@ class Runner(Generic[T]):
             firsts.setdefault((topic, part), offset)
         for (topic, part), offset in firsts.items():
             self._consumer.seek(TopicPartition(topic, part, offset))
-        for part in {p for _, p in firsts}:
-            if part in self._states:
-                self._states[part] = self._restore(part)
+        parts = sorted({p for _, p in firsts} & set(self._states))
+        self.processor.on_revoked(parts)  # drop what the processor kept from the batch
+        for part in parts:
+            self._states[part] = self._restore(part)
+        if parts:
+            self.processor.on_assigned(parts)
 
     def _rebuild_clients(self, reason: str) -> None:
         """Leave the blocked producer behind and start over with new clients: the consumer
@@ -508,6 +544,9 @@ class Runner(Generic[T]):
         if size > self.config.max_record_bytes:
             reason = f"oversized: {size} bytes, more than {self.config.max_record_bytes} bytes"
             return [self._dead_letter(msg, reason, "OversizedRecord")]
+        poisoned = self._poisoned.get((topic, part, offset))
+        if poisoned is not None:
+            return [self._dead_letter(msg, *poisoned)]
         try:
             headers = cast("list[tuple[str, bytes | None]] | None", msg.headers())
             value = decode(raw, headers, self._inputs[topic])
@@ -525,7 +564,10 @@ class Runner(Generic[T]):
             return [self._dead_letter(msg, str(exc), type(exc).__name__)]
         except Exception as exc:  # a bug must not lose the record: park it with the trace
             log.exception("%s failed on %s/%d/%d", self.config.service, topic, part, offset)
-            return [self._dead_letter(msg, f"processing error: {exc!r}", type(exc).__name__)]
+            reason, error_type = f"processing error: {exc!r}", type(exc).__name__
+            if self.exactly_once:  # undo what it may have changed first (see _poison)
+                raise _Crashed((topic, part, offset), reason, error_type) from exc
+            return [self._dead_letter(msg, reason, error_type)]
 
     def _dead_letter(self, msg: Message, reason: str, error_type: str) -> OutRecord:
         topic, part, offset = _coords(msg)

@@ -112,6 +112,7 @@ def _backtest(
     throughput_penalty: float | None = None,
     terminal_quantile: float | None = None,
     nominal_terminal: bool = False,
+    spread_widening: float | None = None,
 ) -> dict[str, Any]:
     import pandas as pd
     from rich.console import Console
@@ -183,6 +184,7 @@ def _backtest(
             terminal_quantile=None
             if nominal_terminal
             else (tuned.TERMINAL_QUANTILE if terminal_quantile is None else terminal_quantile),
+            spread_widening=tuned.SPREAD_WIDENING if spread_widening is None else spread_widening,
         )
 
 
@@ -254,6 +256,15 @@ def register(app: typer.Typer) -> None:
                 "of the forecast CO2 intensity; default: tuned on 2021",
             ),
         ] = None,
+        spread_widening: Annotated[
+            float | None,
+            typer.Option(
+                min=0.0,
+                max=1.0,
+                help="forecast MPC: plan CO2 on P50 moved this far toward P90 above the "
+                "horizon median and toward P10 below it; default: tuned on 2021",
+            ),
+        ] = None,
         no_terminal_value: Annotated[
             bool,
             typer.Option(
@@ -286,6 +297,7 @@ def register(app: typer.Typer) -> None:
             throughput_penalty,
             terminal_quantile,
             no_terminal_value,
+            spread_widening,
         )
         if json_out:
             emit_json(report)

@@ -19,6 +19,7 @@ METRICS = ("co2_avoided_t", "peak_removed_mw_daily_mean")
 # confirmed once on 2022; see benchmarks/storage_backtest.py.
 ROBUSTNESS = 0.5
 THROUGHPUT_PENALTY = 0.0
+SPREAD_WIDENING = 0.0
 TERMINAL_QUANTILE: float | None = None
 
 
@@ -43,13 +44,15 @@ def run_backtest(
     progress: Progress | None = None,
     throughput_penalty: float = THROUGHPUT_PENALTY,
     terminal_quantile: float | None = TERMINAL_QUANTILE,
+    spread_widening: float = SPREAD_WIDENING,
 ) -> dict[str, Any]:
     """Replay ``[start, end)`` with four strategies and report realised benefits.
 
     ``forecast_mpc`` plans on ``forecasts`` with measurement feedback and the uncertainty
     handling (quantile ``robustness``, a ``throughput_penalty`` hurdle per MWh, a terminal SoC
-    value at ``terminal_quantile``); ``forecast_mpc_nominal`` plans on P50 alone with none of
-    them, to show what the uncertainty handling buys.
+    value at ``terminal_quantile``, ``spread_widening`` toward the P10/P90 band);
+    ``forecast_mpc_nominal`` plans on P50 alone with none of them, to show what the
+    uncertainty handling buys.
     """
     signal = data.series["co2"]
     if objective == "peak":
@@ -59,6 +62,7 @@ def run_backtest(
         update={
             "throughput_penalty_eur_per_mwh": throughput_penalty,
             "terminal_value_quantile": terminal_quantile,
+            "spread_widening": spread_widening,
         }
     )
     runs: dict[str, StrategyRun] = {
@@ -125,6 +129,7 @@ def run_backtest(
             "robustness": robustness,
             "throughput_penalty_eur_per_mwh": throughput_penalty,
             "terminal_value_quantile": terminal_quantile,
+            "spread_widening": spread_widening,
         },
         "fleet": fleet.model_dump(),
         "primary_metric": primary,

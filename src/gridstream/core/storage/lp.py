@@ -1,9 +1,9 @@
 """The storage linear program: variables, constraints and objective as sparse arrays.
 
 Columns, for T steps: charge c_t, discharge d_t (MW), SoC s_t at the end of step t (MWh),
-wind absorbed a_t (MW), and one horizon-peak variable P (MW). Rows: SoC dynamics, ramp
-limits on net power d_t - c_t, the peak epigraph (P >= net demand - d_t + c_t) and
-a_t <= c_t. Uncertainty enters through ``robustness``: charging is priced at a high
+wind absorbed a_t (MW, only with a wind weight) and one horizon-peak variable P (MW, only
+with a peak weight). Rows: SoC dynamics, ramp limits on net power d_t - c_t, the peak
+epigraph (P >= net demand - d_t + c_t) and a_t <= c_t. Uncertainty enters through ``robustness``: charging is priced at a high
 quantile of CO2 intensity and price, discharging at a low one, the peak is taken on high
 demand and low wind, and only wind above the SNSP limit even at low wind is absorbable.
 """
@@ -102,8 +102,12 @@ def build_lp(
     T = forecast.steps
     dt = STEP_HOURS
     k = weights.robustness
-    n = 4 * T + 1
-    peak_col = 4 * T
+    demand, wind = forecast.get("demand"), forecast.get("wind")
+    # only the columns an objective uses: a smaller LP solves faster
+    use_peak = weights.peak_eur_per_mw > 0 and demand is not None
+    use_wind = weights.wind_eur_per_mwh > 0 and demand is not None and wind is not None
+    n = (4 if use_wind else 3) * T + (1 if use_peak else 0)
+    peak_col = n - 1
     cost = np.zeros(n)
     lower = np.zeros(n)
     upper = np.zeros(n)
@@ -168,8 +172,7 @@ def build_lp(
                     r,
                 )
 
-    demand, wind = forecast.get("demand"), forecast.get("wind")
-    if weights.peak_eur_per_mw > 0 and demand is not None:
+    if use_peak and demand is not None:
         net = demand.upper(k) - (wind.lower(k) if wind is not None else 0.0)
         cost[peak_col] = weights.peak_eur_per_mw
         hold_value = weights.peak_eur_per_mw * float(net.max())
@@ -177,7 +180,7 @@ def build_lp(
         for t in range(T):
             rows.add([peak_col, C * T + t, D * T + t], [1.0, -1.0, 1.0], float(net[t]), INF)
 
-    if weights.wind_eur_per_mwh > 0 and demand is not None and wind is not None:
+    if use_wind and demand is not None and wind is not None:
         excess = np.maximum(0.0, wind.lower(k) - weights.snsp_limit * demand.p50)
         upper[A * T : (A + 1) * T] = np.minimum(excess, fleet.charge_mw)
         cost[A * T : (A + 1) * T] = -weights.wind_eur_per_mwh * dt

@@ -1,0 +1,50 @@
+"""`gridstream storage backtest --json` on two real January days: one JSON document, the
+tuned planning settings by default, overridable from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gridstream.core.storage import backtest
+
+DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
+
+pytestmark = pytest.mark.skipif(
+    not (DATA / "eirgrid").exists(), reason=f"recorded EirGrid data not found at {DATA}"
+)
+
+
+def run(*extra: str) -> dict[str, object]:
+    from gridstream.cli import build_app
+
+    args = ["storage", "backtest", "--data", str(DATA), "--from", "2022-01-10"]
+    args += ["--to", "2022-01-11", "--forecast", "naive", "--json", *extra]
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == 0, result.output
+    report: dict[str, object] = json.loads(result.stdout)  # nothing but the JSON on stdout
+    return report
+
+
+def test_defaults_are_the_tuned_settings_and_options_override_them() -> None:
+    report = run()
+    assert report["planning"] == {
+        "robustness": backtest.ROBUSTNESS,
+        "throughput_penalty_eur_per_mwh": backtest.THROUGHPUT_PENALTY,
+        "terminal_value_quantile": backtest.TERMINAL_QUANTILE,
+        "spread_widening": backtest.SPREAD_WIDENING,
+    }
+    assert report["steps"] == 2 * 96
+    assert report["violations"] == dict.fromkeys(
+        ("perfect_foresight", "forecast_mpc", "forecast_mpc_nominal", "rule_baseline"), 0
+    )
+    custom = run("--robustness", "0", "--spread-widening", "0", "--throughput-penalty", "3")
+    assert custom["planning"] == {
+        "robustness": 0.0,
+        "throughput_penalty_eur_per_mwh": 3.0,
+        "terminal_value_quantile": backtest.TERMINAL_QUANTILE,
+        "spread_widening": 0.0,
+    }

@@ -118,8 +118,7 @@ def _backtest(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from gridstream.core.storage import backtest as tuned
-    from gridstream.core.storage.backtest import run_backtest, strategy_count
+    from gridstream.core.storage.backtest import run_backtest, strategy_count, tuned_planning
     from gridstream.core.storage.fleet import load_fleet_config
     from gridstream.core.storage.forecast_sources import ForecastSource, SeasonalNaive
     from gridstream.core.storage.objectives import preset
@@ -157,6 +156,16 @@ def _backtest(
     if source is None:
         log.warning("using seasonal-naive forecasts for the forecast strategy")
         source = SeasonalNaive()
+    planning = tuned_planning(source.name)
+    given = {
+        "robustness": robustness,
+        "throughput_penalty": throughput_penalty,
+        "terminal_quantile": terminal_quantile,
+        "spread_widening": spread_widening,
+    }
+    planning.update({k: v for k, v in given.items() if v is not None})
+    if nominal_terminal:
+        planning["terminal_quantile"] = None
     console = Console(file=sys.stderr)
     with Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -176,15 +185,8 @@ def _backtest(
             b,
             source,
             replan_steps=max(1, replan_minutes // 15),
-            robustness=tuned.ROBUSTNESS if robustness is None else robustness,
             progress=lambda n: bar.advance(task, n),
-            throughput_penalty=(
-                tuned.THROUGHPUT_PENALTY if throughput_penalty is None else throughput_penalty
-            ),
-            terminal_quantile=None
-            if nominal_terminal
-            else (tuned.TERMINAL_QUANTILE if terminal_quantile is None else terminal_quantile),
-            spread_widening=tuned.SPREAD_WIDENING if spread_widening is None else spread_widening,
+            **planning,
         )
 
 
@@ -236,7 +238,7 @@ def register(app: typer.Typer) -> None:
                 max=1.0,
                 help="forecast MPC: price charging this far from P50 toward P90 and "
                 "discharging toward P10 (0: P50 only, 1: the worst quantile); "
-                "default: the setting tuned on 2021",
+                "default: tuned on 2021 for the forecast source",
             ),
         ] = None,
         throughput_penalty: Annotated[
@@ -244,7 +246,8 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 min=0.0,
                 help="forecast MPC: planning hurdle in EUR per MWh charged or discharged "
-                "(CO2 at 100 EUR/t: 10 EUR/MWh is 100 gCO2/kWh); default: tuned on 2021",
+                "(CO2 at 100 EUR/t: 10 EUR/MWh is 100 gCO2/kWh); "
+                "default: tuned on 2021 per forecast source",
             ),
         ] = None,
         terminal_quantile: Annotated[
@@ -253,7 +256,7 @@ def register(app: typer.Typer) -> None:
                 min=0.0,
                 max=1.0,
                 help="forecast MPC: value energy left at the horizon end at this quantile "
-                "of the forecast CO2 intensity; default: tuned on 2021",
+                "of the forecast CO2 intensity; default: tuned on 2021 per forecast source",
             ),
         ] = None,
         spread_widening: Annotated[
@@ -262,7 +265,8 @@ def register(app: typer.Typer) -> None:
                 min=0.0,
                 max=1.0,
                 help="forecast MPC: plan CO2 on P50 moved this far toward P90 above the "
-                "horizon median and toward P10 below it; default: tuned on 2021",
+                "horizon median and toward P10 below it; "
+                "default: tuned on 2021 per forecast source",
             ),
         ] = None,
         no_terminal_value: Annotated[

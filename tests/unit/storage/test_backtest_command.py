@@ -29,22 +29,35 @@ def run(*extra: str) -> dict[str, object]:
     return report
 
 
+def planning(settings: dict[str, object]) -> dict[str, object]:
+    """tuned_planning() keys as the report names them."""
+    return {
+        "robustness": settings["robustness"],
+        "throughput_penalty_eur_per_mwh": settings["throughput_penalty"],
+        "terminal_value_quantile": settings["terminal_quantile"],
+        "spread_widening": settings["spread_widening"],
+    }
+
+
 def test_defaults_are_the_tuned_settings_and_options_override_them() -> None:
     report = run()
-    assert report["planning"] == {
-        "robustness": backtest.ROBUSTNESS,
-        "throughput_penalty_eur_per_mwh": backtest.THROUGHPUT_PENALTY,
-        "terminal_value_quantile": backtest.TERMINAL_QUANTILE,
-        "spread_widening": backtest.SPREAD_WIDENING,
-    }
+    assert report["forecast_source"] == "seasonal_naive"
+    assert report["planning"] == planning(backtest.tuned_planning("seasonal_naive"))
     assert report["steps"] == 2 * 96
     assert report["violations"] == dict.fromkeys(
         ("perfect_foresight", "forecast_mpc", "forecast_mpc_nominal", "rule_baseline"), 0
     )
-    custom = run("--robustness", "0", "--spread-widening", "0", "--throughput-penalty", "3")
+    custom = run("--robustness", "0", "--spread-widening", "0.3", "--throughput-penalty", "3")
     assert custom["planning"] == {
         "robustness": 0.0,
         "throughput_penalty_eur_per_mwh": 3.0,
-        "terminal_value_quantile": backtest.TERMINAL_QUANTILE,
-        "spread_widening": 0.0,
+        "terminal_value_quantile": None,
+        "spread_widening": 0.3,
     }
+
+
+def test_each_forecast_source_has_its_own_tuning() -> None:
+    project = backtest.tuned_planning("project_forecast")
+    assert project["spread_widening"] == backtest.SPREAD_WIDENING
+    assert backtest.tuned_planning("seasonal_naive") != project
+    assert backtest.tuned_planning("some_new_source") == project

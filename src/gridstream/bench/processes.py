@@ -34,6 +34,15 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time the process has used so far (None once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Child:
     name: str
@@ -124,6 +133,15 @@ class ChildSet:
                 raise BrokerError(
                     f"{child.name} died (exit {child.proc.returncode}): {child.last_log_line()}"
                 )
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds each child has used so far."""
+        out = {}
+        for child in self.children:
+            value = cpu_seconds(child.proc.pid)
+            if value is not None:
+                out[child.name] = round(value, 1)
+        return out
 
     def peaks(self) -> dict[str, float]:
         for child in self.children:

@@ -78,11 +78,13 @@ def render(result: dict[str, Any]) -> None:
             targets.get(stage, ""),
         )
     console.print(lat)
-    mem = Table(title="peak RSS per service (MB, target ≤ 300)")
+    mem = Table(title="per service: peak RSS (MB, target ≤ 300), CPU in the throughput phase")
     mem.add_column("service")
     mem.add_column("peak MB", justify="right")
+    mem.add_column("CPU s", justify="right")
+    cpu = result.get("pipeline_cpu_s", {})
     for name, mb in result["peak_rss_mb"].items():
-        mem.add_row(name, _fmt(mb))
+        mem.add_row(name, _fmt(mb), _fmt(cpu.get(name)))
     console.print(mem)
     if result.get("missing_stages"):
         console.print(f"stages not available yet: {', '.join(result['missing_stages'])}")

@@ -130,9 +130,12 @@ def run_bench(
                 progress(f"starting {len(stages)} services")
                 children.wait_ready()
                 progress("replaying the span as fast as possible")
+                cpu_before = children.cpu()
                 pipeline = run_pipeline(
                     kafka, names, children, span, stages, prefix, prefix, progress
                 )
+                cpu_after = children.cpu()
+                cpu = {n: round(v - cpu_before.get(n, 0.0), 1) for n, v in cpu_after.items()}
                 dead = _dead_letters_by_service(kafka, names.dead_letter)
                 progress(f"latency: {len(rows):,} readings at {options.rate_per_s:g}/s")
                 latency = run_latency(kafka, names, rows, options.rate_per_s, progress=progress)
@@ -158,6 +161,7 @@ def run_bench(
         "ratio_to_broker_bound": round(pipeline.readings_per_s / bound, 3) if bound else None,
         **latency_fields(latency),
         "peak_rss_mb": peaks,
+        "pipeline_cpu_s": cpu,
         "raw_readings": pipeline.raw_readings,
         "expected_readings": expected.readings,
         "exact_duplicates": expected.exact_duplicates,

@@ -33,6 +33,7 @@ from gridstream.verify.pipeline import INGESTOR, service_env
 from gridstream.verify.processes import ServiceProcess, VerifyError
 
 log = logging.getLogger(__name__)
+UNSETTLED_PATIENCE_S = 45.0
 COMPACT = {"cleanup.policy": "compact"}
 
 
@@ -205,7 +206,10 @@ class PipelineRun:
                 quiet = time.monotonic() - last_change
                 if quiet < self.config.quiet_s:
                     continue
-                if reached or quiet >= 6 * self.config.quiet_s:
+                # short of the expected counts: give a SIGKILLed consumer's partitions time
+                # to move (its session times out after 10 s, then the group rebalances and
+                # the new owner restores the state) before calling the run settled
+                if reached or quiet >= max(6 * self.config.quiet_s, UNSETTLED_PATIENCE_S):
                     settled = reached
                     break
         finally:

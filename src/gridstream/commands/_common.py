@@ -6,8 +6,10 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
@@ -44,3 +46,16 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+# Options shared by the replay backtests (storage, rebalance).
+DataOption = Annotated[Path, typer.Option("--data", help="folder of recorded EirGrid files")]
+FromDayOption = Annotated[
+    datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first day (Irish local)")
+]
+ToDayOption = Annotated[
+    datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="last day, inclusive")
+]
+FleetOption = Annotated[Path | None, typer.Option(help="fleet file (.toml/.json/.yaml)")]
+JsonDocOption = Annotated[bool, typer.Option("--json", help="print one JSON document")]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v")]

@@ -10,7 +10,17 @@ from typing import Annotated, Any
 
 import typer
 
-from gridstream.commands._common import emit_json, friendly_errors, setup_cli_logging
+from gridstream.commands._common import (
+    DataOption,
+    FleetOption,
+    FromDayOption,
+    JsonDocOption,
+    ToDayOption,
+    VerboseOption,
+    emit_json,
+    friendly_errors,
+    setup_cli_logging,
+)
 from gridstream.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -96,21 +106,17 @@ def register(app: typer.Typer) -> None:
     @rebalance.command("backtest")
     @friendly_errors
     def backtest(
-        data: Annotated[Path, typer.Option("--data", help="folder of recorded EirGrid files")],
-        from_: Annotated[
-            datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first day (Irish local)")
-        ],
-        to: Annotated[
-            datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="last day, inclusive")
-        ],
+        data: DataOption,
+        from_: FromDayOption,
+        to: ToDayOption,
         region: Annotated[str, typer.Option(help="ALL (SNSP is recorded all-island)")] = "ALL",
-        fleet: Annotated[Path | None, typer.Option(help="fleet file (.toml/.json/.yaml)")] = None,
+        fleet: FleetOption = None,
         snsp_limit: Annotated[float, typer.Option(help="operational SNSP limit (fraction)")] = 0.75,
         dr_threshold: Annotated[
             float, typer.Option(help="forecast demand peak (MW) that triggers demand response")
         ] = 6500.0,
-        json_out: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
-        verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+        json_out: JsonDocOption = False,
+        verbose: VerboseOption = False,
     ) -> None:
         """Replay recorded data through the rebalancing policy (automatic mode, seasonal-naive
         forecasts, storage MPC schedule) and report peak net demand, hours above the SNSP limit

@@ -10,7 +10,17 @@ from typing import Annotated, Any
 
 import typer
 
-from gridstream.commands._common import emit_json, friendly_errors, setup_cli_logging
+from gridstream.commands._common import (
+    DataOption,
+    FleetOption,
+    FromDayOption,
+    JsonDocOption,
+    ToDayOption,
+    VerboseOption,
+    emit_json,
+    friendly_errors,
+    setup_cli_logging,
+)
 from gridstream.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -217,16 +227,12 @@ def register(app: typer.Typer) -> None:
     @storage.command("backtest")
     @friendly_errors
     def backtest(
-        data: Annotated[Path, typer.Option("--data", help="folder of recorded EirGrid files")],
-        from_: Annotated[
-            datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first day (Irish local)")
-        ],
-        to: Annotated[
-            datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="last day, inclusive")
-        ],
+        data: DataOption,
+        from_: FromDayOption,
+        to: ToDayOption,
         region: Annotated[str, typer.Option(help="ALL, ROI or NI")] = "ALL",
         objective: Annotated[str, typer.Option(help="co2, peak or mixed")] = "co2",
-        fleet: Annotated[Path | None, typer.Option(help="fleet file (.toml/.json/.yaml)")] = None,
+        fleet: FleetOption = None,
         replan_minutes: Annotated[int, typer.Option(help="re-optimise every N minutes")] = 60,
         forecast: Annotated[
             str, typer.Option(help="auto (project forecasts if available), project, or naive")
@@ -279,8 +285,8 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option(help="save/reuse the project's forecasts in this .npz file"),
         ] = None,
-        json_out: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
-        verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+        json_out: JsonDocOption = False,
+        verbose: VerboseOption = False,
     ) -> None:
         """Replay recorded data through the storage MPC with the project's forecasts, perfect
         foresight and a rule baseline; report CO2 avoided, peak removed, ratios, solve times."""

@@ -3,9 +3,10 @@
 Columns, for T steps: charge c_t, discharge d_t (MW), SoC s_t at the end of step t (MWh),
 wind absorbed a_t (MW, only with a wind weight) and one horizon-peak variable P (MW, only
 with a peak weight). Rows: SoC dynamics, ramp limits on net power d_t - c_t, the peak
-epigraph (P >= net demand - d_t + c_t) and a_t <= c_t. Uncertainty enters through ``robustness``: charging is priced at a high
-quantile of CO2 intensity and price, discharging at a low one, the peak is taken on high
-demand and low wind, and only wind above the SNSP limit even at low wind is absorbable.
+epigraph (P >= net demand - d_t + c_t) and a_t <= c_t. Uncertainty enters through
+``robustness``: charging is priced at a high quantile of CO2 intensity and price,
+discharging at a low one, the peak is taken on high demand and low wind, and only wind
+above the SNSP limit even at low wind is absorbable.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from gridstream.bench.data import Span
 from gridstream.bench.processes import Child, ChildSet
 from gridstream.bench.stages import INGESTOR, Stage, input_topics
 from gridstream.bus.admin import Admin
-from gridstream.bus.reader import CommittedCounter
+from gridstream.bus.reader import count_committed
 from gridstream.bus.settings import KafkaSettings
 from gridstream.bus.throughput import GroupWatch, first_timestamp_ms
 from gridstream.bus.topics import TopicNames
@@ -62,14 +62,7 @@ def _caught_up(watch: GroupWatch, group: str, inputs: list[str], topics: list[st
 
 
 def count_topics(kafka: KafkaSettings, topics: list[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for topic in topics:
-        counter = CommittedCounter(kafka, topic)
-        try:
-            out[topic] = counter.poll(120.0)
-        finally:
-            counter.close()
-    return out
+    return {topic: count_committed(kafka, topic) for topic in topics}
 
 
 def run_pipeline(

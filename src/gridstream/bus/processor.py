@@ -47,6 +47,9 @@ class Processor(ABC, Generic[T]):
     state_codec: StateCodec[T] | None = None
     #: How often (wall-clock seconds) ``punctuate`` runs; None disables it.
     punctuate_interval_s: float | None = None
+    #: Upper bound on the records of one batch whatever the configured batch size (for
+    #: processors whose records are large in memory, e.g. 300-feature vectors).
+    max_batch: int | None = None
 
     @abstractmethod
     def inputs(self) -> Mapping[str, type[Message]]:

@@ -97,6 +97,35 @@ def read_topic(
     return out
 
 
+def count_committed(kafka: KafkaSettings, topic: str, timeout_s: float = 300.0) -> int:
+    """Committed data records now in ``topic``, read to the end of every partition (unlike
+    :class:`CommittedCounter`, which counts what arrives within a time budget)."""
+    consumer = _consumer(kafka, True)
+    count = 0
+    try:
+        md = consumer.list_topics(topic, timeout=10)
+        if topic not in md.topics or md.topics[topic].error is not None:
+            return 0
+        parts = sorted(md.topics[topic].partitions)
+        consumer.assign([TopicPartition(topic, p, 0) for p in parts])
+        done: set[int] = set()
+        deadline = time.monotonic() + timeout_s
+        while len(done) < len(parts):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"counting {topic} did not reach the end in {timeout_s}s")
+            for msg in consumer.consume(10000, 0.5):
+                err = msg.error()
+                if err is None:
+                    count += 1
+                elif err.code() == KafkaError._PARTITION_EOF:
+                    done.add(msg.partition())
+                else:
+                    raise KafkaException(err)
+    finally:
+        consumer.close()
+    return count
+
+
 class CommittedCounter:
     """Counts committed data records of a topic incrementally (markers excluded)."""
 

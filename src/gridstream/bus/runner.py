@@ -214,6 +214,8 @@ class Runner(Generic[T]):
                 "max.poll.interval.ms": 300000,
                 # notice topics created after subscribing within seconds, not minutes
                 "topic.metadata.refresh.interval.ms": 10000,
+                # pre-fetch at most 8 MiB (default 64 MiB): a batch is 5,000 small records
+                "queued.max.messages.kbytes": 8192,
             }
         )
         self._consumer = Consumer(cconf)
@@ -398,7 +400,7 @@ class Runner(Generic[T]):
         ``consume(n, timeout)`` waits out the whole timeout unless ``n`` records arrive, which
         at a live rate adds the timeout to every hop; ``poll`` returns at the first record.
         """
-        batch = self.config.batch_size
+        batch = min(self.config.batch_size, self.processor.max_batch or self.config.batch_size)
         msgs: list[Message] = self._consumer.consume(batch, 0)
         if msgs:
             return msgs

@@ -89,6 +89,7 @@ class RecentAnomalies:
 
 
 class AnomalyDetectorProcessor(Processor[SeriesSlot]):
+    max_batch = 1000  # feature vectors hold ~300 features: bound the memory of a batch
     state_codec = StateCodec(slot_to_bytes, slot_from_bytes)
 
     def __init__(

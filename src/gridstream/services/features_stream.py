@@ -197,7 +197,6 @@ def featurise(items: list[Released]) -> list[dict[str, float]]:
     rows = [i for i, r in enumerate(items) if r.window is not None]
     out: list[dict[str, float]] = [{} for _ in items]
     names = feature_names()
-    labels = np.array(names)
     for start in range(0, len(rows), FEATURISE_CHUNK):
         chunk = rows[start : start + FEATURISE_CHUNK]
         windows = np.stack([items[i].window for i in chunk])  # type: ignore[misc]
@@ -209,9 +208,10 @@ def featurise(items: list[Released]) -> list[dict[str, float]]:
             )
         )
         matrix = np.column_stack([np.asarray(cols[n], dtype=np.float64) for n in names])
-        for j, i in enumerate(chunk):
-            keep = ~np.isnan(matrix[j])
-            out[i] = dict(zip(labels[keep].tolist(), matrix[j][keep].tolist(), strict=True))
+        known = ~np.isnan(matrix)
+        for j, i in enumerate(chunk):  # the names' own str objects: no copy per reading
+            values = matrix[j].tolist()
+            out[i] = {names[k]: values[k] for k in np.flatnonzero(known[j]).tolist()}
     return out
 
 

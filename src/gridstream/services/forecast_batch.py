@@ -3,8 +3,9 @@
 :class:`ModelBook` holds the model applied to each series (loaded lazily from the registry,
 replaced on ``model_updates``). :func:`forecast_batch` turns the vectors a Kafka batch issued
 into ``Forecast`` messages: every vector of the same model goes through ONE
-``predict_levels`` call (``n × 96`` rows), which is what lets the forecaster keep up with a
-replay; vectors without a model get the seasonal-naive trajectory, labelled as such. A
+``forecast_many`` call (the trees at the 17 anchor leads of each vector, the 96 steps
+interpolated; equal to ``predict_levels`` at every lead), which is what lets the forecaster
+keep up with a replay; vectors without a model get the seasonal-naive trajectory, labelled. A
 model trajectory that is not finite everywhere falls back to seasonal-naive too (the
 downstream consumers reject NaN quantiles).
 """
@@ -18,13 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from gridstream.core.cleaning.rules import DEFAULT_RULES
 from gridstream.core.features import SLOT_MS, feature_names
 from gridstream.core.features.grid import HORIZON_STEPS
 from gridstream.core.forecasting import QuantileForecaster, Trajectory, seasonal_naive_forecast
-from gridstream.core.forecasting.trajectory import MODEL_KIND_LIGHTGBM
 from gridstream.errors import GridstreamError
 from gridstream.schemas import forecast_pb2
 
@@ -87,41 +86,26 @@ def forecast_batch(issues: list[Issue], num_threads: int = 2) -> list[forecast_p
     for members in groups.values():
         model = issues[members[0]].model
         assert model is not None
-        levels = _predict(model, [issues[i] for i in members], num_threads)
-        for j, i in enumerate(members):
-            block = levels[j]
-            if np.isfinite(block).all():
-                trajectories[i] = Trajectory(
-                    issues[i].issue_ts_ms,
-                    block[:, 0],
-                    block[:, 1],
-                    block[:, 2],
-                    model.version,
-                    MODEL_KIND_LIGHTGBM,
-                )
+        predicted = _predict(model, [issues[i] for i in members], num_threads)
+        for i, made in zip(members, predicted, strict=True):
+            if all(np.isfinite(q).all() for q in (made.p10, made.p50, made.p90)):
+                trajectories[i] = made
     out = []
-    for issue, trajectory in zip(issues, trajectories, strict=True):
-        if trajectory is None:
-            trajectory = seasonal_naive_forecast(issue.features, issue.issue_ts_ms)
-        out.append(to_message(issue, trajectory))
+    for issue, chosen in zip(issues, trajectories, strict=True):
+        if chosen is None:
+            chosen = seasonal_naive_forecast(issue.features, issue.issue_ts_ms)
+        out.append(to_message(issue, chosen))
     return out
 
 
-def _predict(model: QuantileForecaster, issues: list[Issue], num_threads: int) -> np.ndarray:
-    """Levels of shape ``(len(issues), 96, 3)`` from one ``predict_levels`` call."""
+def _predict(model: QuantileForecaster, issues: list[Issue], num_threads: int) -> list[Trajectory]:
+    """The 24 h trajectories of ``issues`` from one batched model call."""
     names = feature_names()
     nan = math.nan
-    frame = pd.DataFrame(
-        np.array([[i.features.get(n, nan) for n in names] for i in issues], dtype=np.float64),
-        columns=names,
-    )
-    origins = pd.DatetimeIndex(
-        pd.to_datetime([i.issue_ts_ms // SLOT_MS * SLOT_MS for i in issues], unit="ms", utc=True)
-    )
-    rows = np.repeat(np.arange(len(issues), dtype=np.int64), HORIZON_STEPS)
-    leads = np.tile(_LEADS, len(issues))
-    levels = model.predict_levels(frame, origins, rows, leads, num_threads)
-    return levels.reshape(len(issues), HORIZON_STEPS, 3)
+    matrix = np.array([[i.features.get(n, nan) for n in names] for i in issues], dtype=np.float64)
+    stamps = np.array([i.issue_ts_ms // SLOT_MS * SLOT_MS for i in issues], dtype=np.int64)
+    threads = num_threads if len(issues) >= 32 else 1
+    return model.forecast_many(matrix, stamps, num_threads=threads)
 
 
 def to_message(issue: Issue, trajectory: Trajectory) -> forecast_pb2.Forecast:

@@ -15,7 +15,7 @@ read before it use the old model, vectors after it the new one; nothing is dropp
 update whose model cannot be loaded is dead-lettered and the old model stays.
 
 Throughput: vectors are collected during a Kafka batch and forecast at its end (punctuate,
-same transaction) with one ``predict_levels`` call per model.
+same transaction) with one ``forecast_many`` call per model.
 
 HTTP: ``GET /forecast?series=ALL/SYSTEM_DEMAND`` — the latest forecast of a series;
 ``GET /forecast/models`` — the model version applied per series.
@@ -93,6 +93,7 @@ class LatestForecasts:
 
 
 class ForecasterProcessor(Processor[int]):
+    max_batch = 1000  # feature vectors hold ~300 features: bound the memory of a batch
     state_codec = StateCodec(_TS.pack, lambda b: int(_TS.unpack(b)[0]))
     punctuate_interval_s = 0.0  # forecast what the batch collected, inside its transaction
 

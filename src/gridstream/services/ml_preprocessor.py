@@ -64,6 +64,7 @@ def repartition_topic(settings: Settings) -> str:
 
 
 class MlPreprocessor(Processor[FeatureSeries]):
+    max_batch = 1000  # feature vectors hold ~300 features: bound the memory of a batch
     state_codec = StateCodec(FeatureSeries.to_bytes, FeatureSeries.from_bytes)
     punctuate_interval_s = 0.0  # featurise what a batch released, inside its transaction
 

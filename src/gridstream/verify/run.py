@@ -33,7 +33,7 @@ from gridstream.verify.pipeline import INGESTOR, service_env
 from gridstream.verify.processes import ServiceProcess, VerifyError
 
 log = logging.getLogger(__name__)
-UNSETTLED_PATIENCE_S = 45.0
+UNSETTLED_PATIENCE_S = 100.0
 COMPACT = {"cleanup.policy": "compact"}
 
 
@@ -206,9 +206,11 @@ class PipelineRun:
                 quiet = time.monotonic() - last_change
                 if quiet < self.config.quiet_s:
                     continue
-                # short of the expected counts: give a SIGKILLed consumer's partitions time
-                # to move (its session times out after 10 s, then the group rebalances and
-                # the new owner restores the state) before calling the run settled
+                # short of the expected counts: give a SIGKILLed member's partitions time to
+                # move. Its session times out after 10 s, but its open transaction (another
+                # transactional id, so nobody fences it) holds the partitions' committed
+                # offsets and the output's last stable offset until the broker aborts it at
+                # transaction.timeout.ms (60 s); only then does the new owner go on.
                 if reached or quiet >= max(6 * self.config.quiet_s, UNSETTLED_PATIENCE_S):
                     settled = reached
                     break

@@ -42,6 +42,16 @@ def _consumer(kafka: KafkaSettings, committed_only: bool) -> Any:
     return Consumer(conf)
 
 
+def _assign_all(consumer: Any, topic: str) -> list[int]:
+    """Assign every partition of ``topic`` from offset 0; [] when the topic does not exist."""
+    md = consumer.list_topics(topic, timeout=10)
+    if topic not in md.topics or md.topics[topic].error is not None:
+        return []
+    parts = sorted(md.topics[topic].partitions)
+    consumer.assign([TopicPartition(topic, p, 0) for p in parts])
+    return parts
+
+
 def end_offsets(kafka: KafkaSettings, topic: str) -> dict[int, int]:
     """The high watermark of every partition of ``topic``."""
     consumer = _consumer(kafka, True)
@@ -68,11 +78,7 @@ def read_topic(
     consumer = _consumer(kafka, committed_only)
     out: list[ReadRecord[M]] = []
     try:
-        md = consumer.list_topics(topic, timeout=10)
-        if topic not in md.topics or md.topics[topic].error is not None:
-            return []
-        parts = sorted(md.topics[topic].partitions)
-        consumer.assign([TopicPartition(topic, p, 0) for p in parts])
+        parts = _assign_all(consumer, topic)
         done: set[int] = set()
         deadline = time.monotonic() + timeout_s
         while len(done) < len(parts):
@@ -103,11 +109,7 @@ def count_committed(kafka: KafkaSettings, topic: str, timeout_s: float = 300.0) 
     consumer = _consumer(kafka, True)
     count = 0
     try:
-        md = consumer.list_topics(topic, timeout=10)
-        if topic not in md.topics or md.topics[topic].error is not None:
-            return 0
-        parts = sorted(md.topics[topic].partitions)
-        consumer.assign([TopicPartition(topic, p, 0) for p in parts])
+        parts = _assign_all(consumer, topic)
         done: set[int] = set()
         deadline = time.monotonic() + timeout_s
         while len(done) < len(parts):

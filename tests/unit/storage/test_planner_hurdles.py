@@ -4,26 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from gridstream.core.storage import BatteryFleet, HorizonForecast, Quantiles, plan_schedule
+from gridstream.core.storage import HorizonForecast, Quantiles, plan_schedule
 from gridstream.core.storage.objectives import ObjectiveWeights
 
-
-def fleet(initial_soc: float = 0.0) -> BatteryFleet:
-    # 100 MWh, 100 MW (25 MWh per 15-minute step), lossless, free, no floors or ramps
-    return BatteryFleet(
-        region="T",
-        energy_mwh=100.0,
-        charge_mw=100.0,
-        discharge_mw=100.0,
-        soc_min=0.0,
-        soc_max=1.0,
-        charge_efficiency=1.0,
-        discharge_efficiency=1.0,
-        throughput_cost_per_mwh=0.0,
-        initial_soc=initial_soc,
-        terminal_soc=None,
-        ramp_mw_per_step=None,
-    )
+from .test_planner_optimum import fleet  # 100 MWh / 100 MW, lossless, free, no floors
 
 
 @pytest.mark.parametrize(("penalty", "cycles"), [(40.0, True), (60.0, False)])
@@ -50,8 +34,8 @@ def test_terminal_value_keeps_energy_that_is_worth_more_later() -> None:
     fc = HorizonForecast(0, {"co2": Quantiles.exact([200.0, 100.0, 160.0, 150.0])})
     free = ObjectiveWeights(co2_eur_per_t=1000.0, robustness=0.0)
     valued = free.model_copy(update={"terminal_value_quantile": 0.5})
-    plain = plan_schedule(fleet(0.5), fc, free, initial_soc_mwh=50.0)
-    kept = plan_schedule(fleet(0.5), fc, valued, initial_soc_mwh=50.0)
+    plain = plan_schedule(fleet(initial_soc=0.5), fc, free, initial_soc_mwh=50.0)
+    kept = plan_schedule(fleet(initial_soc=0.5), fc, valued, initial_soc_mwh=50.0)
     assert plain.soc_mwh[-1] == pytest.approx(0.0, abs=1e-6)
     assert kept.soc_mwh == pytest.approx([25.0, 50.0, 25.0, 50.0], abs=1e-6)
 

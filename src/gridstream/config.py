@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     processing_guarantee: Literal["exactly_once", "at_least_once"] = "exactly_once"
     instance_id: str = "0"
     batch_size: int = Field(500, ge=1)
+    #: after a batch's first record, wait this long for more before committing (one
+    #: transaction per linger instead of per record at a live rate; 0 = no wait)
+    batch_linger_ms: int = Field(20, ge=0, le=10_000)
 
     state_dir: Path = Path.home() / ".gridstream"
     data_dir: Path | None = None

@@ -81,3 +81,21 @@ def test_a_call_that_ignores_its_timeout_raises_stuck_client() -> None:
         bounded(lambda: release.wait(30), 0.2, "adding offsets", grace_s=0.3)
     assert time.monotonic() - started < 5
     release.set()
+
+
+def test_calls_after_a_stuck_one_run_on_a_fresh_helper() -> None:
+    release = threading.Event()
+    with pytest.raises(StuckClient):
+        bounded(lambda: release.wait(30), 0.1, "commit", grace_s=0.1)
+    # the stuck helper still holds the first call: the next must not queue behind it
+    assert bounded(lambda: threading.current_thread().name, 1.0, "next", grace_s=1.0) == (
+        "bounded-call"
+    )
+    assert not release.is_set()
+    release.set()
+
+
+def test_consecutive_calls_share_one_helper_thread() -> None:
+    idents = {bounded(threading.get_ident, 1.0, "ident", grace_s=1.0) for _ in range(5)}
+    assert len(idents) == 1
+    assert threading.get_ident() not in idents

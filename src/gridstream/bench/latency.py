@@ -5,7 +5,10 @@ and its wall-clock production time remembered under its series and data time. A
 ``read_committed`` tail of the output topics links every output back to the reading that
 caused it: clean readings and anomalies by series and time, forecasts by series and issue
 time, rebalancing actions through the record ids in their evidence (the latest reading they
-cite). Latency = when the output became visible to a consumer - when the reading was produced.
+cite). Forecasts and anomalies come from feature vectors, and a vector waits for its
+region's demand and wind readings of the same slot (cross-series features): their clock
+starts at the last of those three readings. Latency = when the output became visible to a
+consumer - when the (last) reading it needed was produced.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from gridstream.bus.settings import KafkaSettings
 from gridstream.bus.tail import TopicTail
 from gridstream.bus.topics import TopicNames
 from gridstream.schemas import anomaly_pb2, forecast_pb2, readings_pb2, rebalance_pb2
-from gridstream.sources.records import make_raw_reading, split_record_id
+from gridstream.services.features_stream import PEERS
+from gridstream.sources.records import make_raw_reading, series_id, split_record_id
 from gridstream.sources.replay import Row
 
 #: output stage name -> logical topic
@@ -68,12 +72,21 @@ def live_reading(row: Row) -> readings_pb2.RawReading:
     )
 
 
+def _with_peers(sid: str, ts_ms: int) -> list[tuple[str, int]]:
+    """A feature vector's readings: its own and its region's peers (demand, wind) at that
+    slot, which the ml-preprocessor waits for (cross-series features need all three)."""
+    region = sid.split("/", 1)[0]
+    return [(sid, ts_ms), *((series_id(region, peer), ts_ms) for peer in PEERS)]
+
+
 def _cited(message: Message, stage: str) -> list[tuple[str, int]]:
-    """(series, data time) of the readings an output is about."""
-    if isinstance(message, readings_pb2.CleanReading | anomaly_pb2.Anomaly):
+    """(series, data time) of the readings an output waited for."""
+    if isinstance(message, readings_pb2.CleanReading):
         return [(message.series_id, message.ts_ms)]
+    if isinstance(message, anomaly_pb2.Anomaly):
+        return _with_peers(message.series_id, message.ts_ms)
     if isinstance(message, forecast_pb2.Forecast):
-        return [(message.series_id, message.issue_time_ms)]
+        return _with_peers(message.series_id, message.issue_time_ms)
     if isinstance(message, rebalance_pb2.RebalanceAction):
         out = []
         for rid in message.evidence:

@@ -50,6 +50,10 @@ class Processor(ABC, Generic[T]):
     #: Upper bound on the records of one batch whatever the configured batch size (for
     #: processors whose records are large in memory, e.g. 300-feature vectors).
     max_batch: int | None = None
+    #: After a batch's first record, wait this long (seconds) for more before committing;
+    #: None takes the service setting. Off the latency path a longer wait means fewer,
+    #: larger transactions (and, for the trainer, fewer history writes).
+    batch_linger_s: float | None = None
 
     @abstractmethod
     def inputs(self) -> Mapping[str, type[Message]]:

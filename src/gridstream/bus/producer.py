@@ -10,7 +10,7 @@ from confluent_kafka import KafkaException, Producer
 from google.protobuf.message import Message
 
 from gridstream.bus.serde import encode
-from gridstream.bus.settings import KafkaSettings
+from gridstream.bus.settings import FAST_TXN_RETRY, KafkaSettings
 from gridstream.bus.txn_retry import with_retries
 from gridstream.errors import BrokerError
 
@@ -40,6 +40,7 @@ class MessageProducer:
         )
         if transactional_id:
             conf["transactional.id"] = transactional_id
+            conf.update(FAST_TXN_RETRY)
         self._producer = Producer(conf)
         self.transactional = transactional_id is not None
         self.sent = 0

@@ -37,7 +37,7 @@ from gridstream.bus.health import RunnerHealth
 from gridstream.bus.metrics import RunnerMetrics
 from gridstream.bus.processor import InRecord, OutRecord, Processor
 from gridstream.bus.serde import decode, encode
-from gridstream.bus.settings import KafkaSettings
+from gridstream.bus.settings import FAST_TXN_RETRY, KafkaSettings
 from gridstream.bus.state import StateView, changelog_topic
 from gridstream.bus.topics import TopicSpec
 from gridstream.bus.txn_retry import StuckClient, bounded, with_retries
@@ -65,6 +65,8 @@ class RunnerConfig:
     instance_id: str = "0"
     batch_size: int = 500
     poll_timeout_s: float = 0.2
+    #: after the first record of a batch, collect more for this long (see ``_consume``)
+    batch_linger_s: float = 0.0
     state_partitions: int = 3
     state_replication: int = 1
     #: larger input records are dead-lettered unread (far above any GridStream message)
@@ -191,6 +193,7 @@ class Runner(Generic[T]):
         pconf.update(
             {"enable.idempotence": True, "acks": "all", "linger.ms": 5, "compression.type": "lz4"}
         )
+        pconf.update(FAST_TXN_RETRY)
         if self.exactly_once:
             pconf["transactional.id"] = f"{self.config.group}-{self.config.instance_id}"
             pconf["transaction.timeout.ms"] = 60000
@@ -395,19 +398,27 @@ class Runner(Generic[T]):
         self._update_lag(records)
 
     def _consume(self) -> list[Message]:
-        """What is already fetched (up to a batch), else wait for the first record only.
+        """Up to a batch: what is already fetched, else the first record to arrive; then,
+        unless the batch is full, more for up to the linger (``batch_linger_s``).
 
-        ``consume(n, timeout)`` waits out the whole timeout unless ``n`` records arrive, which
-        at a live rate adds the timeout to every hop; ``poll`` returns at the first record.
+        ``consume(n, timeout)`` waits out the whole timeout unless ``n`` records arrive, so
+        the wait for the first record is a ``poll``. The linger bounds the number of
+        transactions: at a live rate each record (or the one or two that arrived during
+        the last commit) would otherwise be its own transaction, and eight services
+        committing that often kept both cores busy with commits alone.
         """
         batch = min(self.config.batch_size, self.processor.max_batch or self.config.batch_size)
         msgs: list[Message] = self._consumer.consume(batch, 0)
-        if msgs:
-            return msgs
-        first = self._consumer.poll(self.config.poll_timeout_s)
-        if first is None:
-            return []
-        return [first, *self._consumer.consume(batch - 1, 0)] if batch > 1 else [first]
+        if not msgs:
+            first = self._consumer.poll(self.config.poll_timeout_s)
+            if first is None:
+                return []
+            msgs = [first]
+        linger = self.processor.batch_linger_s
+        linger = self.config.batch_linger_s if linger is None else linger
+        if len(msgs) < batch and linger > 0:
+            msgs += self._consumer.consume(batch - len(msgs), linger)
+        return msgs
 
     def _due_punctuation(self) -> bool:
         interval = self.processor.punctuate_interval_s

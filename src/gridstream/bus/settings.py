@@ -10,6 +10,15 @@ SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
 
 
+#: Producer properties for transactions that follow each other closely. Right after a
+#: commit the coordinator is still writing the markers and answers the next transaction's
+#: first request with CONCURRENT_TRANSACTIONS; librdkafka retries after ``retry.backoff.ms``,
+#: 100 ms by default, which at a live rate added ~100 ms to every hop (measured: one
+#: consume-transform-produce hop at 100 records/s, p50 170 ms -> 6 ms with 2 ms). The backoff
+#: still grows exponentially to ``retry.backoff.max.ms`` while a broker is away.
+FAST_TXN_RETRY: dict[str, int] = {"retry.backoff.ms": 2, "retry.backoff.max.ms": 1000}
+
+
 class KafkaSettings(BaseModel):
     """How to reach the cluster. Secrets are ``SecretStr`` and never appear in logs or repr."""
 

@@ -18,6 +18,7 @@ old one, whose open transaction the broker aborts).
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -39,21 +40,44 @@ class StuckClient(BrokerError):
     """A Kafka client call did not return long after its own timeout."""
 
 
+class _Helper:
+    """A long-lived daemon thread that runs calls handed to it, one at a time."""
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="bounded-call", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            self.jobs.get()()
+
+
+_helpers = threading.local()  # one helper per calling thread: runners never wait on each other
+
+
 def bounded(call: Callable[[], R], timeout_s: float, what: str, grace_s: float = GRACE_S) -> R:
     """``call()`` in a helper thread; :class:`StuckClient` if it is still running after
-    ``timeout_s`` (the call's own timeout) plus a grace period."""
-    box: dict[str, object] = {}
+    ``timeout_s`` (the call's own timeout) plus a grace period.
 
-    def target() -> None:
+    The helper lives as long as the calling thread (two calls per transaction made a new
+    thread each before); one that got stuck is abandoned with its call."""
+    helper: _Helper | None = getattr(_helpers, "helper", None)
+    if helper is None:
+        helper = _helpers.helper = _Helper()
+    box: dict[str, object] = {}
+    done = threading.Event()
+
+    def job() -> None:
         try:
             box["value"] = call()
         except BaseException as exc:  # handed to the caller's thread
             box["error"] = exc
+        finally:
+            done.set()
 
-    thread = threading.Thread(target=target, name=f"bounded {what}", daemon=True)
-    thread.start()
-    thread.join(timeout_s + grace_s)
-    if thread.is_alive():
+    helper.jobs.put(job)
+    if not done.wait(timeout_s + grace_s):
+        _helpers.helper = None  # busy for ever with the stuck call: the next gets a new one
         raise StuckClient(f"{what} did not return within {timeout_s + grace_s:.0f}s")
     if "error" in box:
         raise box["error"]  # type: ignore[misc]

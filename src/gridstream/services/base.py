@@ -34,6 +34,7 @@ def make_runner(
         guarantee=settings.processing_guarantee,
         instance_id=settings.instance_id,
         batch_size=settings.batch_size,
+        batch_linger_s=settings.batch_linger_ms / 1000,
         state_partitions=settings.topic_partitions,
         state_replication=settings.topic_replication,
         ensure_topics=tuple(

@@ -72,9 +72,9 @@ class StorageSettings(BaseSettings):
 
     fleet_file: Path | None = None
     objective: str = "mixed"
-    # The storage backtest's CO2 tuning (robustness 0.2, spread widening 0.6 on the project's
-    # forecasts) is not the default here: with the default mixed objective its wind credit
-    # makes simultaneous charge and discharge pay, which the limit check turns into holds.
+    # The storage backtest's tuning (robustness 0.2, spread widening 0.6 on the project's
+    # forecasts) is for the CO2 objective alone; the default mixed objective keeps the
+    # plain robustness price and no widening (both settable).
     robustness: float = Field(0.5, ge=0, le=1)
     spread_widening: float = Field(0.0, ge=0, le=1)
     repartition_topic: str | None = None

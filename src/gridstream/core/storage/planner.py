@@ -54,6 +54,54 @@ def _net_forward(
     return c, d
 
 
+#: re-solves with more steps pinned to one direction before netting the flows instead
+SIMULTANEOUS_ROUNDS = 6
+
+
+def _one_direction_per_step(
+    fleet: BatteryFleet,
+    forecast: HorizonForecast,
+    weights: ObjectiveWeights,
+    soc0: float,
+    previous_net_mw: float,
+    c: FloatArray,
+    d: FloatArray,
+    objective_value: float,
+) -> tuple[FloatArray, FloatArray, float]:
+    """Setpoints without simultaneous charge and discharge.
+
+    An LP can charge and discharge in one step when burning energy in the round trip pays
+    (a wind-absorption credit, a peak already shaved). Each round pins every step where
+    that happened to the direction of its net flow and solves again; pinning can move the
+    habit to other steps, so the pins accumulate over up to ``SIMULTANEOUS_ROUNDS`` rounds.
+    If it persists (or a round is infeasible), the flows are netted step by step."""
+    no_charge = np.zeros(len(c), dtype=bool)
+    no_discharge = np.zeros(len(c), dtype=bool)
+    for _ in range(SIMULTANEOUS_ROUNDS):
+        simultaneous = np.minimum(c, d) > TOLERANCE_MW * max(fleet.charge_mw, 1.0)
+        if not simultaneous.any():
+            return c, d, objective_value
+        net = d - c
+        no_charge |= simultaneous & (net >= 0)
+        no_discharge |= simultaneous & (net < 0)
+        lp = build_lp(
+            fleet,
+            forecast,
+            weights,
+            soc0,
+            previous_net_mw,
+            forbid_charge=no_charge,
+            forbid_discharge=no_discharge,
+        )
+        _, values, pinned_value = solve_lp(lp)
+        if values is None:
+            break
+        c, d, _ = _unpack(lp, values)
+        objective_value = pinned_value
+    c, d = _net_forward(fleet, soc0, c, d)
+    return c, d, objective_value
+
+
 def plan_schedule(
     fleet: BatteryFleet,
     forecast: HorizonForecast,
@@ -87,24 +135,9 @@ def plan_schedule(
                 status,
             )
         c, d, soc = _unpack(lp, values)
-        simultaneous = np.minimum(c, d) > TOLERANCE_MW * max(fleet.charge_mw, 1.0)
-        if simultaneous.any():
-            net = d - c
-            lp2 = build_lp(
-                fleet,
-                forecast,
-                weights,
-                soc0,
-                previous_net_mw,
-                forbid_charge=simultaneous & (net >= 0),
-                forbid_discharge=simultaneous & (net < 0),
-            )
-            _, values2, objective2 = solve_lp(lp2)
-            if values2 is not None:
-                c, d, soc = _unpack(lp2, values2)
-                objective_value = objective2
-            else:
-                c, d = _net_forward(fleet, soc0, c, d)
+        c, d, objective_value = _one_direction_per_step(
+            fleet, forecast, weights, soc0, previous_net_mw, c, d, objective_value
+        )
         c = np.where(c > TOLERANCE_MW, c, 0.0)
         d = np.where(d > TOLERANCE_MW, d, 0.0)
         soc = soc_trajectory(fleet, soc0, c, d)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -66,6 +67,31 @@ def end_offsets(kafka: KafkaSettings, topic: str) -> dict[int, int]:
         consumer.close()
 
 
+def _to_end(
+    kafka: KafkaSettings, topic: str, committed_only: bool, timeout_s: float, doing: str
+) -> Iterator[Any]:
+    """Every data record now in ``topic``, partition by partition to its end (EOF events
+    consumed here); TimeoutError if the ends are not reached within ``timeout_s``."""
+    consumer = _consumer(kafka, committed_only)
+    try:
+        parts = _assign_all(consumer, topic)
+        done: set[int] = set()
+        deadline = time.monotonic() + timeout_s
+        while len(done) < len(parts):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{doing} {topic} did not reach the end in {timeout_s}s")
+            for msg in consumer.consume(10000, 0.5):
+                err = msg.error()
+                if err is None:
+                    yield msg
+                elif err.code() == KafkaError._PARTITION_EOF:
+                    done.add(msg.partition())
+                else:
+                    raise KafkaException(err)
+    finally:
+        consumer.close()
+
+
 def read_topic(
     kafka: KafkaSettings,
     topic: str,
@@ -75,57 +101,20 @@ def read_topic(
 ) -> list[ReadRecord[M]]:
     """Every record now in ``topic`` (to the end of each partition), decoded as
     ``message_type``; records of another type raise. Stops at the partition ends."""
-    consumer = _consumer(kafka, committed_only)
     out: list[ReadRecord[M]] = []
-    try:
-        parts = _assign_all(consumer, topic)
-        done: set[int] = set()
-        deadline = time.monotonic() + timeout_s
-        while len(done) < len(parts):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"reading {topic} did not reach the end in {timeout_s}s")
-            msg = consumer.poll(0.5)
-            if msg is None:
-                continue
-            err = msg.error()
-            if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    done.add(msg.partition())
-                    continue
-                raise KafkaException(err)
-            headers = {k: (v or b"").decode(errors="replace") for k, v in (msg.headers() or [])}
-            value = decode(msg.value(), msg.headers(), message_type)
-            _, ts = msg.timestamp()
-            key = msg.key().decode() if msg.key() is not None else None
-            out.append(ReadRecord(msg.partition(), msg.offset(), key, value, headers, ts))
-    finally:
-        consumer.close()
+    for msg in _to_end(kafka, topic, committed_only, timeout_s, "reading"):
+        headers = {k: (v or b"").decode(errors="replace") for k, v in (msg.headers() or [])}
+        value = decode(msg.value(), msg.headers(), message_type)
+        _, ts = msg.timestamp()
+        key = msg.key().decode() if msg.key() is not None else None
+        out.append(ReadRecord(msg.partition(), msg.offset(), key, value, headers, ts))
     return out
 
 
 def count_committed(kafka: KafkaSettings, topic: str, timeout_s: float = 300.0) -> int:
     """Committed data records now in ``topic``, read to the end of every partition (unlike
     :class:`CommittedCounter`, which counts what arrives within a time budget)."""
-    consumer = _consumer(kafka, True)
-    count = 0
-    try:
-        parts = _assign_all(consumer, topic)
-        done: set[int] = set()
-        deadline = time.monotonic() + timeout_s
-        while len(done) < len(parts):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"counting {topic} did not reach the end in {timeout_s}s")
-            for msg in consumer.consume(10000, 0.5):
-                err = msg.error()
-                if err is None:
-                    count += 1
-                elif err.code() == KafkaError._PARTITION_EOF:
-                    done.add(msg.partition())
-                else:
-                    raise KafkaException(err)
-    finally:
-        consumer.close()
-    return count
+    return sum(1 for _ in _to_end(kafka, topic, True, timeout_s, "counting"))
 
 
 class CommittedCounter:

@@ -39,6 +39,7 @@ from gridstream.core.anomaly.model import (
 from gridstream.core.anomaly.scorer import DETECTOR_VERSION, ScorerConfig
 from gridstream.core.cleaning.cleaner import MAX_TS_MS, MIN_TS_MS
 from gridstream.core.cleaning.rules import DEFAULT_RULES
+from gridstream.core.features.grid import VECTOR_BATCH
 from gridstream.errors import ValidationError
 from gridstream.schemas import features_pb2, forecast_pb2
 from gridstream.services.anomaly_records import parse_flags, to_anomaly
@@ -89,7 +90,7 @@ class RecentAnomalies:
 
 
 class AnomalyDetectorProcessor(Processor[SeriesSlot]):
-    max_batch = 1000  # feature vectors hold ~300 features: bound the memory of a batch
+    max_batch = VECTOR_BATCH
     state_codec = StateCodec(slot_to_bytes, slot_from_bytes)
 
     def __init__(

@@ -40,6 +40,7 @@ from gridstream.bus.state import StateCodec, StateView
 from gridstream.config import Settings
 from gridstream.core.cleaning.cleaner import MAX_TS_MS, MIN_TS_MS
 from gridstream.core.features import SERIES_FIELDS, SLOT_MS
+from gridstream.core.features.grid import VECTOR_BATCH
 from gridstream.errors import GridstreamError, ValidationError
 from gridstream.schemas import features_pb2, forecast_pb2, model_pb2
 from gridstream.services.base import make_runner
@@ -93,7 +94,7 @@ class LatestForecasts:
 
 
 class ForecasterProcessor(Processor[int]):
-    max_batch = 1000  # feature vectors hold ~300 features: bound the memory of a batch
+    max_batch = VECTOR_BATCH
     state_codec = StateCodec(_TS.pack, lambda b: int(_TS.unpack(b)[0]))
     punctuate_interval_s = 0.0  # forecast what the batch collected, inside its transaction
 

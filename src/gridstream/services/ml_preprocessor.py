@@ -34,6 +34,7 @@ from gridstream.bus.topics import TopicSpec
 from gridstream.config import Settings
 from gridstream.core.cleaning.cleaner import MAX_TS_MS, MIN_TS_MS
 from gridstream.core.features import FEATURE_SET, SeriesState
+from gridstream.core.features.grid import VECTOR_BATCH
 from gridstream.errors import ValidationError
 from gridstream.schemas import features_pb2, readings_pb2
 from gridstream.services.base import make_runner
@@ -64,7 +65,7 @@ def repartition_topic(settings: Settings) -> str:
 
 
 class MlPreprocessor(Processor[FeatureSeries]):
-    max_batch = 1000  # feature vectors hold ~300 features: bound the memory of a batch
+    max_batch = VECTOR_BATCH
     state_codec = StateCodec(FeatureSeries.to_bytes, FeatureSeries.from_bytes)
     punctuate_interval_s = 0.0  # featurise what a batch released, inside its transaction
 

@@ -7,6 +7,9 @@ import pandas as pd
 
 SLOT_MINUTES = 15
 SLOT_MS = SLOT_MINUTES * 60_000
+#: records per batch for services whose records are feature vectors (~300 features each):
+#: bounds a batch's memory whatever the configured batch size
+VECTOR_BATCH = 1000
 SLOTS_PER_HOUR = 4
 SLOTS_PER_DAY = 96
 SLOTS_PER_WEEK = 7 * SLOTS_PER_DAY

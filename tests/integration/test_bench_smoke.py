@@ -46,3 +46,5 @@ def test_bench_smoke_json_shape_and_counts(kafka_bootstrap: str, tmp_path: Path)
     assert result["counts_reconcile"] is True
     assert result["topic_counts"]["preprocessed"] == result["clean_readings"]
     assert 1 <= result["hops"] <= 7
+    # the latency phase waited at least one quiet window after the replay, within its bound
+    assert 3.0 <= result["latency_settle_s"] <= 250

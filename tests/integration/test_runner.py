@@ -9,6 +9,8 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -120,6 +122,24 @@ def _run_in_thread(runner: Runner[int]) -> threading.Thread:
     return thread
 
 
+@contextmanager
+def counting_runner(
+    kafka_settings: KafkaSettings, source: str, sink: str, dlq: str, group: str
+) -> Iterator[Runner[int]]:
+    """A counting runner from ``source`` to ``sink`` running in a thread for the block."""
+    runner: Runner[int] = Runner(
+        kafka_settings,
+        RunnerConfig(service="counting", group=group, dead_letter_topic=dlq),
+        CountingProcessor(source, sink),
+    )
+    thread = _run_in_thread(runner)
+    try:
+        yield runner
+    finally:
+        runner.stop()
+        thread.join(30)
+
+
 def test_poison_records_go_to_dead_letter_and_processing_continues(
     kafka_settings, topic_factory, unique
 ) -> None:  # type: ignore[no-untyped-def]
@@ -142,22 +162,13 @@ def test_poison_records_go_to_dead_letter_and_processing_continues(
     )
     producer.flush()
 
-    runner: Runner[int] = Runner(
-        kafka_settings,
-        RunnerConfig(service="counting", group=unique("g"), dead_letter_topic=dlq),
-        CountingProcessor(source, sink),
-    )
-    thread = _run_in_thread(runner)
-    try:
+    with counting_runner(kafka_settings, source, sink, dlq, unique("g")) as runner:
         assert (
             count_until_quiet(kafka_settings, sink, quiet_s=2, timeout_s=90, expect_at_least=2) == 2
         )
         assert (
             count_until_quiet(kafka_settings, dlq, quiet_s=1, timeout_s=30, expect_at_least=3) == 3
         )
-    finally:
-        runner.stop()
-        thread.join(30)
     letters = read_topic(kafka_settings, dlq, DeadLetter)
     reasons = [r.value.reason for r in letters]
     assert any("missing gs-type header" in r for r in reasons), reasons
@@ -190,18 +201,9 @@ def test_a_processor_crash_leaves_no_trace_in_state_or_outputs(
     for i, rid in enumerate(ids):
         producer.send(source, sid, RawReading(series_id=sid, value=float(i), record_id=rid))
     producer.flush()
-    runner: Runner[int] = Runner(
-        kafka_settings,
-        RunnerConfig(service="counting", group=unique("g"), dead_letter_topic=dlq),
-        CountingProcessor(source, sink),
-    )
-    thread = _run_in_thread(runner)
-    try:
+    with counting_runner(kafka_settings, source, sink, dlq, unique("g")) as runner:
         assert count_until_quiet(kafka_settings, sink, quiet_s=2, timeout_s=90, expect_at_least=4)
         assert count_until_quiet(kafka_settings, dlq, quiet_s=1, timeout_s=30, expect_at_least=1)
-    finally:
-        runner.stop()
-        thread.join(30)
     out = read_topic(kafka_settings, sink, CleanReading)
     # the crash's state change (+1000) was undone with its batch: counts go on 1, 2, 3, 4
     assert [(r.value.record_id, r.value.stuck_intervals) for r in out] == [

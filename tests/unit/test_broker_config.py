@@ -8,7 +8,7 @@ import pytest
 
 from gridstream.broker.cluster import new_cluster_id
 from gridstream.broker.java import parse_java_major
-from gridstream.broker.ports import free_ports, port_in_use
+from gridstream.broker.ports import free_port_block, free_ports, port_in_use
 from gridstream.broker.properties import NodeSpec, render_properties
 from gridstream.errors import BrokerError
 
@@ -66,3 +66,13 @@ def test_port_in_use_detection() -> None:
         sock.bind(("127.0.0.1", port))
         sock.listen()
         assert port_in_use(port)
+
+
+def test_listen_ports_stay_out_of_the_ephemeral_range() -> None:
+    """A client retrying a stopped broker's port must never be handed that port as its own
+    source port (self-connect), which would keep the broker from binding it again."""
+    text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text()
+    low, high = (int(v) for v in text.split())
+    ports = free_ports(50) + [free_port_block(3) + i for i in range(3)]
+    assert len(set(ports[:50])) == 50
+    assert not [p for p in ports if low <= p <= high]

@@ -143,6 +143,26 @@ class ChildSet:
                 out[child.name] = round(value, 1)
         return out
 
+    def wait_quiet(
+        self, window_s: float = 3.0, max_cores: float = 0.15, timeout_s: float = 240.0
+    ) -> float:
+        """Wait until the children together use under ``max_cores`` of a core over
+        ``window_s`` (what a fast replay left behind is done: backlogs, a first model
+        training); seconds waited, at most about ``timeout_s``."""
+        started = time.monotonic()
+
+        def total() -> float:
+            return sum(cpu_seconds(c.proc.pid) or 0.0 for c in self.children)
+
+        before = total()
+        while True:
+            time.sleep(window_s)
+            now = total()
+            waited = time.monotonic() - started
+            if now - before <= max_cores * window_s or waited >= timeout_s:
+                return waited
+            before = now
+
     def peaks(self) -> dict[str, float]:
         for child in self.children:
             child.sample()

@@ -64,7 +64,10 @@ def render(result: dict[str, Any]) -> None:
     for name, value, target in rows:
         head.add_row(name, _fmt(value), target)
     console.print(head)
-    lat = Table(title=f"latency at {result['latency_rate_per_s']} readings/s (ms)")
+    lat = Table(
+        title=f"latency at {result['latency_rate_per_s']} readings/s (ms), started "
+        f"{result.get('latency_settle_s', 0)} s after the replay once the services were quiet"
+    )
     for col in ("reading →", "p50", "p99", "max", "samples", "target p99"):
         lat.add_column(col, justify="right" if col != "reading →" else "left")
     targets = {"forecast": "≤ 100", "action": "≤ 250"}

@@ -137,6 +137,8 @@ def run_bench(
                 cpu_after = children.cpu()
                 cpu = {n: round(v - cpu_before.get(n, 0.0), 1) for n, v in cpu_after.items()}
                 dead = _dead_letters_by_service(kafka, names.dead_letter)
+                progress("waiting for the services to go quiet")
+                settle_s = children.wait_quiet()
                 progress(f"latency: {len(rows):,} readings at {options.rate_per_s:g}/s")
                 latency = run_latency(kafka, names, rows, options.rate_per_s, progress=progress)
                 children.check_alive()
@@ -160,6 +162,7 @@ def run_bench(
         "broker_bound_readings_per_s": round(bound, 1),
         "ratio_to_broker_bound": round(pipeline.readings_per_s / bound, 3) if bound else None,
         **latency_fields(latency),
+        "latency_settle_s": round(settle_s, 1),
         "peak_rss_mb": peaks,
         "pipeline_cpu_s": cpu,
         "raw_readings": pipeline.raw_readings,

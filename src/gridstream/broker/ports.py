@@ -15,24 +15,51 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     return False
 
 
-def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """``count`` distinct ports that were free a moment ago."""
-    socks: list[socket.socket] = []
+def _ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for outgoing connections' local ports (Linux; a common default
+    elsewhere)."""
     try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind((host, 0))
-            socks.append(sock)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(v) for v in f.read().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
-def free_port_block(count: int, low: int = 20000, high: int = 60000) -> int:
-    """The first port of ``count`` consecutive free ports (a local N-node cluster needs them)."""
+def _listen_range() -> tuple[int, int]:
+    """Ports to listen on: below the ephemeral range when there is room, else above it.
+
+    A client reconnecting to a local port nobody listens on (a broker being restarted) can
+    be handed that very port as its own source port and connect to itself (TCP simultaneous
+    open); it then holds the port and the broker cannot bind it again ("Address already in
+    use"). Ports outside the ephemeral range are never handed out that way."""
+    low, high = _ephemeral_range()
+    if low - 10000 >= 1024:
+        return 10000, low
+    return high + 1, 65535
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` distinct ports, outside the ephemeral range, that were free a moment ago."""
     import random
 
+    low, high = _listen_range()
+    found: list[int] = []
+    for _ in range(count * 200):
+        port = random.randrange(low, high)
+        if port not in found and not port_in_use(port, host):
+            found.append(port)
+            if len(found) == count:
+                return found
+    raise OSError(f"no {count} free ports found between {low} and {high}")
+
+
+def free_port_block(count: int) -> int:
+    """The first port of ``count`` consecutive free ports (a local N-node cluster needs
+    them), outside the ephemeral range."""
+    import random
+
+    low, high = _listen_range()
     for _ in range(200):
         base = random.randrange(low, high - count)
         if not any(port_in_use(base + i) for i in range(count)):

@@ -104,3 +104,11 @@ def test_invalid_rules_are_rejected_with_a_clear_message() -> None:
         parse_rules_yaml("rules: [{name: x, kind: nonsense}]")
     with pytest.raises(ConfigError, match="unique"):
         parse_rules_yaml("rules: [{name: x, kind: anomaly}, {name: x, kind: anomaly}]")
+
+
+@pytest.mark.parametrize("text", ["", "  \n", "# nothing but a comment\n"])
+def test_an_empty_rules_file_is_refused_but_an_empty_rule_list_is_fine(text: str) -> None:
+    # a file caught half-written by a hot reload reads as empty: it must not replace the rules
+    with pytest.raises(ConfigError, match="rules: \\[\\]"):
+        parse_rules_yaml(text)
+    assert parse_rules_yaml("rules: []\n").rules == ()

@@ -135,10 +135,16 @@ def parse_rules(doc: Mapping[str, Any]) -> RuleSet:
 
 def parse_rules_yaml(text: str) -> RuleSet:
     """Validate the text of a YAML rules file."""
+    if not text.strip():
+        # an empty file is far more often a write caught half-way (or a mistake) than a wish
+        # for no alerts at all: refusing it keeps the rules in force
+        raise ConfigError("alert rules file is empty; write 'rules: []' to run without rules")
     try:
-        doc = yaml.safe_load(text) or {}
+        doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"alert rules are not valid YAML: {exc}") from exc
+    if doc is None:
+        raise ConfigError("alert rules hold no YAML document; write 'rules: []' for no rules")
     if not isinstance(doc, dict):
         raise ConfigError("alert rules must be a YAML mapping with 'rules', 'route', ...")
     return parse_rules(doc)

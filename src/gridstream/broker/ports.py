@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 
 
@@ -41,8 +42,6 @@ def _listen_range() -> tuple[int, int]:
 
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
     """``count`` distinct ports, outside the ephemeral range, that were free a moment ago."""
-    import random
-
     low, high = _listen_range()
     found: list[int] = []
     for _ in range(count * 200):
@@ -57,8 +56,6 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
 def free_port_block(count: int) -> int:
     """The first port of ``count`` consecutive free ports (a local N-node cluster needs
     them), outside the ephemeral range."""
-    import random
-
     low, high = _listen_range()
     for _ in range(200):
         base = random.randrange(low, high - count)

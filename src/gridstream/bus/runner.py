@@ -127,6 +127,8 @@ class Runner(Generic[T]):
         self.kafka = kafka
         self.config = config
         self.processor = processor
+        own = processor.batch_linger_s  # a processor's own linger wins over the setting
+        self._linger_s = config.batch_linger_s if own is None else own
         self.registry = registry or CollectorRegistry()
         self.metrics = RunnerMetrics(config.service, self.registry)
         self.health = RunnerHealth()
@@ -193,8 +195,8 @@ class Runner(Generic[T]):
         pconf.update(
             {"enable.idempotence": True, "acks": "all", "linger.ms": 5, "compression.type": "lz4"}
         )
-        pconf.update(FAST_TXN_RETRY)
         if self.exactly_once:
+            pconf.update(FAST_TXN_RETRY)
             pconf["transactional.id"] = f"{self.config.group}-{self.config.instance_id}"
             pconf["transaction.timeout.ms"] = 60000
         self._producer = Producer(pconf)
@@ -414,10 +416,8 @@ class Runner(Generic[T]):
             if first is None:
                 return []
             msgs = [first]
-        linger = self.processor.batch_linger_s
-        linger = self.config.batch_linger_s if linger is None else linger
-        if len(msgs) < batch and linger > 0:
-            msgs += self._consumer.consume(batch - len(msgs), linger)
+        if len(msgs) < batch and self._linger_s > 0:
+            msgs += self._consumer.consume(batch - len(msgs), self._linger_s)
         return msgs
 
     def _due_punctuation(self) -> bool:

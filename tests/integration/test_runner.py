@@ -12,8 +12,10 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 
 from gridstream.bus.producer import MessageProducer
 from gridstream.bus.reader import count_until_quiet, read_topic
@@ -124,10 +126,15 @@ def _run_in_thread(runner: Runner[int]) -> threading.Thread:
 
 @contextmanager
 def counting_runner(
-    kafka_settings: KafkaSettings, source: str, sink: str, dlq: str, group: str
+    kafka_settings: KafkaSettings,
+    source: str,
+    sink: str,
+    dlq: str,
+    group: str,
+    runner_type: type[Runner[int]] = Runner,
 ) -> Iterator[Runner[int]]:
     """A counting runner from ``source`` to ``sink`` running in a thread for the block."""
-    runner: Runner[int] = Runner(
+    runner: Runner[int] = runner_type(
         kafka_settings,
         RunnerConfig(service="counting", group=group, dead_letter_topic=dlq),
         CountingProcessor(source, sink),
@@ -191,9 +198,39 @@ def test_poison_records_go_to_dead_letter_and_processing_continues(
     assert metrics == 1.0
 
 
+class _AbortDies:
+    """A transactional producer whose first ``abort_transaction`` fails fatally, as
+    librdkafka's did once in CI (INVALID_TXN_STATE: the abort raced the registration of the
+    batch's partitions); everything else goes to the real producer."""
+
+    def __init__(self, producer: Any) -> None:
+        self._producer = producer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._producer, name)
+
+    def abort_transaction(self, timeout: float) -> None:
+        raise KafkaException(
+            KafkaError(KafkaError.INVALID_TXN_STATE, "Failed to end transaction", fatal=True)
+        )
+
+
+class _RunnerWhoseFirstAbortDies(Runner[int]):
+    def _setup(self) -> None:
+        super()._setup()
+        if not getattr(self, "_wrapped", False):
+            self._wrapped = True
+            self._producer = _AbortDies(self._producer)
+
+
+@pytest.mark.parametrize(
+    "runner_type", [Runner, _RunnerWhoseFirstAbortDies], ids=["abort", "abort-dies"]
+)
 def test_a_processor_crash_leaves_no_trace_in_state_or_outputs(
-    kafka_settings, topic_factory, unique
+    kafka_settings, topic_factory, unique, runner_type
 ) -> None:  # type: ignore[no-untyped-def]
+    """With a failed abort, the runner starts over with new clients: the new transactional
+    producer fences the dead one and the broker aborts its transaction."""
     source, sink, dlq = topic_factory("src"), topic_factory("sink"), topic_factory("dlq")
     producer = MessageProducer(kafka_settings)
     sid = "ALL/SYSTEM_DEMAND"
@@ -201,9 +238,10 @@ def test_a_processor_crash_leaves_no_trace_in_state_or_outputs(
     for i, rid in enumerate(ids):
         producer.send(source, sid, RawReading(series_id=sid, value=float(i), record_id=rid))
     producer.flush()
-    with counting_runner(kafka_settings, source, sink, dlq, unique("g")) as runner:
+    with counting_runner(kafka_settings, source, sink, dlq, unique("g"), runner_type) as runner:
         assert count_until_quiet(kafka_settings, sink, quiet_s=2, timeout_s=90, expect_at_least=4)
         assert count_until_quiet(kafka_settings, dlq, quiet_s=1, timeout_s=30, expect_at_least=1)
+        assert runner.health.snapshot().ready  # it is still running
     out = read_topic(kafka_settings, sink, CleanReading)
     # the crash's state change (+1000) was undone with its batch: counts go on 1, 2, 3, 4
     assert [(r.value.record_id, r.value.stuck_intervals) for r in out] == [

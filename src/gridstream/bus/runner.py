@@ -75,6 +75,16 @@ class RunnerConfig:
     ensure_topics: tuple[TopicSpec, ...] = ()
 
 
+#: a producer fenced by another instance with the same transactional id must not fight back
+_FENCED = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
+
+
+def _replaceable(exc: KafkaException) -> bool:
+    """A fatal client error that new clients cure (anything but being fenced)."""
+    err = exc.args[0] if exc.args else None
+    return bool(err is not None and err.fatal() and err.code() not in _FENCED)
+
+
 def _coords(msg: Message) -> tuple[str, int, int]:
     """Topic, partition and offset of a consumed (non-error) message."""
     topic, part, offset = msg.topic(), msg.partition(), msg.offset()
@@ -276,7 +286,10 @@ class Runner(Generic[T]):
                 consumer.close()
         finally:
             if producer is not None:
-                producer.flush(10)
+                try:
+                    producer.flush(10)
+                except KafkaException as exc:  # a dead producer has nothing left to deliver
+                    log.warning("%s: closing the producer: %s", self.config.service, exc)
 
     def _close(self) -> None:
         self._close_clients()
@@ -492,9 +505,15 @@ class Runner(Generic[T]):
             self.metrics.records_in.labels(service, name).inc(count)
 
     def _recover(self, exc: KafkaException, records: list[Message]) -> None:
-        """Abort the open transaction, rewind to the batch start and rebuild touched state."""
+        """Abort the open transaction, rewind to the batch start and rebuild touched state;
+        after a fatal producer error, start over with new clients (see ``_rebuild_clients``)."""
         err = exc.args[0] if exc.args else None
-        if not self.exactly_once or err is None or not err.txn_requires_abort():
+        if not self.exactly_once or err is None:
+            raise exc
+        if _replaceable(exc):
+            self._rebuild_clients(f"fatal transaction error: {err.str()}")
+            return
+        if not err.txn_requires_abort():
             raise exc
         log.warning("%s aborting transaction: %s", self.config.service, err.str())
         self._rewind(records)
@@ -510,13 +529,21 @@ class Runner(Generic[T]):
         self._rewind(records)
 
     def _rewind(self, records: list[Message]) -> None:
-        self.metrics.aborted.labels(self.config.service).inc()
         producer = self._producer
-        with_retries(
-            lambda: producer.abort_transaction(60),
-            f"{self.config.service}: aborting the transaction",
-            self._stop,
-        )
+        try:
+            with_retries(
+                lambda: producer.abort_transaction(60),
+                f"{self.config.service}: aborting the transaction",
+                self._stop,
+            )
+        except KafkaException as exc:
+            # e.g. INVALID_TXN_STATE when the abort raced the registration of the batch's
+            # partitions: the producer is dead, a new one fences it and the broker aborts
+            if not _replaceable(exc):
+                raise
+            self._rebuild_clients(f"aborting the transaction failed: {exc.args[0].str()}")
+            return
+        self.metrics.aborted.labels(self.config.service).inc()
         firsts: dict[tuple[str, int], int] = {}
         for msg in records:
             topic, part, offset = _coords(msg)

@@ -28,7 +28,10 @@ class ReadRecord(Generic[M]):
     timestamp_ms: int
 
 
-def _consumer(kafka: KafkaSettings, committed_only: bool) -> Any:
+def _consumer(kafka: KafkaSettings, committed_only: bool, fetch_wait_ms: int = 20) -> Any:
+    """A group-less reader. ``fetch_wait_ms``: an empty partition's end is only known from a
+    fetch answer, which the broker holds back for up to this long waiting for data (500 ms by
+    default: reading a small topic to its end took 0.6 s instead of 0.12 s)."""
     conf: dict[str, Any] = dict(kafka.client_config())
     conf.update(
         {
@@ -37,6 +40,7 @@ def _consumer(kafka: KafkaSettings, committed_only: bool) -> Any:
             "auto.offset.reset": "earliest",
             "isolation.level": "read_committed" if committed_only else "read_uncommitted",
             "enable.partition.eof": True,
+            "fetch.wait.max.ms": fetch_wait_ms,
             "logger": logging.getLogger("gridstream.bus.librdkafka"),
         }
     )
@@ -80,7 +84,9 @@ def _to_end(
         while len(done) < len(parts):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{doing} {topic} did not reach the end in {timeout_s}s")
-            for msg in consumer.consume(10000, 0.5):
+            # a short wait: consume() waits out its whole timeout unless the batch fills,
+            # and a small topic would otherwise cost that timeout on every pass
+            for msg in consumer.consume(10000, 0.05):
                 err = msg.error()
                 if err is None:
                     yield msg
@@ -123,7 +129,7 @@ class CommittedCounter:
     def __init__(self, kafka: KafkaSettings, topic: str) -> None:
         self.topic = topic
         self.count = 0
-        self._consumer = _consumer(kafka, True)
+        self._consumer = _consumer(kafka, True, fetch_wait_ms=500)  # long-lived: fetch less
         md = self._consumer.list_topics(topic, timeout=10)
         parts = sorted(md.topics[topic].partitions) if topic in md.topics else []
         self._consumer.assign([TopicPartition(topic, p, 0) for p in parts])

@@ -91,6 +91,11 @@ class ServiceProcess:
         self.start()
         return True
 
+    def terminate(self) -> None:
+        """SIGTERM without waiting (``stop`` waits for the exit)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+
     def stop(self, grace_s: float = 20.0) -> None:
         if self.proc is None:
             return

@@ -62,7 +62,7 @@ class TrainerSettings(BaseSettings):
     bootstrap_rounds: int = 60
     train_weeks: int = 156
     samples: int = 200_000
-    rounds: int = 300
+    rounds: int = 160  # TrainConfig's, as in `gridstream backtest` (demand's median: 1,200)
     threads: int = 2
     validation_days: int = 28
     retrain_interval_hours: float = 24.0
@@ -214,6 +214,8 @@ def run_training(
             rounds=config.bootstrap_rounds,
             num_threads=config.threads,
             calibration_days=7,
+            demand_median_rounds_scale=1.0,  # a stop-gap: fast before good
+            demand_median_learning_rate_scale=1.0,
         )
         if small
         else TrainConfig(samples=config.samples, rounds=config.rounds, num_threads=config.threads)

@@ -168,3 +168,12 @@ def test_demand_models_get_larger_trees_than_weather_series() -> None:
     config = TrainConfig(num_leaves=31, demand_num_leaves=63)
     assert config.for_series("demand").num_leaves == 63
     assert config.for_series("wind").num_leaves == 31 and config.for_series("co2") == config
+
+
+def test_the_demand_median_learns_slower_and_longer_and_the_bands_do_not() -> None:
+    config = TrainConfig(rounds=160, learning_rate=0.12).for_series("demand")
+    assert config.rounds == 1200
+    assert config.params(0.5)["learning_rate"] == pytest.approx(0.06)
+    assert config.params(0.1)["learning_rate"] == config.params(0.9)["learning_rate"] == 0.12
+    wind = TrainConfig(rounds=160, learning_rate=0.12).for_series("wind")
+    assert wind.rounds == 160 and wind.params(0.5)["learning_rate"] == 0.12

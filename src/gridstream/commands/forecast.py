@@ -62,6 +62,14 @@ def register(app: typer.Typer) -> None:
         samples: Samples = 200_000,
         rounds: Rounds = 160,
         threads: Threads = 2,
+        recalibrate_days: Annotated[
+            int,
+            typer.Option(
+                min=0,
+                help="Recalibrate the P10-P90 bands on the trailing window every N days of "
+                "the test period, as the trainer's daily runs do (0: never).",
+            ),
+        ] = 30,
         json_out: Annotated[
             bool, typer.Option("--json", help="Print only the JSON results.")
         ] = False,
@@ -100,6 +108,7 @@ def register(app: typer.Typer) -> None:
                 s_until + day,
                 _config(samples, rounds, threads),
                 on_step=lambda _name: bar.advance(task),
+                recalibrate_days=recalibrate_days,
             )
         week = s_from + pd.Timedelta(days=63)
         if week + 8 * day > s_until:
@@ -117,6 +126,7 @@ def register(app: typer.Typer) -> None:
                 "samples": samples,
                 "rounds": rounds,
                 "threads": threads,
+                "recalibrate_days": recalibrate_days,
                 "load_average": os.getloadavg()[0],
             },
         }

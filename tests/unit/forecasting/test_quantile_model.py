@@ -177,3 +177,49 @@ def test_the_demand_median_learns_slower_and_longer_and_the_bands_do_not() -> No
     assert config.params(0.1)["learning_rate"] == config.params(0.9)["learning_rate"] == 0.12
     wind = TrainConfig(rounds=160, learning_rate=0.12).for_series("wind")
     assert wind.rounds == 160 and wind.params(0.5)["learning_rate"] == 0.12
+
+
+def test_recalibration_sees_only_the_past_and_segments_pick_their_own_bands(
+    history: pd.DataFrame,
+) -> None:
+    from dataclasses import replace
+
+    from gridstream.core.forecasting.backtest import calibrated, evaluate
+
+    prepared = prepare(history, "ALL", "demand")
+    start = prepared.index[0]
+    train_until = start + pd.Timedelta(days=28)
+    config = replace(SMALL, calibration_days=10)
+    forecaster, texts = fit(prepared, start, train_until, config)
+    at = train_until + pd.Timedelta(days=7)
+    _, again = calibrated(prepared, texts, at, config)
+    # the readings at and after the recalibration time change nothing
+    later = replace(prepared, values=prepared.values.copy())
+    later.values[later.position(at) :] *= 1.5
+    assert calibrated(later, texts, at, config)[1] == again
+    # earlier ones do
+    earlier = replace(prepared, values=prepared.values.copy())
+    earlier.values[earlier.position(at) - 200 : earlier.position(at)] *= 1.5
+    assert calibrated(earlier, texts, at, config)[1] != again
+
+    # a segment forecaster with twice the band: the same P50 error, wider bands after it
+    import json
+
+    from gridstream.core.forecasting.quantile_model import TARGET
+
+    target = json.loads(texts[TARGET])
+    target["band_factors"] = [2 * f for f in target["band_factors"]]
+    wide = QuantileForecaster("ALL/SYSTEM_DEMAND", "w", {**texts, TARGET: json.dumps(target)})
+    test_until = prepared.index[-1]
+    one = evaluate(prepared, forecaster, train_until, test_until)
+    same = evaluate(
+        prepared, [(0, forecaster), (prepared.position(at), forecaster)], train_until, test_until
+    )
+    two = evaluate(
+        prepared, [(0, forecaster), (prepared.position(at), wide)], train_until, test_until
+    )
+    assert same == one
+    for a, b in zip(one, two, strict=True):
+        assert a["mae"] == b["mae"]
+        assert b["coverage_p10_p90"] >= a["coverage_p10_p90"]
+    assert any(b["coverage_p10_p90"] > a["coverage_p10_p90"] for a, b in zip(one, two, strict=True))

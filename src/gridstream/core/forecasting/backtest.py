@@ -2,8 +2,10 @@
 
 The models of a series are fitted once on (origin, lead) pairs whose *targets* end before
 ``train_until``; every 15-minute slot of the test period is then a forecast origin, and each
-origin sees only readings at or before itself (features are causal by construction). The
-baselines are evaluated on exactly the same origins.
+origin sees only readings at or before itself (features are causal by construction). Their
+P10–P90 bands are calibrated again every ``RECALIBRATE_DAYS`` on the trailing window, from
+targets before the recalibration time only. The baselines are evaluated on exactly the same
+origins.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +34,11 @@ from gridstream.core.forecasting.quantile_model import (
 
 logger = logging.getLogger(__name__)
 
+RECALIBRATE_DAYS = 30
+"""The backtest recalibrates the bands this often (see :func:`run_backtest`): a band fitted
+once on the autumn before the test year over- or under-covers as the seasons change (2022
+NI CO2 covered 88 % at 15 min with one calibration, 83 % with monthly ones; ALL CO2 at 24 h
+86 % -> 84 %)."""
 CALIBRATION_STEP = 7
 """Slots between calibration origins: 7 (1 h 45 min) is not a divisor of a day, so the origins
 walk through every quarter-hour; 91 days give about 1,250 origins per lead."""
@@ -104,40 +111,90 @@ def fit(
         config,
         REFERENCE_KIND[prepared.series],
     )
-    series_id = f"{prepared.region}/{SERIES_FIELDS[prepared.series]}"
-    forecaster = QuantileForecaster(series_id, version, texts)
     if calibrate:
-        start, end = prepared.position(cal_from), prepared.position(train_until)
-        origins = np.arange(start, end, CALIBRATION_STEP, dtype=np.int64)
-        origins = origins[np.isfinite(prepared.values[origins])]
-        cal_rows = np.repeat(origins, HORIZON_STEPS)
-        cal_leads = np.tile(np.arange(1, HORIZON_STEPS + 1, dtype=np.int64), len(origins))
-        keep = cal_rows + cal_leads < end
-        cal_rows, cal_leads = cal_rows[keep], cal_leads[keep]
-        levels = forecaster.predict_levels(prepared.features, prepared.index, cal_rows, cal_leads)
-        factors = band_factors(
-            prepared.values[cal_rows + cal_leads], levels, cal_leads, config.coverage_targets()
-        )
-        target = json.loads(texts[TARGET])
-        target["band_factors"] = [float(x) for x in factors]
-        target["calibration"] = {
-            "from": cal_from.isoformat(),
-            "until": train_until.isoformat(),
-            "coverage_targets": [round(float(x), 4) for x in config.coverage_targets()[1:]],
+        return calibrated(prepared, texts, train_until, config, version, days)
+    series_id = f"{prepared.region}/{SERIES_FIELDS[prepared.series]}"
+    return QuantileForecaster(series_id, version, texts), texts
+
+
+def calibrated(
+    prepared: PreparedSeries,
+    texts: dict[str, str],
+    until: pd.Timestamp,
+    config: TrainConfig,
+    version: str = "backtest",
+    days: float | None = None,
+) -> tuple[QuantileForecaster, dict[str, str]]:
+    """The models of ``texts`` with their P10–P90 band calibrated on the ``days`` (default
+    ``config.calibration_days``) before ``until``: origins and targets before it."""
+    return recalibrated(prepared, texts, [until], config, version, days)[0]
+
+
+def recalibrated(
+    prepared: PreparedSeries,
+    texts: dict[str, str],
+    untils: Sequence[pd.Timestamp],
+    config: TrainConfig,
+    version: str = "backtest",
+    days: float | None = None,
+) -> list[tuple[QuantileForecaster, dict[str, str]]]:
+    """:func:`calibrated` at each of ``untils`` (ascending). The uncalibrated levels are
+    predicted once over the union of the windows (origins every ``CALIBRATION_STEP`` slots
+    from the first window's start) and each window picks its own origins and targets."""
+    config = config.for_series(prepared.series)
+    series_id = f"{prepared.region}/{SERIES_FIELDS[prepared.series]}"
+    plain = json.loads(texts[TARGET])
+    plain.pop("band_factors", None)
+    plain.pop("calibration", None)
+    base = {**texts, TARGET: json.dumps(plain)}
+    forecaster = QuantileForecaster(series_id, version, base)
+    span = pd.Timedelta(days=config.calibration_days if days is None else days)
+    first, last = prepared.position(untils[0] - span), prepared.position(untils[-1])
+    origins = np.arange(first, last, CALIBRATION_STEP, dtype=np.int64)
+    origins = origins[np.isfinite(prepared.values[origins])]
+    rows = np.repeat(origins, HORIZON_STEPS)
+    leads = np.tile(np.arange(1, HORIZON_STEPS + 1, dtype=np.int64), len(origins))
+    keep = rows + leads < last
+    rows, leads = rows[keep], leads[keep]
+    levels = forecaster.predict_levels(prepared.features, prepared.index, rows, leads)
+    actual = prepared.values[rows + leads]
+    targets = config.coverage_targets()
+    out = []
+    for until in untils:
+        start, end = prepared.position(until - span), prepared.position(until)
+        pick = (rows >= start) & (rows + leads < end)
+        if not pick.any():
+            out.append((forecaster, base))
+            continue
+        target = {
+            **plain,
+            "band_factors": [
+                float(x) for x in band_factors(actual[pick], levels[pick], leads[pick], targets)
+            ],
+            "calibration": {
+                "from": (until - span).isoformat(),
+                "until": until.isoformat(),
+                "coverage_targets": [round(float(x), 4) for x in targets[1:]],
+            },
         }
-        texts[TARGET] = json.dumps(target)
-        forecaster = QuantileForecaster(series_id, version, texts)
-    return forecaster, texts
+        done = {**texts, TARGET: json.dumps(target)}
+        out.append((QuantileForecaster(series_id, version, done), done))
+    return out
 
 
 def evaluate(
     prepared: PreparedSeries,
-    forecaster: QuantileForecaster,
+    forecaster: QuantileForecaster | Sequence[tuple[int, QuantileForecaster]],
     test_from: pd.Timestamp,
     test_until: pd.Timestamp,
     leads: dict[str, int] = LEADS,
 ) -> list[dict[str, object]]:
-    """Metrics per lead for the model and the baselines over origins in the test period."""
+    """Metrics per lead for the model and the baselines over origins in the test period.
+
+    ``forecaster`` may be a list of ``(first origin row, forecaster)`` in row order: each
+    origin is then forecast by the last one starting at or before it (recalibrated bands)."""
+    segments = [(0, forecaster)] if isinstance(forecaster, QuantileForecaster) else forecaster
+    firsts = np.asarray([first for first, _ in segments], dtype=np.int64)
     start, end = prepared.position(test_from), prepared.position(test_until)
     results: list[dict[str, object]] = []
     for name, lead in leads.items():
@@ -145,7 +202,14 @@ def evaluate(
         rows = rows[np.isfinite(prepared.values[rows])]
         lead_arr = np.full(len(rows), lead, dtype=np.int64)
         actual = prepared.values[rows + lead]
-        bands = forecaster.predict_levels(prepared.features, prepared.index, rows, lead_arr)
+        which = np.maximum(np.searchsorted(firsts, rows, side="right") - 1, 0)
+        bands = np.empty((len(rows), 3))
+        for i, (_, model) in enumerate(segments):
+            pick = which == i
+            if pick.any():
+                bands[pick] = model.predict_levels(
+                    prepared.features, prepared.index, rows[pick], lead_arr[pick]
+                )
         entry = _scores(prepared.series, actual, bands)
         points = baseline_point(prepared.features, rows, lead_arr)
         entry["baselines"] = {
@@ -184,12 +248,17 @@ def run_backtest(
     test_until: pd.Timestamp,
     config: TrainConfig,
     on_step: Callable[[str], None] | None = None,
+    recalibrate_days: int = RECALIBRATE_DAYS,
 ) -> tuple[
     list[dict[str, object]],
     dict[str, float],
     dict[tuple[str, str], tuple[PreparedSeries, QuantileForecaster]],
 ]:
-    """Backtest every (region, series); returns results, timings and the fitted models."""
+    """Backtest every (region, series); returns results, timings and the fitted models.
+
+    Every ``recalibrate_days`` of the test period (0: never) the bands are calibrated again
+    on the trailing ``calibration_days``, as the trainer's daily runs do in service; the
+    trees stay those fitted before ``train_until``."""
     results: list[dict[str, object]] = []
     timing = {"features_s": 0.0, "train_s": 0.0, "evaluate_s": 0.0}
     fitted = {}
@@ -198,9 +267,17 @@ def run_backtest(
             t0 = time.perf_counter()
             prepared = prepare(history, region, name)
             t1 = time.perf_counter()
-            forecaster, _ = fit(prepared, train_from, train_until, config)
+            forecaster, texts = fit(prepared, train_from, train_until, config)
             t2 = time.perf_counter()
-            results += evaluate(prepared, forecaster, test_from, test_until)
+            step = pd.Timedelta(days=max(recalibrate_days, 1))
+            untils = list(pd.date_range(test_from + step, test_until, freq=step, inclusive="left"))
+            segments = [(prepared.position(test_from), forecaster)]
+            if recalibrate_days > 0 and untils:
+                again = recalibrated(prepared, texts, untils, config)
+                segments += [
+                    (prepared.position(at), f) for at, (f, _) in zip(untils, again, strict=True)
+                ]
+            results += evaluate(prepared, segments, test_from, test_until)
             t3 = time.perf_counter()
             timing["features_s"] += t1 - t0
             timing["train_s"] += t2 - t1

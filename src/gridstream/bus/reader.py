@@ -71,16 +71,32 @@ def end_offsets(kafka: KafkaSettings, topic: str) -> dict[int, int]:
         consumer.close()
 
 
+MARKER_GRACE_S = 2.0
+"""How long a read waits for a partition's end to pass the high watermark seen at its start.
+A read_committed consumer's end is the last stable offset: right after a commit returns, the
+coordinator may still be writing the commit markers, and a read that stopped there missed
+the records just committed. A transaction that stays open (a killed producer's, until the
+broker aborts it) must not hold the read for long, hence only a grace period."""
+
+
 def _to_end(
     kafka: KafkaSettings, topic: str, committed_only: bool, timeout_s: float, doing: str
 ) -> Iterator[Any]:
     """Every data record now in ``topic``, partition by partition to its end (EOF events
-    consumed here); TimeoutError if the ends are not reached within ``timeout_s``."""
+    consumed here); TimeoutError if the ends are not reached within ``timeout_s``.
+    A partition whose end lies below the high watermark at the start (see
+    ``MARKER_GRACE_S``) is read until it gets there or the grace period is over."""
     consumer = _consumer(kafka, committed_only)
     try:
         parts = _assign_all(consumer, topic)
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in parts
+        }
         done: set[int] = set()
-        deadline = time.monotonic() + timeout_s
+        at_end: set[int] = set()
+        started = time.monotonic()
+        deadline = started + timeout_s
         while len(done) < len(parts):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{doing} {topic} did not reach the end in {timeout_s}s")
@@ -91,9 +107,13 @@ def _to_end(
                 if err is None:
                     yield msg
                 elif err.code() == KafkaError._PARTITION_EOF:
-                    done.add(msg.partition())
+                    at_end.add(msg.partition())
+                    if msg.offset() >= ends[msg.partition()]:
+                        done.add(msg.partition())
                 else:
                     raise KafkaException(err)
+            if time.monotonic() - started >= MARKER_GRACE_S:
+                done |= at_end
     finally:
         consumer.close()
 

@@ -57,20 +57,6 @@ def _assign_all(consumer: Any, topic: str) -> list[int]:
     return parts
 
 
-def end_offsets(kafka: KafkaSettings, topic: str) -> dict[int, int]:
-    """The high watermark of every partition of ``topic``."""
-    consumer = _consumer(kafka, True)
-    try:
-        md = consumer.list_topics(topic, timeout=10)
-        parts = md.topics[topic].partitions
-        return {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in parts
-        }
-    finally:
-        consumer.close()
-
-
 MARKER_GRACE_S = 2.0
 """How long a read waits for a partition's end to pass the high watermark seen at its start.
 A read_committed consumer's end is the last stable offset: right after a commit returns, the

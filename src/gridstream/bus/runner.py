@@ -67,6 +67,8 @@ class RunnerConfig:
     poll_timeout_s: float = 0.2
     #: after the first record of a batch, collect more for this long (see ``_consume``)
     batch_linger_s: float = 0.0
+    #: the broker's hold on a fetch that finds nothing new (``fetch.wait.max.ms``)
+    fetch_wait_ms: int = 100
     state_partitions: int = 3
     state_replication: int = 1
     #: larger input records are dead-lettered unread (far above any GridStream message)
@@ -227,6 +229,7 @@ class Runner(Generic[T]):
                 "session.timeout.ms": 10000,
                 "heartbeat.interval.ms": 2000,
                 "max.poll.interval.ms": 300000,
+                "fetch.wait.max.ms": self.config.fetch_wait_ms,
                 # notice topics created after subscribing within seconds, not minutes
                 "topic.metadata.refresh.interval.ms": 10000,
                 # pre-fetch at most 8 MiB (default 64 MiB): a batch is 5,000 small records

@@ -51,6 +51,9 @@ class TopicTail:
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": "earliest",
                 "isolation.level": "read_committed",
+                # a read_committed fetch is held to this limit even after a commit (500 ms
+                # by default), which would dominate the measured latency of every hop
+                "fetch.wait.max.ms": 10,
                 "logger": logging.getLogger("gridstream.bus.librdkafka"),
             }
         )

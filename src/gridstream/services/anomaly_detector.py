@@ -57,6 +57,9 @@ class DetectorSettings(BaseSettings):
 
     #: score each reading against the forecast issued at least this long before it
     forecast_horizon_minutes: int = 60
+    #: forecast steps further ahead than the preferred horizon plus this are not remembered
+    #: (a newer forecast has a closer step for them); the fallback when forecasts stop
+    forecast_slack_minutes: int = 60
     #: verdicts kept per series for GET /anomalies
     recent_per_series: int = 500
 
@@ -131,24 +134,29 @@ class AnomalyDetectorProcessor(Processor[SeriesSlot]):
         series_id = msg.series_id or key or ""
         if "/" not in series_id:
             raise ValidationError(f"forecast without a series id {series_id!r}: set series_id")
-        for step in msg.steps:  # reject before touching state: nothing is ignored silently
-            if not all(math.isfinite(v) for v in (step.p10, step.p50, step.p90)):
+        # One pass: reject before touching state (nothing is ignored silently), and keep only
+        # the steps that can end up as a reading's residual: those at most an hour beyond the
+        # preferred horizon. A later forecast brings a closer step for every other target, so
+        # offering the whole day would cost 96 comparisons and a 96-entry state per forecast.
+        preferred = self.config.forecast_horizon_minutes
+        limit = preferred + self.config.forecast_slack_minutes
+        issue = msg.issue_time_ms
+        useful: list[tuple[int, ForecastPoint]] = []
+        for step in msg.steps:
+            p10, p50, p90 = step.p10, step.p50, step.p90
+            if not math.isfinite(p10 + p50 + p90):  # NaN or ±Inf in any of the three
                 raise ValidationError(
                     f"forecast {msg.forecast_id!r}: quantiles of the step for "
                     f"{step.target_time_ms} are not finite numbers"
                 )
+            target = step.target_time_ms
+            minutes = int(step.horizon_minutes) or int((target - issue) // 60_000)
+            if minutes <= limit:
+                useful.append((target, ForecastPoint(p10, p50, p90, minutes, issue)))
         slot = self._slot(series_id, state)
         kept = False
-        for step in msg.steps:
-            point = ForecastPoint(
-                step.p10,
-                step.p50,
-                step.p90,
-                int(step.horizon_minutes)
-                or int((step.target_time_ms - msg.issue_time_ms) // 60_000),
-                msg.issue_time_ms,
-            )
-            kept |= slot.offer(step.target_time_ms, point, self.config.forecast_horizon_minutes)
+        for target, point in useful:
+            kept |= slot.offer(target, point, preferred)
         if kept:
             state.put(series_id, slot)
 

@@ -35,6 +35,7 @@ def make_runner(
         instance_id=settings.instance_id,
         batch_size=settings.batch_size,
         batch_linger_s=settings.batch_linger_ms / 1000,
+        fetch_wait_ms=settings.fetch_wait_ms,
         state_partitions=settings.topic_partitions,
         state_replication=settings.topic_replication,
         ensure_topics=tuple(

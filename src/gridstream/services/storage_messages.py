@@ -49,13 +49,14 @@ def _quantiles_on_grid(forecast: Forecast, grid_ms: np.ndarray) -> Quantiles:
     """The forecast's P10/P50/P90 at the grid times (linear in between, held at the ends)."""
     if not forecast.steps:
         raise ValidationError(f"forecast {forecast.forecast_id} has no steps")
-    times = np.array([s.target_time_ms for s in forecast.steps], dtype=np.float64)
-    order = np.argsort(times, kind="stable")
-    times = times[order]
-    columns = []
-    for name in ("p10", "p50", "p90"):
-        values = np.array([getattr(s, name) for s in forecast.steps], dtype=np.float64)[order]
-        columns.append(np.interp(grid_ms.astype(np.float64), times, values))
+    # one pass over the steps (each field read from a protobuf sub-message costs as much as
+    # the iteration itself), then columns: time, P10, P50, P90
+    table = np.array(
+        [(s.target_time_ms, s.p10, s.p50, s.p90) for s in forecast.steps], dtype=np.float64
+    )
+    table = table[np.argsort(table[:, 0], kind="stable")]
+    grid = grid_ms.astype(np.float64)
+    columns = [np.interp(grid, table[:, 0], table[:, j]) for j in (1, 2, 3)]
     return Quantiles.of(*columns)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -9,6 +10,7 @@ from gridstream.bus.processor import InRecord
 from gridstream.bus.state import StateView
 from gridstream.bus.topics import TopicNames
 from gridstream.core.anomaly.model import ForecastPoint
+from gridstream.errors import ValidationError
 from gridstream.schemas import anomaly_pb2, features_pb2, forecast_pb2
 from gridstream.services.anomaly_detector import (
     AnomalyDetectorProcessor,
@@ -100,6 +102,21 @@ def test_reading_is_scored_against_the_forecast_issued_earlier() -> None:
     assert kinds["forecast_residual"] == "demand 1,738 MW below P10 of the 1 h forecast"
     after = _verdict(proc, state, _fv(41, 4010.0))  # no forecast for this time
     assert "forecast_residual" not in {e.kind for e in after.evidence}
+
+
+def test_only_steps_near_the_preferred_horizon_are_remembered() -> None:
+    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[SeriesSlot](0)
+    _verdict(proc, state, _fv(0, 4000.0))
+    day = {k: (4700.0, 4800.0, 4900.0) for k in range(1, 97)}  # a whole day, issued at 0
+    assert list(proc.process(_forecast(0, day), state)) == []
+    slot = state.get(DEMAND)
+    assert slot is not None
+    # 60 min preferred + 60 min slack: the first 8 quarter-hours, nothing further ahead
+    assert sorted(slot.pending) == [T0 + k * Q for k in range(1, 9)]
+    bad = {**day, 50: (4700.0, float("nan"), 4900.0)}  # even an unused step is checked
+    with pytest.raises(ValidationError, match="not finite"):
+        list(proc.process(_forecast(1, bad), state))
+    assert slot.pending[T0 + 5 * Q].issue_time_ms == T0  # untouched
 
 
 def test_stuck_run_counts_from_the_cleaners_limit_and_uses_carried_details() -> None:

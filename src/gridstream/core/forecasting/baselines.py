@@ -38,6 +38,11 @@ def baseline_point(
     }
 
 
+#: the profile features' names, built once (a forecast per vector looks up 192 of them)
+_WEEK_KEYS = tuple(f"prof_w1_{h}" for h in range(1, HORIZON_STEPS + 1))
+_DAY_KEYS = tuple(f"prof_d1_{h}" for h in range(1, HORIZON_STEPS + 1))
+
+
 def seasonal_naive_forecast(features: Mapping[str, float], issue_ts_ms: int) -> Trajectory:
     """A 24 h trajectory without a model: same quarter-hour last week, else yesterday, else now.
 
@@ -45,9 +50,9 @@ def seasonal_naive_forecast(features: Mapping[str, float], issue_ts_ms: int) -> 
     last-week profiles, at least the recent 24 h standard deviation / 4), a rough 80 %
     interval. Forecasts are labelled ``seasonal-naive`` so consumers can tell them apart.
     """
-    steps = range(1, HORIZON_STEPS + 1)
-    week = np.array([features.get(f"prof_w1_{h}", np.nan) for h in steps], dtype=np.float64)
-    day = np.array([features.get(f"prof_d1_{h}", np.nan) for h in steps], dtype=np.float64)
+    get = features.get
+    week = np.array([get(k, np.nan) for k in _WEEK_KEYS], dtype=np.float64)
+    day = np.array([get(k, np.nan) for k in _DAY_KEYS], dtype=np.float64)
     now = float(features.get("value", np.nan))
     p50 = np.where(np.isnan(week), day, week)
     p50 = np.where(np.isnan(p50), now, p50)

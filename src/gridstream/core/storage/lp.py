@@ -48,19 +48,47 @@ C, D, S, A = 0, 1, 2, 3
 
 
 class _Rows:
+    """Rows in CSR form, added a block at a time: ``cols``/``vals`` hold one row per line
+    (rows of a block have the same number of entries), so a 96-step block is a few numpy
+    operations instead of 96 Python appends."""
+
     def __init__(self) -> None:
-        self.start: list[int] = [0]
-        self.index: list[int] = []
-        self.value: list[float] = []
-        self.lower: list[float] = []
-        self.upper: list[float] = []
+        self.index: list[np.ndarray] = []
+        self.value: list[np.ndarray] = []
+        self.counts: list[np.ndarray] = []
+        self.lower: list[np.ndarray] = []
+        self.upper: list[np.ndarray] = []
 
     def add(self, cols: list[int], vals: list[float], lo: float, hi: float) -> None:
-        self.index.extend(cols)
-        self.value.extend(vals)
-        self.start.append(len(self.index))
-        self.lower.append(lo)
-        self.upper.append(hi)
+        self.block(np.asarray([cols]), np.asarray([vals], dtype=np.float64), lo, hi)
+
+    def block(
+        self,
+        cols: np.ndarray,
+        vals: np.ndarray,
+        lo: float | FloatArray,
+        hi: float | FloatArray,
+    ) -> None:
+        rows, width = cols.shape
+        self.index.append(cols.reshape(-1))
+        self.value.append(np.tile(vals.reshape(-1), rows) if vals.ndim == 1 else vals.reshape(-1))
+        self.counts.append(np.full(rows, width, dtype=np.int64))
+        self.lower.append(np.full(rows, lo) if np.isscalar(lo) else np.asarray(lo, np.float64))
+        self.upper.append(np.full(rows, hi) if np.isscalar(hi) else np.asarray(hi, np.float64))
+
+    def arrays(self) -> tuple[FloatArray, FloatArray, np.ndarray, np.ndarray, FloatArray]:
+        """row lower, row upper, row starts, column indices, values."""
+        if not self.counts:
+            empty = np.zeros(0)
+            return empty, empty, np.zeros(1, np.int32), np.zeros(0, np.int32), empty
+        start = np.concatenate([[0], np.cumsum(np.concatenate(self.counts))])
+        return (
+            np.concatenate(self.lower).astype(np.float64),
+            np.concatenate(self.upper).astype(np.float64),
+            start.astype(np.int32),
+            np.concatenate(self.index).astype(np.int32),
+            np.concatenate(self.value).astype(np.float64),
+        )
 
 
 def _widened(q: Quantiles | None, amount: float) -> Quantiles | None:
@@ -151,53 +179,60 @@ def build_lp(
 
     rows = _Rows()
     eta_c, eta_d = fleet.charge_efficiency, fleet.discharge_efficiency
-    for t in range(T):
-        cols = [S * T + t, C * T + t, D * T + t]
-        vals = [1.0, -dt * eta_c, dt / eta_d]
-        rhs = initial_soc_mwh if t == 0 else 0.0
-        if t > 0:
-            cols.append(S * T + t - 1)
-            vals.append(-1.0)
-        rows.add(cols, vals, rhs, rhs)
+    steps = np.arange(T)
+    later = steps[1:]
+    if T > 0:  # SoC dynamics: s_t - dt*eta_c*c_t + dt/eta_d*d_t - s_{t-1} = 0 (s_{-1}: initial)
+        rows.add(
+            [S * T, C * T, D * T], [1.0, -dt * eta_c, dt / eta_d], initial_soc_mwh, initial_soc_mwh
+        )
+        rows.block(
+            np.stack([S * T + later, C * T + later, D * T + later, S * T + later - 1], axis=1),
+            np.array([1.0, -dt * eta_c, dt / eta_d, -1.0]),
+            0.0,
+            0.0,
+        )
 
-    if fleet.ramp_mw_per_step is not None:
+    if fleet.ramp_mw_per_step is not None and T > 0:
         r = fleet.ramp_mw_per_step
-        for t in range(T):
-            if t == 0:
-                rows.add([D * T, C * T], [1.0, -1.0], previous_net_mw - r, previous_net_mw + r)
-            else:
-                rows.add(
-                    [D * T + t, C * T + t, D * T + t - 1, C * T + t - 1],
-                    [1.0, -1.0, -1.0, 1.0],
-                    -r,
-                    r,
-                )
+        rows.add([D * T, C * T], [1.0, -1.0], previous_net_mw - r, previous_net_mw + r)
+        rows.block(
+            np.stack([D * T + later, C * T + later, D * T + later - 1, C * T + later - 1], axis=1),
+            np.array([1.0, -1.0, -1.0, 1.0]),
+            -r,
+            r,
+        )
 
     if use_peak and demand is not None:
         net = demand.upper(k) - (wind.lower(k) if wind is not None else 0.0)
         cost[peak_col] = weights.peak_eur_per_mw
         hold_value = weights.peak_eur_per_mw * float(net.max())
         lower[peak_col], upper[peak_col] = -INF, INF
-        for t in range(T):
-            rows.add([peak_col, C * T + t, D * T + t], [1.0, -1.0, 1.0], float(net[t]), INF)
+        rows.block(
+            np.stack([np.full(T, peak_col), C * T + steps, D * T + steps], axis=1),
+            np.array([1.0, -1.0, 1.0]),
+            np.asarray(net, dtype=np.float64),
+            INF,
+        )
 
     if use_wind and demand is not None and wind is not None:
         excess = np.maximum(0.0, wind.lower(k) - weights.snsp_limit * demand.p50)
         upper[A * T : (A + 1) * T] = np.minimum(excess, fleet.charge_mw)
         cost[A * T : (A + 1) * T] = -weights.wind_eur_per_mwh * dt
-        for t in range(T):
-            rows.add([A * T + t, C * T + t], [1.0, -1.0], -INF, 0.0)
+        rows.block(
+            np.stack([A * T + steps, C * T + steps], axis=1), np.array([1.0, -1.0]), -INF, 0.0
+        )
 
+    row_lower, row_upper, row_start, row_index, row_value = rows.arrays()
     return LpArrays(
         steps=T,
         col_cost=cost,
         col_lower=lower,
         col_upper=upper,
-        row_lower=np.asarray(rows.lower, dtype=np.float64),
-        row_upper=np.asarray(rows.upper, dtype=np.float64),
-        row_start=np.asarray(rows.start, dtype=np.int32),
-        row_index=np.asarray(rows.index, dtype=np.int32),
-        row_value=np.asarray(rows.value, dtype=np.float64),
+        row_lower=row_lower,
+        row_upper=row_upper,
+        row_start=row_start,
+        row_index=row_index,
+        row_value=row_value,
         terminal_relaxed=terminal_relaxed,
         hold_value=hold_value,
     )

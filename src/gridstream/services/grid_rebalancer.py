@@ -43,6 +43,7 @@ from gridstream.core.rebalance import (
     RebalancePolicy,
     SafetyLimits,
 )
+from gridstream.core.rebalance.limits import HOUR_MS
 from gridstream.errors import ValidationError
 from gridstream.schemas import alert_pb2, anomaly_pb2, forecast_pb2, storage_pb2
 from gridstream.schemas.common_pb2 import SEVERITY_INFO
@@ -214,8 +215,9 @@ class GridRebalancerProcessor(Processor[Entry]):
             region, self._merged(), self._clock, self.window_ms, self.interconnectors
         )
         with self._lock:
-            before = len(ledger.events)
-            proposals = self.policy.decide(inputs, self.mode, recent=ledger.actions())
+            before = ledger.event_count
+            recent = ledger.created_since(self._clock - HOUR_MS)
+            proposals = self.policy.decide(inputs, self.mode, recent=recent, known=ledger)
             ledger.record(proposals)
             records = new_records(ledger, before)
         for r in records:
@@ -235,7 +237,7 @@ class GridRebalancerProcessor(Processor[Entry]):
         """Apply ``change`` to the ledger and queue the records of what it appended."""
         ledger = self._ledger_ready()
         with self._lock:
-            before = len(ledger.events)
+            before = ledger.event_count
             try:
                 return change(ledger)
             finally:

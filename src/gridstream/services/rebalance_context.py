@@ -10,10 +10,9 @@ Entries (JSON-able dicts in the runner's keyed state, so they survive restarts):
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from typing import Any
-
-import numpy as np
 
 from gridstream.core.rebalance import (
     Alert,
@@ -109,14 +108,15 @@ def anomaly_entries(msg: anomaly_pb2.Anomaly) -> list[tuple[str, Entry | None]]:
     return out
 
 
-def _window(entry: Entry, window_ms: int) -> tuple[int, int, np.ndarray]:
-    targets = np.asarray(entry["targets"], dtype=np.int64)
+def _window(entry: Entry, window_ms: int) -> tuple[int, int, int]:
+    """The window's start and end, and how many of the (sorted) targets fall in it."""
+    targets = entry["targets"]
     start = int(targets[0])
-    return start, start + window_ms, targets < start + window_ms
+    return start, start + window_ms, bisect.bisect_left(targets, start + window_ms)
 
 
 def series_forecast(region: str, series: str, entry: Entry, window_ms: int) -> SeriesForecast:
-    start, end, mask = _window(entry, window_ms)
+    start, end, count = _window(entry, window_ms)
     return SeriesForecast(
         forecast_id=entry["forecast_id"],
         region=region,
@@ -124,9 +124,9 @@ def series_forecast(region: str, series: str, entry: Entry, window_ms: int) -> S
         model_version=entry["model_version"],
         start_ms=start,
         end_ms=end,
-        p10_max=float(np.max(np.asarray(entry["p10"])[mask])),
-        p50_max=float(np.max(np.asarray(entry["p50"])[mask])),
-        p90_max=float(np.max(np.asarray(entry["p90"])[mask])),
+        p10_max=float(max(entry["p10"][:count])),
+        p50_max=float(max(entry["p50"][:count])),
+        p90_max=float(max(entry["p90"][:count])),
     )
 
 

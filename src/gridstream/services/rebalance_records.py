@@ -57,7 +57,7 @@ def event_to_proto(event: dict[str, Any]) -> RebalanceAction:
 
 def new_records(ledger: ActionLedger, since: int) -> list[RebalanceAction]:
     """Records for the ledger events appended after the first ``since`` events."""
-    return [event_to_proto(e) for e in ledger.events[since:]]
+    return [event_to_proto(e) for e in ledger.events_since(since)]
 
 
 def ledger_from_records(records: Iterable[RebalanceAction]) -> ActionLedger:

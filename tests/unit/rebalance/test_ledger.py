@@ -67,3 +67,38 @@ def test_restart_keeps_the_trail() -> None:
         "approved by alice",
         "executed by executor",
     ]
+
+
+def _decide_at(ledger: ActionLedger, now: int) -> list[str]:
+    """One storage-dispatch decision at ``now``, recorded; the new ids."""
+    recent = ledger.created_since(now - H)
+    acts = RebalancePolicy().decide(
+        PolicyInputs(now, storage=(StoragePlan(f"s{now}", "ALL", now, now + H, 80.0),)),
+        recent=recent,
+        known=ledger,
+    )
+    ledger.record(acts)
+    return [a.action_id for a in acts]
+
+
+def test_indexes_match_a_full_scan_as_the_trail_grows() -> None:
+    ledger = ActionLedger()
+    ids = [i for k in range(12) for i in _decide_at(ledger, NOW + k * H // 2)]
+    assert len(ids) == 12 and all(i in ledger for i in ids) and "nope" not in ledger
+    everything = ledger.actions()
+    for since in (NOW - H, NOW, NOW + 3 * H, NOW + 5 * H + 1, NOW + 9 * H):
+        expected = [a for a in everything if a.created_at_ms >= since]
+        assert ledger.created_since(since) == expected
+    # an id decided long ago stays known: deciding the same slot again adds nothing
+    assert _decide_at(ledger, NOW) == []
+    # only proposals still awaiting a decision can expire, in decision order
+    ledger.approve(ids[0], "alice", NOW + 1)
+    ledger.reject(ids[1], "bob", NOW + 2)
+    expired = [a.action_id for a in ledger.expire(NOW + 100 * H)]
+    assert expired == ids[2:]
+    assert ledger.expire(NOW + 101 * H) == []
+    again = ActionLedger.replay(json.loads(json.dumps(ledger.events)))
+    assert again.created_since(NOW) == ledger.created_since(NOW)
+    assert again.expire(NOW + 102 * H) == []
+    assert again.event_count == ledger.event_count == 12 + 2 + 10
+    assert [e["event"] for e in again.events_since(again.event_count - 1)] == ["expired"]

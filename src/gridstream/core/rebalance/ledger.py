@@ -6,6 +6,7 @@ State is rebuilt from the event list (``replay``), so a service that persists th
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import asdict
 from typing import Any
 
@@ -44,23 +45,55 @@ def _from_body(body: dict[str, Any]) -> ActionProposal:
 
 
 class ActionLedger:
+    """The trail and the current state of every action, with indexes that keep a decision's
+    cost flat as the trail grows: actions by creation time (the rate limits look back an
+    hour) and the ids still awaiting a decision (expiry)."""
+
     def __init__(self) -> None:
         self._actions: dict[str, ActionProposal] = {}
         self._events: list[dict[str, Any]] = []
+        self._by_time: list[tuple[int, int, str]] = []  # (created_at_ms, seq, id), sorted
+        self._proposed: dict[str, None] = {}  # ids in PROPOSED state, in decision order
 
     @classmethod
     def replay(cls, events: list[dict[str, Any]]) -> ActionLedger:
         ledger = cls()
         for event in events:
-            action = _from_body(event["action"])
-            ledger._actions[action.action_id] = action
+            ledger._index(_from_body(event["action"]))
             ledger._events.append(event)
         return ledger
+
+    def _index(self, action: ActionProposal) -> None:
+        if action.action_id not in self._actions:
+            bisect.insort(
+                self._by_time, (action.created_at_ms, len(self._by_time), action.action_id)
+            )
+        self._actions[action.action_id] = action
+        if action.approval is Approval.PROPOSED:
+            self._proposed[action.action_id] = None
+        else:
+            self._proposed.pop(action.action_id, None)
 
     @property
     def events(self) -> list[dict[str, Any]]:
         """The audit trail, oldest first (a copy: the trail is append-only)."""
         return list(self._events)
+
+    @property
+    def event_count(self) -> int:
+        return len(self._events)
+
+    def events_since(self, count: int) -> list[dict[str, Any]]:
+        """The events appended after the first ``count``."""
+        return self._events[count:]
+
+    def __contains__(self, action_id: object) -> bool:
+        return action_id in self._actions
+
+    def created_since(self, since_ms: int) -> list[ActionProposal]:
+        """Actions created at or after ``since_ms``, oldest first (current state)."""
+        start = bisect.bisect_left(self._by_time, (since_ms, -1, ""))
+        return [self._actions[i] for _, _, i in self._by_time[start:]]
 
     def actions(self) -> list[ActionProposal]:
         return sorted(self._actions.values(), key=lambda a: a.created_at_ms)
@@ -72,7 +105,7 @@ class ActionLedger:
             raise UnknownAction(f"no action {action_id!r}") from None
 
     def _append(self, kind: str, action: ActionProposal) -> dict[str, Any]:
-        self._actions[action.action_id] = action
+        self._index(action)
         event = _to_event(kind, action)
         self._events.append(event)
         return event
@@ -119,8 +152,8 @@ class ActionLedger:
     def expire(self, now_ms: int) -> list[ActionProposal]:
         """Proposals whose window has passed become expired (recorded in the trail)."""
         out = []
-        for action in list(self._actions.values()):
-            if action.approval is Approval.PROPOSED and now_ms >= action.expires_at_ms:
+        for action in [self._actions[i] for i in self._proposed]:
+            if now_ms >= action.expires_at_ms:
                 updated = action.with_state(Approval.EXPIRED, "ledger", now_ms)
                 self._append("expired", updated)
                 out.append(updated)

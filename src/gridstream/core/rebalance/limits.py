@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
 
 from gridstream.core.rebalance.base import ActionProposal, Kind
@@ -34,14 +35,19 @@ def admit(
     recent: list[ActionProposal],
     limits: SafetyLimits,
     now_ms: int,
+    known: Container[str] | None = None,
 ) -> tuple[list[ActionProposal], list[str]]:
-    """Drop proposals that break the rate limit or the hourly cap; say why each was dropped."""
+    """Drop proposals that break the rate limit or the hourly cap; say why each was dropped.
+
+    ``recent`` must hold at least the actions of the last hour; ``known`` answers whether an
+    id was decided before (default: the ids in ``recent``), so a long trail need not be
+    passed whole."""
     window = [a for a in recent if now_ms - a.created_at_ms < HOUR_MS]
     last: dict[tuple[Kind, str], int] = {}
     for a in window:
         key = (a.kind, a.target)
         last[key] = max(last.get(key, 0), a.created_at_ms)
-    seen = {a.action_id for a in recent}
+    seen = known if known is not None else {a.action_id for a in recent}
     kept: list[ActionProposal] = []
     dropped: list[str] = []
     for p in proposals:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
 
 from gridstream.core.rebalance.base import (
@@ -53,8 +54,12 @@ class RebalancePolicy:
         inputs: PolicyInputs,
         mode: Mode = Mode.ADVISORY,
         recent: list[ActionProposal] | None = None,
+        known: Container[str] | None = None,
     ) -> list[ActionProposal]:
-        """Proposed actions (advisory), executed ones (automatic) or none (off)."""
+        """Proposed actions (advisory), executed ones (automatic) or none (off).
+
+        ``recent``: at least the last hour's actions (rate limits); ``known``: the ids decided
+        before (idempotency; default: those of ``recent``)."""
         if mode is Mode.OFF:
             return []
         cfg = self.config
@@ -214,7 +219,7 @@ class RebalancePolicy:
                     _confidence(f, cfg.snsp_limit),
                 )
 
-        kept, _dropped = admit(out, recent or [], cfg.limits, now)
+        kept, _dropped = admit(out, recent or [], cfg.limits, now, known)
         return kept
 
     def _snsp_room(

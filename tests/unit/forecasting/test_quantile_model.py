@@ -136,6 +136,26 @@ def test_batched_forecasts_equal_single_forecasts_and_predict_levels(
     assert np.isfinite(p50).all() and (np.abs(np.diff(p50, axis=1)) < 1000).all()
 
 
+def test_predict_levels_in_chunks_equals_one_pass(
+    history: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gridstream.core.forecasting import quantile_model
+
+    prepared = prepare(history, "ALL", "demand")
+    forecaster, _ = fit(prepared, prepared.index[0], prepared.index[-1], SMALL)
+    rows = np.repeat(np.arange(1000, 1040, dtype=np.int64), 96)
+    leads = np.tile(np.arange(1, 97, dtype=np.int64), 40)
+    whole = forecaster.predict_levels(prepared.features, prepared.index, rows, leads)
+    monkeypatch.setattr(quantile_model, "PREDICT_CHUNK", 1000)  # 4 chunks, the last partial
+    chunked = forecaster.predict_levels(prepared.features, prepared.index, rows, leads)
+    assert whole.shape == chunked.shape == (len(rows), 3)
+    np.testing.assert_array_equal(whole, chunked)
+    # a frame whose columns are out of order is reordered, not read as is
+    shuffled = prepared.features[prepared.features.columns[::-1]]
+    again = forecaster.predict_levels(shuffled, prepared.index, rows, leads)
+    np.testing.assert_array_equal(whole, again)
+
+
 def test_band_calibration_is_held_out_and_stored_with_the_model(history: pd.DataFrame) -> None:
     import json
 

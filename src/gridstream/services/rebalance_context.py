@@ -23,6 +23,7 @@ from gridstream.core.rebalance import (
     StoragePlan,
 )
 from gridstream.schemas import alert_pb2, anomaly_pb2, forecast_pb2, storage_pb2
+from gridstream.services.forecast_steps import steps_by_target
 
 Entry = dict[str, Any]
 STEP_MS = 900_000
@@ -45,9 +46,7 @@ def forecast_entry(msg: forecast_pb2.Forecast) -> tuple[str, Entry] | None:
     if series is None or not msg.steps:
         return None
     region = msg.region or msg.series_id.partition("/")[0]
-    # one pass over the protobuf steps (reading a sub-message field costs as much as the
-    # iteration), then sort the plain tuples by target time
-    rows = sorted((s.target_time_ms, s.p10, s.p50, s.p90) for s in msg.steps)
+    rows = steps_by_target(msg)
     scale = 0.01 if series == "snsp" and (msg.unit == "%" or rows[0][2] > 1.5) else 1.0
     entry = {
         "forecast_id": msg.forecast_id,

@@ -19,6 +19,7 @@ from gridstream.schemas.alert_pb2 import SystemEvent
 from gridstream.schemas.common_pb2 import SEVERITY_WARNING
 from gridstream.schemas.forecast_pb2 import Forecast
 from gridstream.schemas.storage_pb2 import StorageSchedule
+from gridstream.services.forecast_steps import steps_by_target
 
 SERVICE = "smart-storage-optimizer"
 HORIZON_STEPS = 96
@@ -49,12 +50,7 @@ def _quantiles_on_grid(forecast: Forecast, grid_ms: np.ndarray) -> Quantiles:
     """The forecast's P10/P50/P90 at the grid times (linear in between, held at the ends)."""
     if not forecast.steps:
         raise ValidationError(f"forecast {forecast.forecast_id} has no steps")
-    # one pass over the steps (each field read from a protobuf sub-message costs as much as
-    # the iteration itself), then columns: time, P10, P50, P90
-    table = np.array(
-        [(s.target_time_ms, s.p10, s.p50, s.p90) for s in forecast.steps], dtype=np.float64
-    )
-    table = table[np.argsort(table[:, 0], kind="stable")]
+    table = np.array(steps_by_target(forecast), dtype=np.float64)  # time, P10, P50, P90
     grid = grid_ms.astype(np.float64)
     columns = [np.interp(grid, table[:, 0], table[:, j]) for j in (1, 2, 3)]
     return Quantiles.of(*columns)

@@ -48,9 +48,9 @@ C, D, S, A = 0, 1, 2, 3
 
 
 class _Rows:
-    """Rows in CSR form, added a block at a time: ``cols``/``vals`` hold one row per line
-    (rows of a block have the same number of entries), so a 96-step block is a few numpy
-    operations instead of 96 Python appends."""
+    """Rows in CSR form, added a block at a time: ``cols`` holds one row per line and
+    ``vals`` the coefficients every row of the block shares, so a 96-step block is a few
+    numpy operations instead of 96 Python appends."""
 
     def __init__(self) -> None:
         self.index: list[np.ndarray] = []
@@ -60,7 +60,7 @@ class _Rows:
         self.upper: list[np.ndarray] = []
 
     def add(self, cols: list[int], vals: list[float], lo: float, hi: float) -> None:
-        self.block(np.asarray([cols]), np.asarray([vals], dtype=np.float64), lo, hi)
+        self.block(np.asarray([cols]), np.asarray(vals, dtype=np.float64), lo, hi)
 
     def block(
         self,
@@ -71,7 +71,7 @@ class _Rows:
     ) -> None:
         rows, width = cols.shape
         self.index.append(cols.reshape(-1))
-        self.value.append(np.tile(vals.reshape(-1), rows) if vals.ndim == 1 else vals.reshape(-1))
+        self.value.append(np.tile(vals, rows))
         self.counts.append(np.full(rows, width, dtype=np.int64))
         self.lower.append(np.full(rows, lo) if np.isscalar(lo) else np.asarray(lo, np.float64))
         self.upper.append(np.full(rows, hi) if np.isscalar(hi) else np.asarray(hi, np.float64))

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     #: live rates (a 10 readings/s bench: p99 reading -> clean 125 ms at 10 ms, 319 ms at
     #: 500 ms) but makes idle consumers poll the broker more often
     fetch_wait_ms: int = Field(100, ge=1, le=10_000)
+    #: glibc malloc arenas per service process (0 = glibc's default of 8 per core); see
+    #: ``gridstream.services.memory``
+    malloc_arenas: int = Field(2, ge=0, le=64)
 
     state_dir: Path = Path.home() / ".gridstream"
     data_dir: Path | None = None

@@ -15,6 +15,7 @@ from gridstream.config import load_settings
 from gridstream.errors import ConfigError
 from gridstream.services.host import serve
 from gridstream.services.logs import configure_service_logging
+from gridstream.services.memory import limit_malloc_arenas
 from gridstream.services.registry import builder
 
 
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     name, port, prefix = (argv if argv is not None else sys.argv[1:])[:3]
     settings = load_settings()
     configure_service_logging(name, settings.log_format, settings.log_level)
+    limit_malloc_arenas(settings.malloc_arenas)  # before the clients start their threads
     parts = builder(name)(settings)
     if prefix:
         runners = _runners(parts.worker)

@@ -23,6 +23,7 @@ def service(
     from gridstream.config import load_settings
     from gridstream.services.host import serve
     from gridstream.services.logs import configure_service_logging
+    from gridstream.services.memory import limit_malloc_arenas
     from gridstream.services.registry import builder
 
     overrides: dict[str, object] = {}
@@ -30,6 +31,7 @@ def service(
         overrides["instance_id"] = instance
     settings = load_settings(**overrides)
     configure_service_logging(name, settings.log_format, settings.log_level)
+    limit_malloc_arenas(settings.malloc_arenas)  # before the clients start their threads
     parts = builder(name)(settings)
     code = serve(parts, settings.http_host, port or settings.port_of(name))
     raise typer.Exit(code)

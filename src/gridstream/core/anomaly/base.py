@@ -51,7 +51,10 @@ class Detector(ABC):
             "params": self.params(),
             "state": self.get_state(),
         }
-        return zlib.compress(json.dumps(doc, separators=(",", ":")).encode())
+        # level 1: a detector's state is written on every batch that touches its series, and
+        # the default level 6 was 60 % of that write (2.3 of 3.7 ms for a warm ensemble of
+        # 54 KB of JSON) for 10.4 instead of 13.5 KB; any level reads back the same
+        return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 1)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Self:

@@ -1,0 +1,46 @@
+"""Process-level memory settings for the long-running services.
+
+glibc gives each thread that contends for the heap its own malloc arena (up to 8 per core).
+A service has several: the Kafka loop, librdkafka's broker threads, the HTTP server, the
+helper that runs blocking transaction calls, the trainer's training thread. Objects freed in
+one arena cannot be reused by another thread's allocations, so a service that churns through
+batches holds memory in every arena it touched. Capping the arenas trades a little lock
+contention (the services are mostly single-threaded Python) for a smaller resident set: on the
+year benchmark the ml-preprocessor's peak went from 302.6 to 274.7 MB with two arenas.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import sys
+
+log = logging.getLogger(__name__)
+
+#: glibc's ``mallopt`` parameter for the most arenas (``M_ARENA_MAX`` in malloc.h)
+M_ARENA_MAX = -8
+
+
+def limit_malloc_arenas(arenas: int) -> bool:
+    """Cap glibc's malloc arenas for this process; True when applied.
+
+    ``arenas`` <= 0 leaves glibc's default. Does nothing (False) off Linux or on a C library
+    without ``mallopt`` (musl), so it is safe to call everywhere. Call it early: arenas that
+    already exist stay.
+    """
+    if arenas <= 0 or not sys.platform.startswith("linux"):
+        return False
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    applied = bool(mallopt(M_ARENA_MAX, arenas))
+    if not applied:
+        log.warning("could not cap malloc arenas at %d", arenas)
+    return applied

@@ -11,6 +11,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from gridstream.bus.client_logs import client_logger
 from gridstream.bus.settings import KafkaSettings
 from gridstream.bus.topics import TopicSpec
 from gridstream.errors import BrokerError, KafkaAuthError
@@ -37,7 +38,7 @@ class Admin:
             # probing a broker that is still starting: connection-refused noise is expected
             conf["log_level"] = 2
         else:
-            conf["logger"] = logging.getLogger("gridstream.bus.librdkafka")
+            conf["logger"] = client_logger()
         self._client = AdminClient(conf)
 
     def _on_error(self, err: KafkaError) -> None:

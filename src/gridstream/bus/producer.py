@@ -9,6 +9,7 @@ from typing import Any
 from confluent_kafka import KafkaException, Producer
 from google.protobuf.message import Message
 
+from gridstream.bus.client_logs import client_logger
 from gridstream.bus.serde import encode
 from gridstream.bus.settings import FAST_TXN_RETRY, KafkaSettings
 from gridstream.bus.txn_retry import with_retries
@@ -34,7 +35,7 @@ class MessageProducer:
                 "acks": "all",
                 "linger.ms": linger_ms,
                 "compression.type": "lz4",
-                "logger": logging.getLogger("gridstream.bus.librdkafka"),
+                "logger": client_logger(),
                 "queue.buffering.max.messages": 500000,
             }
         )

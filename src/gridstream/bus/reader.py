@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ from typing import Any, Generic, TypeVar
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from google.protobuf.message import Message
 
+from gridstream.bus.client_logs import client_logger
 from gridstream.bus.serde import TYPE_HEADER, decode, header_value
 from gridstream.bus.settings import KafkaSettings
 
@@ -41,7 +41,7 @@ def _consumer(kafka: KafkaSettings, committed_only: bool, fetch_wait_ms: int = 2
             "isolation.level": "read_committed" if committed_only else "read_uncommitted",
             "enable.partition.eof": True,
             "fetch.wait.max.ms": fetch_wait_ms,
-            "logger": logging.getLogger("gridstream.bus.librdkafka"),
+            "logger": client_logger(),
         }
     )
     return Consumer(conf)

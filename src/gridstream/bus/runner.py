@@ -26,6 +26,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from prometheus_client import CollectorRegistry
 
 from gridstream.bus.admin import Admin
+from gridstream.bus.client_logs import client_logger
 from gridstream.bus.correlation import (
     CORRELATION_HEADER,
     correlation_from,
@@ -178,7 +179,7 @@ class Runner(Generic[T]):
     def _client_conf(self, suffix: str) -> dict[str, Any]:
         conf: dict[str, Any] = dict(self.kafka.client_config())
         conf["client.id"] = f"{self.config.service}-{self.config.instance_id}-{suffix}"
-        conf["logger"] = logging.getLogger("gridstream.bus.librdkafka")
+        conf["logger"] = client_logger()
         conf["error_cb"] = self._on_error
         return conf
 

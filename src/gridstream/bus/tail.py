@@ -17,6 +17,7 @@ from typing import Any
 from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
 from google.protobuf.message import Message
 
+from gridstream.bus.client_logs import client_logger
 from gridstream.bus.serde import decode
 from gridstream.bus.settings import KafkaSettings
 from gridstream.errors import BrokerError, SerdeError
@@ -54,7 +55,7 @@ class TopicTail:
                 # a read_committed fetch is held to this limit even after a commit (500 ms
                 # by default), which would dominate the measured latency of every hop
                 "fetch.wait.max.ms": 10,
-                "logger": logging.getLogger("gridstream.bus.librdkafka"),
+                "logger": client_logger(),
             }
         )
         self._consumer: Any = Consumer(conf)

@@ -18,6 +18,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 
+from gridstream.bus.client_logs import client_logger
 from gridstream.bus.settings import KafkaSettings
 from gridstream.errors import BrokerError
 
@@ -53,7 +54,7 @@ def _consumer(kafka: KafkaSettings, group: str) -> Any:
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "isolation.level": "read_committed",
-            "logger": logging.getLogger("gridstream.bus.librdkafka"),
+            "logger": client_logger(),
         }
     )
     return Consumer(conf)
@@ -190,7 +191,7 @@ def first_timestamp_ms(kafka: KafkaSettings, topic: str, timeout_s: float = 10.0
             "group.id": f"gridstream-first-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
             "isolation.level": "read_uncommitted",
-            "logger": logging.getLogger("gridstream.bus.librdkafka"),
+            "logger": client_logger(),
         }
     )
     consumer = Consumer(conf)

@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 
+from gridstream.bus.client_logs import LOGGER_NAME as LIBRDKAFKA_LOGGER
 from gridstream.bus.correlation import CorrelationFilter
 
 
@@ -44,4 +45,4 @@ def configure_service_logging(service: str, fmt: str = "json", level: str = "INF
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("gridstream.bus.librdkafka").setLevel(logging.WARNING)
+    logging.getLogger(LIBRDKAFKA_LOGGER).setLevel(logging.WARNING)

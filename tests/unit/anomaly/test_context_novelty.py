@@ -84,3 +84,21 @@ def test_state_is_bounded_by_max_contexts() -> None:
     rng = np.random.default_rng(2)
     _scores(det, list(rng.uniform(0.0, 1000.0, 2000)))
     assert len(det.get_state()["seen"]) == 40
+
+
+def test_state_lists_every_context_learned_since_the_last_state() -> None:
+    """The sorted contexts are kept between writes: a context learned after one get_state
+    (or after set_state) must be in the next."""
+    det = ContextNoveltyDetector(warmup=20)
+    _scores(det, _square(1))
+    first = det.get_state()["seen"]
+    first.append("caller's own edit")  # what a caller does to its copy stays there
+    _scores(det, [500.0, 500.0, -300.0], start=288)  # new levels: new contexts
+    second = det.get_state()["seen"]
+    assert second == sorted(det._seen) and len(second) > len(first) - 1
+    assert "caller's own edit" not in second
+    restored = ContextNoveltyDetector(warmup=20)
+    restored.set_state(det.get_state())
+    _scores(restored, [900.0], start=291)
+    assert restored.get_state()["seen"] == sorted(restored._seen)
+    assert len(restored.get_state()["seen"]) > len(second)

@@ -59,6 +59,9 @@ class ContextNoveltyDetector(Detector):
         self._origin = math.nan
         self._width = math.nan
         self._seen: set[str] = set()
+        # the sorted contexts for get_state, rebuilt only when one is added: the state is
+        # written after every batch that touches the series, and new contexts get rare
+        self._seen_sorted: list[str] | None = []
         self._novel = [0] * ORDERS
         self._total = [0] * ORDERS
         self._runs: deque[tuple[int, int]] = deque(maxlen=2)
@@ -127,6 +130,7 @@ class ContextNoveltyDetector(Detector):
             self._total[order] += 1
             if novel and len(self._seen) < self.max_contexts:
                 self._seen.add(key)
+                self._seen_sorted = None
         return surprise
 
     def params(self) -> dict[str, Any]:
@@ -137,13 +141,18 @@ class ContextNoveltyDetector(Detector):
             "max_contexts": self.max_contexts,
         }
 
+    def _sorted_seen(self) -> list[str]:
+        if self._seen_sorted is None:
+            self._seen_sorted = sorted(self._seen)
+        return list(self._seen_sorted)  # a copy: the caller owns what get_state returns
+
     def get_state(self) -> dict[str, Any]:
         ready = self.ready
         return {
             "warm": list(self._warm),
             "origin": self._origin if ready else None,
             "width": self._width if ready else None,
-            "seen": sorted(self._seen),
+            "seen": self._sorted_seen(),
             "novel": list(self._novel),
             "total": list(self._total),
             "runs": [list(r) for r in self._runs],
@@ -157,6 +166,7 @@ class ContextNoveltyDetector(Detector):
         self._origin = math.nan if state["origin"] is None else float(state["origin"])
         self._width = math.nan if state["width"] is None else float(state["width"])
         self._seen = {str(k) for k in state["seen"]}
+        self._seen_sorted = None
         self._novel = [int(c) for c in state["novel"]]
         self._total = [int(c) for c in state["total"]]
         self._runs = deque(((int(a), int(b)) for a, b in state["runs"]), maxlen=2)

@@ -14,9 +14,7 @@ from gridstream.bus.runner import Runner
 from gridstream.config import load_settings
 from gridstream.errors import ConfigError
 from gridstream.services.host import serve
-from gridstream.services.logs import configure_service_logging
-from gridstream.services.memory import limit_malloc_arenas
-from gridstream.services.registry import builder
+from gridstream.services.registry import build_service_process
 
 
 def _runners(worker: object) -> list[Runner[object]]:
@@ -29,9 +27,7 @@ def _runners(worker: object) -> list[Runner[object]]:
 def main(argv: list[str] | None = None) -> int:
     name, port, prefix = (argv if argv is not None else sys.argv[1:])[:3]
     settings = load_settings()
-    configure_service_logging(name, settings.log_format, settings.log_level)
-    limit_malloc_arenas(settings.malloc_arenas)  # before the clients start their threads
-    parts = builder(name)(settings)
+    parts = build_service_process(name, settings)
     if prefix:
         runners = _runners(parts.worker)
         if len(runners) != 1:

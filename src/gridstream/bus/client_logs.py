@@ -31,7 +31,8 @@ class RepeatFilter(logging.Filter):
         self._seen: dict[tuple[int, str], tuple[float, int]] = {}  # kind -> (logged at, held)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        kind = (record.levelno, _NUMBERS.sub("#", record.getMessage()))
+        message = record.getMessage()
+        kind = (record.levelno, _NUMBERS.sub("#", message))
         now = self._clock()
         with self._lock:
             logged_at, held = self._seen.get(kind, (-float("inf"), 0))
@@ -44,7 +45,7 @@ class RepeatFilter(logging.Filter):
                     k: v for k, v in self._seen.items() if now - v[0] < self.window_s or v[1]
                 }
         if held:
-            record.msg = f"{record.getMessage()} ({held} more like this not logged)"
+            record.msg = f"{message} ({held} more like this not logged)"
             record.args = None
         return True
 

@@ -22,17 +22,13 @@ def service(
     """Run one GridStream service: its Kafka loop and its HTTP API (/health, /ready, /metrics)."""
     from gridstream.config import load_settings
     from gridstream.services.host import serve
-    from gridstream.services.logs import configure_service_logging
-    from gridstream.services.memory import limit_malloc_arenas
-    from gridstream.services.registry import builder
+    from gridstream.services.registry import build_service_process
 
     overrides: dict[str, object] = {}
     if instance is not None:
         overrides["instance_id"] = instance
     settings = load_settings(**overrides)
-    configure_service_logging(name, settings.log_format, settings.log_level)
-    limit_malloc_arenas(settings.malloc_arenas)  # before the clients start their threads
-    parts = builder(name)(settings)
+    parts = build_service_process(name, settings)
     code = serve(parts, settings.http_host, port or settings.port_of(name))
     raise typer.Exit(code)
 

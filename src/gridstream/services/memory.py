@@ -6,7 +6,8 @@ helper that runs blocking transaction calls, the trainer's training thread. Obje
 one arena cannot be reused by another thread's allocations, so a service that churns through
 batches holds memory in every arena it touched. Capping the arenas trades a little lock
 contention (the services are mostly single-threaded Python) for a smaller resident set: on the
-year benchmark the ml-preprocessor's peak went from 302.6 to 274.7 MB with two arenas.
+year benchmark the ml-preprocessor's peak was 302.6 MB with glibc's default and 269.9-300.1 MB
+in three runs with two arenas (its transient spikes remain).
 """
 
 from __future__ import annotations

@@ -34,3 +34,14 @@ def builder(name: str) -> Callable[[Settings], ServiceParts]:
     module = importlib.import_module(module_name)
     build: Callable[[Settings], ServiceParts] = module.build
     return build
+
+
+def build_service_process(name: str, settings: Settings) -> ServiceParts:
+    """Set up this process for service ``name`` and build it: the service log format, the
+    malloc arena cap (before the Kafka clients start their threads), then ``build``."""
+    from gridstream.services.logs import configure_service_logging
+    from gridstream.services.memory import limit_malloc_arenas
+
+    configure_service_logging(name, settings.log_format, settings.log_level)
+    limit_malloc_arenas(settings.malloc_arenas)
+    return builder(name)(settings)

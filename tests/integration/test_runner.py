@@ -293,3 +293,34 @@ def test_ready_is_false_until_the_broker_is_reachable(tmp_path, unique) -> None:
         assert not runner.health.snapshot().ready
     finally:
         cluster.stop()
+
+
+def test_a_lost_group_session_renews_the_producer_between_batches(
+    kafka_settings, topic_factory, unique
+) -> None:  # type: ignore[no-untyped-def]
+    """After the consumer lost its group session (the coordinator's broker restarted), the
+    next batch goes through a new transactional producer (the old one may keep the dropped
+    coordinator cached and hang): counts go on without a gap or a repeat."""
+    source, sink, dlq = topic_factory("src"), topic_factory("sink"), topic_factory("dlq")
+    sid = "ALL/SYSTEM_DEMAND"
+    producer = MessageProducer(kafka_settings)
+
+    def send(ids: range) -> None:
+        for i in ids:
+            producer.send(source, sid, RawReading(series_id=sid, value=1.0, record_id=f"r{i}"))
+        producer.flush()
+
+    send(range(5))
+    with counting_runner(kafka_settings, source, sink, dlq, unique("g")) as runner:
+        assert count_until_quiet(kafka_settings, sink, quiet_s=1, timeout_s=90, expect_at_least=5)
+        first = runner._producer
+        # what _on_lost (librdkafka's callback when the session expired) leaves for the loop
+        runner._producer_stale = True
+        send(range(5, 10))
+        assert count_until_quiet(kafka_settings, sink, quiet_s=1, timeout_s=90, expect_at_least=10)
+        assert runner._producer is not None and runner._producer is not first
+        assert not runner._producer_stale
+    out = read_topic(kafka_settings, sink, CleanReading)
+    assert [(r.value.record_id, r.value.stuck_intervals) for r in out] == [
+        (f"r{i}", i + 1) for i in range(10)
+    ]

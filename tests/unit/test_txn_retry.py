@@ -9,7 +9,7 @@ import time
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from gridstream.bus.txn_retry import StuckClient, bounded, with_retries
+from gridstream.bus.txn_retry import Limits, StuckClient, bounded, guarded, with_retries
 
 
 def _error(code: int, retriable: bool) -> KafkaException:
@@ -99,3 +99,47 @@ def test_consecutive_calls_share_one_helper_thread() -> None:
     idents = {bounded(threading.get_ident, 1.0, "ident", grace_s=1.0) for _ in range(5)}
     assert len(idents) == 1
     assert threading.get_ident() not in idents
+
+
+def test_guarded_passes_its_timeout_and_gives_up_on_a_wedged_client() -> None:
+    limits = Limits(timeout_s=0.2, patience_s=1.0, grace_s=0.1)
+    seen: list[float] = []
+
+    def commit(timeout: float) -> str:
+        seen.append(timeout)
+        return "done"
+
+    assert guarded(commit, limits, "commit", threading.Event()) == "done"
+    assert seen == [0.2]
+
+    def timing_out(timeout: float) -> None:
+        raise _error(KafkaError._TIMED_OUT, retriable=True)
+
+    started = time.monotonic()
+    with pytest.raises(StuckClient, match="kept failing"):
+        guarded(timing_out, limits, "commit", threading.Event())
+    assert time.monotonic() - started < 5
+
+    def hanging(timeout: float) -> None:
+        time.sleep(2.0)  # ignores its timeout, like the coordinator hang
+
+    with pytest.raises(StuckClient, match="did not return"):
+        guarded(hanging, limits, "offsets", threading.Event())
+
+
+def test_guarded_raises_other_errors_and_stops_unchanged() -> None:
+    limits = Limits(timeout_s=1.0, patience_s=30.0)
+
+    def fenced(timeout: float) -> None:
+        raise _error(KafkaError._FENCED, retriable=False)
+
+    with pytest.raises(KafkaException):
+        guarded(fenced, limits, "commit", threading.Event())
+    stop = threading.Event()
+    stop.set()
+
+    def down(timeout: float) -> None:
+        raise _error(KafkaError._TRANSPORT, retriable=True)
+
+    with pytest.raises(KafkaException):  # stopping: not a wedged client
+        guarded(down, limits, "commit", stop)

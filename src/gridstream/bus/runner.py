@@ -41,7 +41,13 @@ from gridstream.bus.serde import decode, encode
 from gridstream.bus.settings import FAST_TXN_RETRY, KafkaSettings
 from gridstream.bus.state import StateView, changelog_topic
 from gridstream.bus.topics import TopicSpec
-from gridstream.bus.txn_retry import StuckClient, bounded, with_retries
+from gridstream.bus.txn_retry import (
+    ABORT_LIMITS,
+    COMMIT_LIMITS,
+    OFFSETS_LIMITS,
+    StuckClient,
+    guarded,
+)
 from gridstream.errors import BrokerError, KafkaAuthError, SerdeError, ValidationError
 
 log = logging.getLogger(__name__)
@@ -152,6 +158,7 @@ class Runner(Generic[T]):
         self._consumer: Any = None
         self._producer: Any = None
         self._last_punctuate = 0.0
+        self._producer_stale = False
         self._out_counts: dict[str, int] = {}
         # records a processor crashed on: (topic, partition, offset) -> (reason, error type)
         self._poisoned: OrderedDict[tuple[str, int, int], tuple[str, str]] = OrderedDict()
@@ -204,22 +211,7 @@ class Runner(Generic[T]):
             )
         if specs:
             Admin(self.kafka).ensure_topics(specs)
-        pconf = self._client_conf("producer")
-        pconf.update(
-            {"enable.idempotence": True, "acks": "all", "linger.ms": 5, "compression.type": "lz4"}
-        )
-        if self.exactly_once:
-            pconf.update(FAST_TXN_RETRY)
-            pconf["transactional.id"] = f"{self.config.group}-{self.config.instance_id}"
-            pconf["transaction.timeout.ms"] = 60000
-        self._producer = Producer(pconf)
-        if self.exactly_once:
-            try:
-                self._producer.init_transactions(60)
-            except KafkaException as exc:
-                raise BrokerError(
-                    f"{self.config.service}: cannot initialise transactions: {exc}"
-                ) from exc
+        self._producer = self._new_producer()
         cconf = self._client_conf("consumer")
         cconf.update(
             {
@@ -242,8 +234,44 @@ class Runner(Generic[T]):
             list(self._inputs),
             on_assign=self._on_assign,
             on_revoke=self._on_revoke,
-            on_lost=self._on_revoke,
+            on_lost=self._on_lost,
         )
+
+    def _new_producer(self) -> Any:
+        pconf = self._client_conf("producer")
+        pconf.update(
+            {"enable.idempotence": True, "acks": "all", "linger.ms": 5, "compression.type": "lz4"}
+        )
+        if self.exactly_once:
+            pconf.update(FAST_TXN_RETRY)
+            pconf["transactional.id"] = f"{self.config.group}-{self.config.instance_id}"
+            pconf["transaction.timeout.ms"] = 60000
+        producer = Producer(pconf)
+        if self.exactly_once:
+            try:
+                producer.init_transactions(60)
+            except KafkaException as exc:
+                raise BrokerError(
+                    f"{self.config.service}: cannot initialise transactions: {exc}"
+                ) from exc
+        return producer
+
+    def _renew_producer(self) -> bool:
+        """A new transactional producer in place of the current one, between batches (no
+        transaction is open). Called after the consumer lost its group session: the group
+        coordinator went away (a broker restart), and the old producer may keep it cached as
+        a broker librdkafka has dropped, so its next ``send_offsets_to_transaction`` would
+        hang until the limit (confluentinc/librdkafka#5511). A new one looks it up afresh.
+        False when that failed and all clients were rebuilt (the records in hand are void)."""
+        self._producer_stale = False
+        self._producer = None  # the new producer fences the old one's transactional id
+        try:
+            self._producer = self._new_producer()
+        except (BrokerError, KafkaException) as exc:
+            self._rebuild_clients(f"renewing the producer: {exc}")
+            return False
+        log.info("%s: new producer after the group session was lost", self.config.service)
+        return True
 
     def _setup_with_retries(self) -> bool:
         """Connect, create topics and initialise transactions, retrying with backoff while
@@ -322,6 +350,10 @@ class Runner(Generic[T]):
                 self._states.pop(p, None)
         self.health.set_assigned(len(remaining))
         self.processor.on_revoked(parts)
+
+    def _on_lost(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        self._on_revoke(consumer, partitions)
+        self._producer_stale = self.exactly_once  # see _renew_producer
 
     def _restore(self, partition: int) -> StateView[T]:
         view: StateView[T] = StateView(partition)
@@ -411,6 +443,8 @@ class Runner(Generic[T]):
         punctuate = self._due_punctuation()
         if not records and not punctuate:
             return
+        if self._producer_stale and not self._renew_producer():
+            return
         started = time.monotonic()
         self._process_batch(records, punctuate)
         self.metrics.batch_seconds.labels(self.config.service).observe(time.monotonic() - started)
@@ -464,20 +498,16 @@ class Runner(Generic[T]):
             if self.exactly_once:
                 producer, metadata = self._producer, self._consumer.consumer_group_metadata()
                 if offsets:
-                    what = f"{self.config.service}: adding offsets to the transaction"
-                    with_retries(
-                        lambda: bounded(
-                            lambda: producer.send_offsets_to_transaction(offsets, metadata, 15),
-                            15,
-                            what,
-                        ),
-                        what,
+                    guarded(
+                        lambda t: producer.send_offsets_to_transaction(offsets, metadata, t),
+                        OFFSETS_LIMITS,
+                        f"{self.config.service}: adding offsets to the transaction",
                         self._stop,
                     )
-                what = f"{self.config.service}: committing the transaction"
-                with_retries(
-                    lambda: bounded(lambda: producer.commit_transaction(60), 60, what),
-                    what,
+                guarded(
+                    producer.commit_transaction,
+                    COMMIT_LIMITS,
+                    f"{self.config.service}: committing the transaction",
                     self._stop,
                 )
             else:
@@ -534,12 +564,12 @@ class Runner(Generic[T]):
 
     def _rewind(self, records: list[Message]) -> None:
         producer = self._producer
+        what = f"{self.config.service}: aborting the transaction"
         try:
-            with_retries(
-                lambda: producer.abort_transaction(60),
-                f"{self.config.service}: aborting the transaction",
-                self._stop,
-            )
+            guarded(producer.abort_transaction, ABORT_LIMITS, what, self._stop)
+        except StuckClient as exc:  # a new producer fences this one: the broker aborts
+            self._rebuild_clients(str(exc))
+            return
         except KafkaException as exc:
             # e.g. INVALID_TXN_STATE when the abort raced the registration of the batch's
             # partitions: the producer is dead, a new one fences it and the broker aborts

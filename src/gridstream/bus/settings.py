@@ -18,6 +18,15 @@ SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
 #: still grows exponentially to ``retry.backoff.max.ms`` while a broker is away.
 FAST_TXN_RETRY: dict[str, int] = {"retry.backoff.ms": 2, "retry.backoff.max.ms": 1000}
 
+#: Start again from ``bootstrap.servers`` when no known broker has answered a metadata
+#: request for this long (librdkafka's default: 5 minutes). librdkafka (since 2.10) forgets a
+#: broker that a metadata response leaves out, and a broker in controlled shutdown is left
+#: out; when the only broker restarts, a client can be left knowing no broker at all, with
+#: its transaction coordinator and partition leaders unknown until the re-bootstrap. Seen in
+#: ``gridstream verify --broker-restart``: a forecaster's commit and then its abort hung for
+#: six minutes after the broker was back within ten seconds.
+REBOOTSTRAP_AFTER_MS = 5_000
+
 
 class KafkaSettings(BaseModel):
     """How to reach the cluster. Secrets are ``SecretStr`` and never appear in logs or repr."""
@@ -42,6 +51,7 @@ class KafkaSettings(BaseModel):
             "bootstrap.servers": self.bootstrap,
             "client.id": self.client_id,
             "security.protocol": self.security_protocol.lower(),
+            "metadata.recovery.rebootstrap.trigger.ms": REBOOTSTRAP_AFTER_MS,
         }
         if self.security_protocol in ("SSL", "SASL_SSL"):
             if self.ssl_ca_location:

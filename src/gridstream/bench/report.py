@@ -33,8 +33,8 @@ def _fmt(value: Any, unit: str = "") -> str:
         return "-"
     if isinstance(value, bool):
         return str(value)
-    if isinstance(value, float):
-        return f"{value:,.1f}{unit}"
+    if isinstance(value, float):  # a ratio below 1 keeps its digits (0.051 is not "0.1")
+        return f"{value:,.3f}{unit}" if abs(value) < 1 else f"{value:,.1f}{unit}"
     if isinstance(value, int):
         return f"{value:,}{unit}"
     return f"{value}{unit}"

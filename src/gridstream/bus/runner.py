@@ -212,6 +212,7 @@ class Runner(Generic[T]):
         if specs:
             Admin(self.kafka).ensure_topics(specs)
         self._producer = self._new_producer()
+        self._producer_stale = False  # new clients: a session lost before needs no renewal
         cconf = self._client_conf("consumer")
         cconf.update(
             {

@@ -22,9 +22,9 @@ FAST_TXN_RETRY: dict[str, int] = {"retry.backoff.ms": 2, "retry.backoff.max.ms":
 #: request for this long (librdkafka's default: 5 minutes). librdkafka (since 2.10) forgets a
 #: broker that a metadata response leaves out, and a broker in controlled shutdown is left
 #: out; when the only broker restarts, a client can be left knowing no broker at all, with
-#: its transaction coordinator and partition leaders unknown until the re-bootstrap. Seen in
-#: ``gridstream verify --broker-restart``: a forecaster's commit and then its abort hung for
-#: six minutes after the broker was back within ten seconds.
+#: its partition leaders unknown until the re-bootstrap (``gridstream verify --broker-restart``
+#: showed messages held until their 60 s timeout). The coordinator hang that this alone does
+#: not cure is handled by the runner (``bus/txn_retry.py``).
 REBOOTSTRAP_AFTER_MS = 5_000
 
 

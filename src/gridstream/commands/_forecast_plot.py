@@ -31,7 +31,7 @@ def plot_sample_week(
         origins = origins[origins + HORIZON_STEPS < len(prepared.values)]
         rows = np.repeat(origins, HORIZON_STEPS)
         leads = np.tile(np.arange(1, HORIZON_STEPS + 1, dtype=np.int64), len(origins))
-        bands = forecaster.predict_levels(prepared.features, prepared.index, rows, leads)
+        bands = prepared.predict(forecaster, rows, leads)
         when = prepared.index[rows] + pd.to_timedelta(leads * SLOT_MINUTES, unit="min")
         actual_rows = rows + leads
         ax.fill_between(when, bands[:, 0], bands[:, 2], alpha=0.3, label="P10–P90")

@@ -45,3 +45,23 @@ def limit_malloc_arenas(arenas: int) -> bool:
     if not applied:
         log.warning("could not cap malloc arenas at %d", arenas)
     return applied
+
+
+def release_free_memory() -> bool:
+    """Hand the heap's free pages back to the kernel (glibc ``malloc_trim``); True if any were.
+
+    After a burst of large temporary arrays (a training run) glibc keeps the freed memory
+    mapped for reuse, so the resident set stays near the burst's peak until the next one.
+    Does nothing (False) off Linux or without glibc's ``malloc_trim``."""
+    if not sys.platform.startswith("linux"):
+        return False
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return bool(trim(0))

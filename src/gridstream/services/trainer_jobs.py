@@ -198,6 +198,7 @@ def run_training(
     Bootstrap runs are small (see the module docstring); the others use the full budget."""
     small = reason == "bootstrap"
     prepared = prepare(history, region, name)
+    del history  # the grid holds what training needs; the caller keeps no reference either
     span = observed_span(prepared)
     if span is None:
         return None

@@ -19,6 +19,7 @@ import pandas as pd
 
 from gridstream.core.features import SERIES_FIELDS
 from gridstream.schemas import model_pb2
+from gridstream.services.memory import release_free_memory
 from gridstream.services.trainer_jobs import (
     TrainerSettings,
     decide,
@@ -215,8 +216,11 @@ class TrainingScheduler:
             weeks = (
                 self.config.bootstrap_weeks if reason == "bootstrap" else self.config.train_weeks
             )
-            frame = self.history.read(region, latest - (weeks + 2) * 7 * 86_400_000)
-            outcome = run_training(frame, region, name, reason, self.registry, self.config)
+            since = latest - (weeks + 2) * 7 * 86_400_000
+            # the readings are passed, not kept: run_training drops them once featurised
+            outcome = run_training(
+                self.history.read(region, since), region, name, reason, self.registry, self.config
+            )
             if outcome is None:
                 entry["result"] = "not enough history"
                 return
@@ -234,6 +238,7 @@ class TrainingScheduler:
             entry["result"] = f"failed: {exc}"
         finally:
             entry["seconds"] = elapsed(started)
+            release_free_memory()  # the run's arrays are gone: do not sit on their pages
             self.running = None
             with self._lock:
                 self.runs.append(entry)

@@ -29,6 +29,8 @@ DEMAND_FIELD = "SYSTEM_DEMAND"
 WIND_FIELD = "WIND_ACTUAL"
 CROSS_FEATURES = ("x_demand", "x_wind", "x_net_demand", "x_wind_share")
 _BATCH_CHUNK = 8192
+#: rows featurised at a time by FeatureGrid.at: their windows are copied (11 MB per 2,048)
+_ROW_CHUNK = 2048
 
 
 def feature_names() -> list[str]:
@@ -98,23 +100,52 @@ def features_from_state(
     return dict(zip(_names(), row.tolist(), strict=True))
 
 
-def batch_features(frame: pd.DataFrame, field: str) -> pd.DataFrame:
-    """Features of ``frame[field]`` at every slot of a region's regular grid.
+class FeatureGrid:
+    """Features of one series of a region's regular 15-minute grid, computed for the rows
+    asked for.
 
     ``frame`` is indexed by consecutive UTC 15-minute slots with one column per field. Each
     row uses only values at or before its own slot (no look-ahead); the first week of rows sees
-    the missing history as gaps, exactly as a fresh stream state would.
+    the missing history as gaps, exactly as a fresh stream state would. A row's features
+    depend on its window of values alone, so any subset of rows equals the same rows of
+    :meth:`frame`. The trainer asks only for the origins it uses, a chunk at a time: the
+    whole matrix of a three-year window (105,000 slots x 322 features) is 270 MB.
     """
-    values = frame[field].to_numpy(dtype=np.float64)
-    padded = np.concatenate([np.full(WINDOW - 1, np.nan), values])
-    windows = np.lib.stride_tricks.sliding_window_view(padded, WINDOW)
-    nan = np.full(len(values), np.nan)
-    demand = frame[DEMAND_FIELD].to_numpy(np.float64) if DEMAND_FIELD in frame else nan
-    wind = frame[WIND_FIELD].to_numpy(np.float64) if WIND_FIELD in frame else nan
-    out = np.empty((len(values), len(feature_names())))
-    for start in range(0, len(values), _BATCH_CHUNK):
-        stop = min(start + _BATCH_CHUNK, len(values))
-        origin, profile = window_matrix(windows[start:stop])
-        cross = _cross_block(demand[start:stop], wind[start:stop])
-        out[start:stop] = _assemble(origin, profile, cross)
-    return pd.DataFrame(out, index=frame.index, columns=feature_names())
+
+    def __init__(self, frame: pd.DataFrame, field: str) -> None:
+        values = frame[field].to_numpy(dtype=np.float64)
+        padded = np.concatenate([np.full(WINDOW - 1, np.nan), values])
+        self._windows = np.lib.stride_tricks.sliding_window_view(padded, WINDOW)
+        nan = np.full(len(values), np.nan)
+        self._demand = frame[DEMAND_FIELD].to_numpy(np.float64) if DEMAND_FIELD in frame else nan
+        self._wind = frame[WIND_FIELD].to_numpy(np.float64) if WIND_FIELD in frame else nan
+        self.size = len(values)
+
+    def _block(self, rows: slice | np.ndarray) -> np.ndarray:
+        origin, profile = window_matrix(self._windows[rows])
+        return _assemble(origin, profile, _cross_block(self._demand[rows], self._wind[rows]))
+
+    def at(self, rows: np.ndarray) -> np.ndarray:
+        """Features of ``rows`` (positions on the grid), one row each, in
+        :func:`feature_names` order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty((len(rows), len(feature_names())))
+        for start in range(0, len(rows), _ROW_CHUNK):
+            stop = min(start + _ROW_CHUNK, len(rows))
+            out[start:stop] = self._block(rows[start:stop])
+        return out
+
+    def frame(self, index: pd.Index) -> pd.DataFrame:
+        """Features of every row as a frame on ``index`` (the grid's slots)."""
+        out = np.empty((self.size, len(feature_names())))
+        for start in range(0, self.size, _BATCH_CHUNK):
+            stop = min(start + _BATCH_CHUNK, self.size)
+            out[start:stop] = self._block(slice(start, stop))
+        # copy=False: pandas 3 copies an array handed to DataFrame by default (twice the peak)
+        return pd.DataFrame(out, index=index, columns=feature_names(), copy=False)
+
+
+def batch_features(frame: pd.DataFrame, field: str) -> pd.DataFrame:
+    """Features of ``frame[field]`` at every slot of a region's regular grid (see
+    :class:`FeatureGrid`)."""
+    return FeatureGrid(frame, field).frame(frame.index)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-import pandas as pd
 
 from gridstream.core.features.grid import HORIZON_STEPS
+from gridstream.core.features.pipeline import feature_names
 from gridstream.core.forecasting.trajectory import (
     MODEL_KIND_SEASONAL_NAIVE,
     Trajectory,
@@ -23,18 +23,16 @@ SEASONAL_NAIVE_VERSION = "seasonal-naive"
 _Z90 = 1.2816  # standard normal 90 % quantile
 
 
-def baseline_point(
-    features: pd.DataFrame, rows: np.ndarray, leads: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Point forecasts of the three baselines for origins ``rows`` at ``leads`` (slots)."""
-    value = features["value"].to_numpy(np.float64)[rows]
-    d1 = features[[f"prof_d1_{h}" for h in range(1, HORIZON_STEPS + 1)]].to_numpy(np.float64)
-    w1 = features[[f"prof_w1_{h}" for h in range(1, HORIZON_STEPS + 1)]].to_numpy(np.float64)
+def baseline_point(feats: np.ndarray, rows: np.ndarray, leads: np.ndarray) -> dict[str, np.ndarray]:
+    """Point forecasts of the three baselines for origins ``rows`` at ``leads`` (slots);
+    ``feats`` holds the pipeline features (columns of ``feature_names()``)."""
+    names = feature_names()
+    value = feats[rows, names.index("value")]
     index = leads.astype(np.int64) - 1
     return {
         "persistence": value,
-        "yesterday": d1[rows, index],
-        "last_week": w1[rows, index],
+        "yesterday": feats[rows, names.index("prof_d1_1") + index],
+        "last_week": feats[rows, names.index("prof_w1_1") + index],
     }
 
 

@@ -29,6 +29,7 @@ them). The target is scale-free across regions and years (demand grows, wind cap
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
@@ -141,6 +142,38 @@ def model_inputs(
 
 
 _N_ORIGIN = len(_RELATIVE) + len(_RAW)
+
+#: distinct origins featurised at a time by :func:`pair_inputs`
+ORIGIN_CHUNK = 4096
+
+
+def pair_inputs(
+    features_at: Callable[[np.ndarray], np.ndarray],
+    origin_slots: np.ndarray,
+    rows: np.ndarray,
+    leads: np.ndarray,
+    kind: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`model_inputs` and :func:`reference_of` for many pairs, without the whole
+    feature matrix: ``features_at(origins)`` gives the pipeline features of sorted distinct
+    origin rows, asked for ``ORIGIN_CHUNK`` origins at a time. Rows of the result follow the
+    pairs' order and equal one pass over the full matrix (every column is computed per row).
+    """
+    order = np.argsort(rows, kind="stable")
+    ordered = rows[order]
+    unique = np.unique(ordered)
+    out = np.empty((len(rows), len(model_feature_names())), dtype=np.float32)
+    ref = np.empty(len(rows))
+    for start in range(0, len(unique), ORIGIN_CHUNK):
+        origins = unique[start : start + ORIGIN_CHUNK]
+        lo = int(np.searchsorted(ordered, origins[0], side="left"))
+        hi = int(np.searchsorted(ordered, origins[-1], side="right"))
+        pick = order[lo:hi]
+        feats = features_at(origins)
+        local = np.searchsorted(origins, ordered[lo:hi])
+        out[pick] = model_inputs(feats, origin_slots[origins], local, leads[pick])
+        ref[pick] = reference_of(feats, local, leads[pick], kind)
+    return out, ref
 
 
 def _origin_block(base: np.ndarray, slots: np.ndarray) -> np.ndarray:

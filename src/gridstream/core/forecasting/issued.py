@@ -49,7 +49,7 @@ def quantile_forecasts(
         origins = origins[on_hour & np.isfinite(prepared.values[origins])]
         rows = np.repeat(origins, HORIZON_STEPS)
         leads = np.tile(np.arange(1, HORIZON_STEPS + 1, dtype=np.int64), len(origins))
-        bands = forecaster.predict_levels(prepared.features, prepared.index, rows, leads)
+        bands = prepared.predict(forecaster, rows, leads)
         issue = prepared.index[rows]
         frames.append(
             pd.DataFrame(

@@ -9,7 +9,7 @@ kind and the per-lead scales are stored beside the models (``target``, JSON).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -25,6 +25,7 @@ from gridstream.core.forecasting.design import (
     model_feature_names,
     model_inputs,
     origin_slots_of,
+    pair_inputs,
     reference_of,
 )
 from gridstream.core.forecasting.trajectory import (
@@ -53,6 +54,10 @@ class TrainConfig:
     demand_median_learning_rate_scale: float = 0.5
     median_learning_rate: float | None = None  # None: ``learning_rate``
     max_bin: int = 63
+    #: rows LightGBM reads to place its bin boundaries; it copies them per column as doubles
+    #: (with 4-byte indices: 12 bytes per value), so all 200,000 pairs x 59 columns would
+    #: take 140 MB for a moment, for boundaries a sample places as well
+    bin_sample: int = 50_000
     num_threads: int = 2
     seed: int = 0
     calibration_days: int = 91
@@ -103,6 +108,7 @@ class TrainConfig:
             "num_leaves": self.num_leaves,
             "min_data_in_leaf": self.min_data_in_leaf,
             "max_bin": self.max_bin,
+            "bin_construct_sample_cnt": self.bin_sample,
             "feature_fraction": 0.8,
             "bagging_fraction": 0.8,
             "bagging_freq": 1,
@@ -136,8 +142,8 @@ def sample_pairs(
 
 
 def train_quantile_texts(
-    features: pd.DataFrame,
-    origin_ts: pd.DatetimeIndex,
+    features_at: Callable[[np.ndarray], np.ndarray],
+    origin_slots: np.ndarray,
     values: np.ndarray,
     rows: np.ndarray,
     leads: np.ndarray,
@@ -145,12 +151,14 @@ def train_quantile_texts(
     reference_kind: str = "daily_shape",
 ) -> dict[str, str]:
     """Train the three quantile models; returns LightGBM model text per quantile name and
-    the target transform (reference kind, per-lead scales) as JSON under ``target``."""
+    the target transform (reference kind, per-lead scales) as JSON under ``target``.
+
+    ``features_at(origins)`` gives the pipeline features of grid rows (see
+    :func:`design.pair_inputs`), ``origin_slots`` the UTC slot of every grid row."""
     import lightgbm as lgb
 
-    feats = feature_array(features)
-    inputs = model_inputs(feats, origin_slots_of(origin_ts), rows, leads)
-    residual = values[rows + leads] - reference_of(feats, rows, leads, reference_kind)
+    inputs, base = pair_inputs(features_at, origin_slots, rows, leads, reference_kind)
+    residual = values[rows + leads] - base
     scales = lead_scales(residual, leads)
     target = residual / scales[leads]
     # The three models share one binned dataset (their dataset parameters are equal); the
@@ -249,8 +257,20 @@ class QuantileForecaster:
 
         Leads between anchors interpolate the scaled residual (see ``design``); the band
         around P50 is stretched per lead by the calibration factors (:func:`band_factors`)."""
-        feats = feature_array(features)
-        slots = origin_slots_of(origin_ts)
+        return self.predict_rows(
+            feature_array(features), origin_slots_of(origin_ts), rows, leads, num_threads
+        )
+
+    def predict_rows(
+        self,
+        feats: np.ndarray,
+        slots: np.ndarray,
+        rows: np.ndarray,
+        leads: np.ndarray,
+        num_threads: int = 2,
+    ) -> np.ndarray:
+        """:meth:`predict_levels` on a pipeline feature array (columns of
+        ``feature_names()``) and the UTC slot of each of its rows."""
         leads = leads.astype(np.int64)
         # in chunks: a 91-day calibration asks for ~200,000 pairs, whose model inputs (twice
         # that many rows where leads interpolate, 95 float64 columns) would hold ~300 MB

@@ -61,10 +61,11 @@ class SharedHistory:
 
     def latest_ms(self, region: str) -> int | None:
         if region not in self._latest:
-            frame = self.read(region, None)
-            if frame.empty:
+            with self.lock:
+                latest = self._db().latest_ms(region, _FIELDS)
+            if latest is None:
                 return None
-            self._latest[region] = int(pd.DatetimeIndex(frame["ts"]).as_unit("ms").asi8.max())
+            self._latest[region] = latest
         return self._latest[region]
 
     def read(self, region: str, since_ms: int | None) -> pd.DataFrame:

@@ -129,10 +129,19 @@ class HistoryStore:
         out.insert(0, "ts", pd.to_datetime(out.pop("ts_ms"), unit="ms", utc=True))
         return out
 
+    def latest_ms(self, region: str, fields: list[str]) -> int | None:
+        """Time (epoch ms) of the region's latest reading of ``fields``; None if it has none."""
+        marks = ", ".join("?" for _ in fields)
+        rows = self._con.execute(
+            f"SELECT max(ts_ms) FROM readings WHERE region = ? AND field IN ({marks})",
+            [region, *fields],
+        ).fetchall()  # fetchone would leave the result open, blocking DuckDB 2's register
+        return None if not rows or rows[0][0] is None else int(rows[0][0])
+
     def count(self) -> int:
         """Number of readings stored."""
-        result = self._con.execute("SELECT count(*) FROM readings").fetchone()
-        return int(result[0]) if result else 0
+        rows = self._con.execute("SELECT count(*) FROM readings").fetchall()
+        return int(rows[0][0]) if rows else 0
 
     def series(self) -> list[str]:
         """Series ids present in the store."""

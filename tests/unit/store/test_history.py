@@ -47,3 +47,20 @@ def test_store_persists_and_filters_by_time(tmp_path: Path) -> None:
         )
     assert part["value"].tolist() == [2.0, 3.0]
     assert list(part.columns) == ["ts", "region", "field", "value"]
+
+
+def test_latest_reading_of_a_region_comes_from_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "h.duckdb"
+    with HistoryStore(path) as store:
+        assert store.latest_ms("ALL", ["SYSTEM_DEMAND"]) is None
+        store.upsert_frame(_frame([1.0, 2.0, 3.0]))
+        store.upsert("ALL", "SnspALL", 1_700_000_000_000, 50.0)  # a later field not asked for
+        store.upsert("NI", "SYSTEM_DEMAND", 1_700_000_000_000, 9.0)  # another region
+        last = int(pd.Timestamp("2022-01-01 00:30", tz="UTC").value // 1_000_000)
+        assert store.latest_ms("ALL", ["SYSTEM_DEMAND", "WIND_ACTUAL"]) == last
+        assert store.latest_ms("ALL", ["SnspALL"]) == 1_700_000_000_000
+        assert store.latest_ms("ROI", ["SYSTEM_DEMAND"]) is None
+        assert store.count() == 5
+        # a finished query leaves the connection free (DuckDB 2 refuses work after an open one)
+        assert store.upsert_frame(_frame([4.0], start="2022-01-02")) == 1
+        assert store.count() == 6

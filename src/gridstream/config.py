@@ -129,6 +129,11 @@ class Settings(BaseSettings):
     def broker_state_dir(self) -> Path:
         return self.state_dir / "broker"
 
+    @property
+    def history_store(self) -> Path:
+        """The DuckDB history store the trainer learns from (``history import`` fills it)."""
+        return self.state_dir / "history" / "history.duckdb"
+
     def kafka(self, client_id: str | None = None) -> KafkaSettings:
         """Client settings for this process (local broker unless GRIDSTREAM_BOOTSTRAP is set)."""
         bootstrap = self.bootstrap or f"127.0.0.1:{self.broker.port}"

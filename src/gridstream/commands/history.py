@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
-DEFAULT_STORE = Path("var/history.duckdb")
 
 
 def register(app: typer.Typer) -> None:
@@ -31,7 +30,13 @@ def register(app: typer.Typer) -> None:
                 "(the layout of shared/data/eirgrid)."
             ),
         ],
-        store: Annotated[Path, typer.Option(help="DuckDB file to write.")] = DEFAULT_STORE,
+        store: Annotated[
+            Path | None,
+            typer.Option(
+                help="DuckDB file to write [default: the trainer's store, "
+                "$GRIDSTREAM_STATE_DIR/history/history.duckdb]."
+            ),
+        ] = None,
         regions: Annotated[
             str | None, typer.Option(help="Comma-separated regions, e.g. ALL,ROI.")
         ] = None,
@@ -51,6 +56,10 @@ def register(app: typer.Typer) -> None:
         from gridstream.store.history import HistoryStore
 
         setup_cli_logging(verbose)
+        if store is None:
+            from gridstream.config import Settings
+
+            store = Settings().history_store
         files = list_files(
             path,
             regions=regions.split(",") if regions else None,

@@ -150,7 +150,7 @@ def trainer_parts(
     """The service's parts (tests pass a small ``config`` and their own ``group``)."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before lightgbm is imported
     config = config or TrainerSettings()
-    history = SharedHistory(settings.state_dir / "history" / "history.duckdb")
+    history = SharedHistory(settings.history_store)
     processor = TrainerProcessor(settings, history)
     registry = ModelRegistry(settings.state_dir / "models")
     scheduler = TrainingScheduler(history, registry, config, processor.updates.put)

@@ -13,8 +13,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
-
-
 def register(app: typer.Typer) -> None:
     history = typer.Typer(
         help="The history store the trainer learns from (embedded DuckDB).", no_args_is_help=True

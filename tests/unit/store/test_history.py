@@ -64,3 +64,16 @@ def test_latest_reading_of_a_region_comes_from_the_store(tmp_path: Path) -> None
         # a finished query leaves the connection free (DuckDB 2 refuses work after an open one)
         assert store.upsert_frame(_frame([4.0], start="2022-01-02")) == 1
         assert store.count() == 6
+
+
+def test_a_read_of_known_regions_and_fields_returns_categoricals(tmp_path: Path) -> None:
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        store.upsert_frame(_frame([1.0, 2.0]))
+        store.upsert("O'Brien", "SYSTEM_DEMAND", 1_640_995_200_000, 3.0)  # quotes stay literal
+        picked = store.read_frame(regions=["ALL", "O'Brien"], fields=["SYSTEM_DEMAND"])
+        loose = store.read_frame()
+    assert isinstance(picked["region"].dtype, pd.CategoricalDtype)
+    assert isinstance(picked["field"].dtype, pd.CategoricalDtype)
+    assert sorted(picked["region"].astype(str).unique()) == ["ALL", "O'Brien"]
+    assert picked["value"].tolist() == [1.0, 3.0, 2.0]  # by time, then region
+    assert loose["region"].astype(str).tolist() == picked["region"].astype(str).tolist()

@@ -39,9 +39,12 @@ def test_import_writes_where_it_is_told(tmp_path: Path) -> None:
     from gridstream.cli import build_app
 
     target = tmp_path / "elsewhere.duckdb"
-    args = ["history", "import", str(DATA), "--regions", "NI", "--years", "2022"]
-    result = CliRunner().invoke(build_app(), [*args, "--store", str(target), "--json"])
+    one_file = DATA / "smartgriddashboard" / "NI" / "NI_demandactual_22_Eirgrid.csv.gz"
+    args = ["history", "import", str(one_file), "--store", str(target), "--json"]
+    result = CliRunner().invoke(build_app(), args)
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["store"] == str(target)
+    summary = json.loads(result.stdout)
+    assert summary["store"] == str(target) and summary["files"] == 1
     with HistoryStore(target) as db:
-        assert db.count() > 100_000
+        assert db.series() == ["NI/SYSTEM_DEMAND"]
+        assert db.count() > 30_000  # a year of quarter-hours

@@ -16,11 +16,25 @@ import ctypes
 import ctypes.util
 import logging
 import sys
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 #: glibc's ``mallopt`` parameter for the most arenas (``M_ARENA_MAX`` in malloc.h)
 M_ARENA_MAX = -8
+
+
+def _libc_function(symbol: str) -> Any:
+    """The C library's ``symbol`` on Linux; None elsewhere or where it lacks it (musl)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        return getattr(ctypes.CDLL(name), symbol)
+    except (OSError, AttributeError):
+        return None
 
 
 def limit_malloc_arenas(arenas: int) -> bool:
@@ -30,14 +44,10 @@ def limit_malloc_arenas(arenas: int) -> bool:
     without ``mallopt`` (musl), so it is safe to call everywhere. Call it early: arenas that
     already exist stay.
     """
-    if arenas <= 0 or not sys.platform.startswith("linux"):
+    if arenas <= 0:
         return False
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):
+    mallopt = _libc_function("mallopt")
+    if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
@@ -53,14 +63,8 @@ def release_free_memory() -> bool:
     After a burst of large temporary arrays (a training run) glibc keeps the freed memory
     mapped for reuse, so the resident set stays near the burst's peak until the next one.
     Does nothing (False) off Linux or without glibc's ``malloc_trim``."""
-    if not sys.platform.startswith("linux"):
-        return False
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        trim = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError):
+    trim = _libc_function("malloc_trim")
+    if trim is None:
         return False
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int

@@ -72,8 +72,9 @@ class Settings(BaseSettings):
     processing_guarantee: Literal["exactly_once", "at_least_once"] = "exactly_once"
     instance_id: str = "0"
     batch_size: int = Field(500, ge=1)
-    #: after a batch's first record, wait this long for more before committing (one
-    #: transaction per linger instead of per record at a live rate; 0 = no wait)
+    #: the least time between the starts of two batches: records that arrive sooner after
+    #: the previous batch wait for more until then (one transaction per linger instead of
+    #: per record at a live rate; a record after a quiet spell goes at once; 0 = no wait)
     batch_linger_ms: int = Field(20, ge=0, le=10_000)
     #: how long the broker may hold a fetch that finds no new committed data (librdkafka's
     #: ``fetch.wait.max.ms``, 500 ms by default). Shorter cuts the tail latency of each hop at

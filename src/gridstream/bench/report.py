@@ -81,13 +81,21 @@ def render(result: dict[str, Any]) -> None:
             targets.get(stage, ""),
         )
     console.print(lat)
-    mem = Table(title="per service: peak RSS (MB, target ≤ 300), CPU in the throughput phase")
-    mem.add_column("service")
+    mem = Table(
+        title="per process: peak RSS (MB, target ≤ 300), CPU seconds in the throughput phase "
+        "and CPU share (% of a core) in the latency phase"
+    )
+    mem.add_column("process")
     mem.add_column("peak MB", justify="right")
-    mem.add_column("CPU s", justify="right")
+    mem.add_column("CPU s replay", justify="right")
+    mem.add_column("CPU % live", justify="right")
     cpu = result.get("pipeline_cpu_s", {})
-    for name, mb in result["peak_rss_mb"].items():
-        mem.add_row(name, _fmt(mb), _fmt(cpu.get(name)))
+    live = result.get("latency_cpu_s", {})
+    seconds = result.get("latency_cpu_window_s") or 0.0
+    names = [*result["peak_rss_mb"], *(n for n in cpu if n not in result["peak_rss_mb"])]
+    for name in names:
+        share = 100.0 * live[name] / seconds if name in live and seconds else None
+        mem.add_row(name, _fmt(result["peak_rss_mb"].get(name)), _fmt(cpu.get(name)), _fmt(share))
     console.print(mem)
     if result.get("missing_stages"):
         console.print(f"stages not available yet: {', '.join(result['missing_stages'])}")

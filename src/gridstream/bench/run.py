@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from typing import Any
 from gridstream.bench.data import DEFAULT_DATA, expected_counts, live_rows, select_span
 from gridstream.bench.latency import live_reading, run_latency
 from gridstream.bench.pipeline import run_pipeline
-from gridstream.bench.processes import ChildSet
+from gridstream.bench.processes import ChildSet, cpu_seconds
 from gridstream.bench.report import latency_fields
 from gridstream.bench.stages import available, hops
 from gridstream.broker.ports import free_ports
@@ -52,10 +53,14 @@ class BenchOptions:
     log_dir: Path | None = None
 
 
+BROKER = "kafka-broker"
+
+
 @contextlib.contextmanager
-def _broker(bootstrap: str | None) -> Iterator[str]:
+def _broker(bootstrap: str | None) -> Iterator[tuple[str, list[int]]]:
+    """The bootstrap address and the broker's process ids (none for a given broker)."""
     if bootstrap:
-        yield bootstrap
+        yield bootstrap, []
         return
     from gridstream.broker.cluster import LocalCluster
 
@@ -63,9 +68,21 @@ def _broker(bootstrap: str | None) -> Iterator[str]:
         cluster = LocalCluster(Path(tmp), port=free_ports(1)[0])
         state = cluster.start()
         try:
-            yield state.bootstrap
+            yield state.bootstrap, [node.pid for node in state.nodes]
         finally:
             cluster.stop()
+
+
+def _cpu(children: ChildSet, broker_pids: list[int]) -> dict[str, float]:
+    """CPU seconds used so far by each service and (when the bench started it) the broker."""
+    out = children.cpu()
+    if broker_pids:
+        out[BROKER] = round(sum(cpu_seconds(pid) or 0.0 for pid in broker_pids), 1)
+    return out
+
+
+def _spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: round(value - before.get(name, 0.0), 1) for name, value in after.items()}
 
 
 def _child_env(bootstrap: str, names: TopicNames, state_dir: Path, batch: int) -> dict[str, str]:
@@ -105,7 +122,10 @@ def run_bench(
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
     names = TopicNames().with_prefix(prefix)
     progress("starting the broker" if not options.bootstrap else "using the given broker")
-    with _broker(options.bootstrap) as bootstrap, tempfile.TemporaryDirectory() as tmp:
+    with (
+        _broker(options.bootstrap) as (bootstrap, broker_pids),
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         kafka = KafkaSettings(bootstrap=bootstrap, client_id="gridstream-bench")
         admin = Admin(kafka)
         ceiling_topic = f"{prefix}ceiling"
@@ -130,17 +150,19 @@ def run_bench(
                 progress(f"starting {len(stages)} services")
                 children.wait_ready()
                 progress("replaying the span as fast as possible")
-                cpu_before = children.cpu()
+                cpu_before = _cpu(children, broker_pids)
                 pipeline = run_pipeline(
                     kafka, names, children, span, stages, prefix, prefix, progress
                 )
-                cpu_after = children.cpu()
-                cpu = {n: round(v - cpu_before.get(n, 0.0), 1) for n, v in cpu_after.items()}
+                cpu = _spent(cpu_before, _cpu(children, broker_pids))
                 dead = _dead_letters_by_service(kafka, names.dead_letter)
                 progress("waiting for the services to go quiet")
                 settle_s = children.wait_quiet()
                 progress(f"latency: {len(rows):,} readings at {options.rate_per_s:g}/s")
+                cpu_before, live_started = _cpu(children, broker_pids), time.monotonic()
                 latency = run_latency(kafka, names, rows, options.rate_per_s, progress=progress)
+                latency_cpu = _spent(cpu_before, _cpu(children, broker_pids))
+                live_window_s = time.monotonic() - live_started
                 children.check_alive()
                 peaks = children.peaks()
             finally:
@@ -165,6 +187,8 @@ def run_bench(
         "latency_settle_s": round(settle_s, 1),
         "peak_rss_mb": peaks,
         "pipeline_cpu_s": cpu,
+        "latency_cpu_s": latency_cpu,
+        "latency_cpu_window_s": round(live_window_s, 1),
         "raw_readings": pipeline.raw_readings,
         "expected_readings": expected.readings,
         "exact_duplicates": expected.exact_duplicates,

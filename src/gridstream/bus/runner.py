@@ -158,6 +158,7 @@ class Runner(Generic[T]):
         self._consumer: Any = None
         self._producer: Any = None
         self._last_punctuate = 0.0
+        self._batch_started = 0.0  # monotonic start of the latest batch (see ``_consume``)
         self._producer_stale = False
         self._out_counts: dict[str, int] = {}
         # records a processor crashed on: (topic, partition, offset) -> (reason, error type)
@@ -453,13 +454,18 @@ class Runner(Generic[T]):
 
     def _consume(self) -> list[Message]:
         """Up to a batch: what is already fetched, else the first record to arrive; then,
-        unless the batch is full, more for up to the linger (``batch_linger_s``).
+        unless the batch is full, more until ``batch_linger_s`` after the previous batch
+        started.
 
         ``consume(n, timeout)`` waits out the whole timeout unless ``n`` records arrive, so
-        the wait for the first record is a ``poll``. The linger bounds the number of
-        transactions: at a live rate each record (or the one or two that arrived during
-        the last commit) would otherwise be its own transaction, and eight services
-        committing that often kept both cores busy with commits alone.
+        the wait for the first record is a ``poll``. The linger paces the transactions: at a
+        live rate each record (or the one or two that arrived during the last commit) would
+        otherwise be its own transaction, and eight services committing that often kept both
+        cores busy with commits alone. It counts from the previous batch's start, not from
+        the first record: a record that arrives after a quiet spell is processed at once, so
+        a hop that receives its upstream's committed batches (which come whole, one per
+        upstream linger) adds no wait of its own, while a steady trickle is still gathered
+        into at most one transaction per linger.
         """
         batch = min(self.config.batch_size, self.processor.max_batch or self.config.batch_size)
         msgs: list[Message] = self._consumer.consume(batch, 0)
@@ -469,7 +475,9 @@ class Runner(Generic[T]):
                 return []
             msgs = [first]
         if len(msgs) < batch and self._linger_s > 0:
-            msgs += self._consumer.consume(batch - len(msgs), self._linger_s)
+            wait = self._linger_s - (time.monotonic() - self._batch_started)
+            msgs += self._consumer.consume(batch - len(msgs), max(0.0, wait))
+        self._batch_started = time.monotonic()
         return msgs
 
     def _due_punctuation(self) -> bool:

@@ -179,3 +179,29 @@ def test_get_anomalies_filters_and_limits() -> None:
     assert [a["label"] for a in only] == ["stuck", "stuck"]
     assert client.get("/anomalies", params={"series": "NI/*"}).json() == []
     assert client.get("/anomalies", params={"limit": 0}).status_code == 422
+
+
+def test_the_kept_scorer_encoding_is_never_stale() -> None:
+    """A slot's write reuses the scorer's encoding until the scorer learns: every write must
+    equal a fresh encoding, through readings, forecasts and a restore."""
+    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[SeriesSlot](0)
+
+    def check() -> None:
+        slot = state.get(DEMAND)
+        assert slot is not None
+        kept = slot_to_bytes(slot)
+        slot.scorer_blob = None
+        assert kept == slot_to_bytes(slot)
+
+    for i in range(40):
+        _verdict(proc, state, _fv(i, 4000.0 + 25 * (i % 7)))
+        check()
+        proc.process(_forecast(i, {i + 4: (3900.0, 4000.0, 4100.0)}), state)
+        check()
+    slot = state.get(DEMAND)
+    assert slot is not None
+    copy = slot_from_bytes(slot_to_bytes(slot))
+    assert copy.scorer_blob is not None  # the restored slot keeps what it read
+    state.load(DEMAND, copy)
+    _verdict(proc, state, _fv(40, 4100.0))
+    check()

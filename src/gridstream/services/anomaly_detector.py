@@ -193,7 +193,7 @@ class AnomalyDetectorProcessor(Processor[SeriesSlot]):
             unit = rule.unit if rule is not None else ""
             reading = Reading(series_id, msg.ts_ms, msg.value, unit)
             forecast = slot.take(msg.ts_ms)
-            result = slot.score(reading, forecast, quality, self.scorer_config)
+            result = slot.scorer.score(reading, forecast, quality, self.scorer_config)
             slot.last_ts_ms = msg.ts_ms
             state.put(series_id, slot)
         self.recent.add(result)

@@ -16,8 +16,8 @@ import base64
 import json
 from dataclasses import dataclass, field
 
-from gridstream.core.anomaly.model import AnomalyResult, ForecastPoint, QualityFlags, Reading
-from gridstream.core.anomaly.scorer import ScorerConfig, SeriesScorer
+from gridstream.core.anomaly.model import ForecastPoint
+from gridstream.core.anomaly.scorer import SeriesScorer
 from gridstream.errors import SerdeError
 
 #: at most this many future target times are remembered per series (24 h at 15 min, + slack)
@@ -31,31 +31,10 @@ class SeriesSlot:
     pending: dict[int, ForecastPoint] = field(default_factory=dict)
     last_ts_ms: int = 0
     stuck_run: int = 0
-    #: the scorer as written to the changelog (base64), kept until the scorer learns again.
-    #: A series' slot is written on every batch that touches it, and a forecast touches only
-    #: ``pending``: re-encoding the unchanged scorer (~0.7 ms, most of a write) each time was
-    #: half the detector's CPU at 100 readings/s.
-    scorer_blob: str | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def new(cls, series_id: str) -> SeriesSlot:
         return cls(series_id, SeriesScorer(series_id))
-
-    def score(
-        self,
-        reading: Reading,
-        forecast: ForecastPoint | None,
-        flags: QualityFlags,
-        config: ScorerConfig,
-    ) -> AnomalyResult:
-        """Score a reading (the scorer learns from it, so its encoded form is dropped)."""
-        self.scorer_blob = None
-        return self.scorer.score(reading, forecast, flags, config)
-
-    def encoded_scorer(self) -> str:
-        if self.scorer_blob is None:
-            self.scorer_blob = base64.b64encode(self.scorer.to_bytes()).decode()
-        return self.scorer_blob
 
     def offer(self, target_ms: int, point: ForecastPoint, preferred_minutes: int) -> bool:
         """Keep ``point`` for ``target_ms`` if it is the better step; True when kept."""
@@ -91,7 +70,7 @@ def _better(new: ForecastPoint, old: ForecastPoint, preferred: int) -> bool:
 def slot_to_bytes(slot: SeriesSlot) -> bytes:
     doc = {
         "series": slot.series_id,
-        "scorer": slot.encoded_scorer(),
+        "scorer": base64.b64encode(slot.scorer.to_bytes()).decode(),
         "pending": [
             [ts, p.p10, p.p50, p.p90, p.horizon_minutes, p.issue_time_ms]
             for ts, p in sorted(slot.pending.items())
@@ -106,15 +85,12 @@ def slot_from_bytes(data: bytes) -> SeriesSlot:
     try:
         doc = json.loads(data)
         series_id = str(doc["series"])
-        blob = str(doc["scorer"])
-        scorer = SeriesScorer.from_bytes(series_id, base64.b64decode(blob))
+        scorer = SeriesScorer.from_bytes(series_id, base64.b64decode(doc["scorer"]))
         pending = {
             int(ts): ForecastPoint(float(p10), float(p50), float(p90), int(h), int(issue))
             for ts, p10, p50, p90, h, issue in doc["pending"]
         }
-        slot = SeriesSlot(series_id, scorer, pending, int(doc["last_ts"]), int(doc["stuck"]))
-        slot.scorer_blob = blob  # what was read is the restored scorer's encoding
-        return slot
+        return SeriesSlot(series_id, scorer, pending, int(doc["last_ts"]), int(doc["stuck"]))
     except (ValueError, KeyError, TypeError) as exc:
         raise SerdeError(
             f"anomaly detector state is not valid ({exc}); delete the changelog to start over"

@@ -190,7 +190,7 @@ def test_the_kept_scorer_encoding_is_never_stale() -> None:
         slot = state.get(DEMAND)
         assert slot is not None
         kept = slot_to_bytes(slot)
-        slot.scorer_blob = None
+        slot.scorer._encoded = None
         assert kept == slot_to_bytes(slot)
 
     for i in range(40):
@@ -201,7 +201,7 @@ def test_the_kept_scorer_encoding_is_never_stale() -> None:
     slot = state.get(DEMAND)
     assert slot is not None
     copy = slot_from_bytes(slot_to_bytes(slot))
-    assert copy.scorer_blob is not None  # the restored slot keeps what it read
+    assert copy.scorer._encoded is not None  # the restored scorer keeps what it read
     state.load(DEMAND, copy)
     _verdict(proc, state, _fv(40, 4100.0))
     check()

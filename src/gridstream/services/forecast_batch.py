@@ -26,6 +26,7 @@ from gridstream.core.features.grid import HORIZON_STEPS
 from gridstream.core.forecasting import QuantileForecaster, Trajectory, seasonal_naive_forecast
 from gridstream.errors import GridstreamError
 from gridstream.schemas import forecast_pb2
+from gridstream.services.forecast_wire import encode_steps
 
 log = logging.getLogger(__name__)
 _LEADS = np.arange(1, HORIZON_STEPS + 1, dtype=np.int64)
@@ -87,14 +88,21 @@ def forecast_batch(issues: list[Issue], num_threads: int = 2) -> list[forecast_p
         model = issues[members[0]].model
         assert model is not None
         predicted = _predict(model, [issues[i] for i in members], num_threads)
-        for i, made in zip(members, predicted, strict=True):
-            if all(np.isfinite(q).all() for q in (made.p10, made.p50, made.p90)):
-                trajectories[i] = made
+        for i, trajectory in zip(members, predicted, strict=True):
+            if all(np.isfinite(q).all() for q in (trajectory.p10, trajectory.p50, trajectory.p90)):
+                trajectories[i] = trajectory
+    made = [
+        chosen if chosen is not None else seasonal_naive_forecast(issue.features, issue.issue_ts_ms)
+        for issue, chosen in zip(issues, trajectories, strict=True)
+    ]
+    encoded = encode_steps(made, _MINUTES)
+    if encoded is None:
+        return [to_message(issue, chosen) for issue, chosen in zip(issues, made, strict=True)]
     out = []
-    for issue, chosen in zip(issues, trajectories, strict=True):
-        if chosen is None:
-            chosen = seasonal_naive_forecast(issue.features, issue.issue_ts_ms)
-        out.append(to_message(issue, chosen))
+    for issue, chosen, steps in zip(issues, made, encoded, strict=True):
+        msg = _header(issue, chosen)
+        msg.MergeFromString(steps)
+        out.append(msg)
     return out
 
 
@@ -109,8 +117,20 @@ def _predict(model: QuantileForecaster, issues: list[Issue], num_threads: int) -
 
 
 def to_message(issue: Issue, trajectory: Trajectory) -> forecast_pb2.Forecast:
+    """The forecast message of one trajectory, its steps added one by one."""
+    msg = _header(issue, trajectory)
+    targets = trajectory.target_ts_ms.tolist()
+    steps = msg.steps
+    for k, (p10, p50, p90) in enumerate(
+        zip(trajectory.p10.tolist(), trajectory.p50.tolist(), trajectory.p90.tolist(), strict=True)
+    ):
+        steps.add(target_time_ms=targets[k], horizon_minutes=_MINUTES[k], p10=p10, p50=p50, p90=p90)
+    return msg
+
+
+def _header(issue: Issue, trajectory: Trajectory) -> forecast_pb2.Forecast:
     rule = DEFAULT_RULES.get(issue.field)
-    msg = forecast_pb2.Forecast(
+    return forecast_pb2.Forecast(
         forecast_id=f"{issue.series_id}@{issue.issue_ts_ms}",
         series_id=issue.series_id,
         region=issue.region,
@@ -120,10 +140,3 @@ def to_message(issue: Issue, trajectory: Trajectory) -> forecast_pb2.Forecast:
         model_kind=trajectory.model_kind,
         unit=rule.unit if rule is not None else "",
     )
-    targets = trajectory.target_ts_ms.tolist()
-    steps = msg.steps
-    for k, (p10, p50, p90) in enumerate(
-        zip(trajectory.p10.tolist(), trajectory.p50.tolist(), trajectory.p90.tolist(), strict=True)
-    ):
-        steps.add(target_time_ms=targets[k], horizon_minutes=_MINUTES[k], p10=p10, p50=p50, p90=p90)
-    return msg

@@ -33,6 +33,7 @@ from gridstream.core.forecasting.trajectory import (
     Trajectory,
     full_horizon,
 )
+from gridstream.core.forecasting.trees import ModelTextError, TreeModel
 
 QUANTILE_LEVELS = {"p10": 0.1, "p50": 0.5, "p90": 0.9}
 TARGET = "target"
@@ -201,11 +202,14 @@ class QuantileForecaster:
     """Applies one version of a series' quantile models."""
 
     def __init__(self, series_id: str, version: str, texts: Mapping[str, str]) -> None:
-        import lightgbm as lgb
+        from gridstream.store.registry import RegistryError
 
         self.series_id = series_id
         self.version = version
-        self._boosters = {name: lgb.Booster(model_str=texts[name]) for name in QUANTILE_LEVELS}
+        try:
+            self._models = {name: TreeModel.from_text(texts[name]) for name in QUANTILE_LEVELS}
+        except ModelTextError as exc:
+            raise RegistryError(f"{series_id}@{version}: unusable model text: {exc}") from None
         target = json.loads(texts[TARGET])
         self._reference = str(target.get("reference"))
         self._scales = np.asarray(target.get("lead_scales"), dtype=np.float64)
@@ -214,16 +218,12 @@ class QuantileForecaster:
         )
         shapes = {self._scales.shape, self._band.shape}
         if shapes != {(HORIZON_STEPS + 1,)} or self._reference not in REFERENCES:
-            from gridstream.store.registry import RegistryError
-
             raise RegistryError(
                 f"{series_id}@{version} has a malformed target transform; retrain it"
             )
         expected = model_feature_names()
-        for name, booster in self._boosters.items():
-            if list(booster.feature_name()) != expected:
-                from gridstream.store.registry import RegistryError
-
+        for name, model in self._models.items():
+            if model.feature_names != expected:
                 raise RegistryError(
                     f"model {name} of {series_id}@{version} expects other features than this "
                     "code computes; retrain or roll back"
@@ -305,7 +305,7 @@ class QuantileForecaster:
         """Scaled residual predictions of the three models, shape ``(n, 3)``."""
         out = np.empty((inputs.shape[0], len(QUANTILE_LEVELS)))
         for j, name in enumerate(QUANTILE_LEVELS):
-            out[:, j] = self._boosters[name].predict(inputs, num_threads=num_threads)
+            out[:, j] = self._models[name].predict(inputs, num_threads=num_threads)
         return out
 
     @staticmethod

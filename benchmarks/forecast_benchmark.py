@@ -11,9 +11,9 @@ Run: .venv/bin/python benchmarks/forecast_benchmark.py [DATA_DIR] [--regions ALL
    what a consumer does with a poll's worth of records), and prints vectors per second, wall
    clock and per CPU second.
 3. Replays the vectors of every trained series, interleaved in time order as a replay delivers
-   them, through the service's own batch step (``forecast_batch``: feature dicts in, one model
-   call per series, ``Forecast`` messages out), ``--batch`` records at a time: the forecaster's
-   work per record apart from Kafka.
+   them, through the service's own steps, ``--batch`` records at a time: ``FeatureVector``
+   bytes parsed, their values read, one model call per series (``forecast_batch``), the
+   ``Forecast`` messages serialised: the forecaster's work per record apart from Kafka.
 The accuracy figures come from ``gridstream backtest`` (see its --help).
 """
 
@@ -27,6 +27,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import numpy as np
 import pandas as pd
 
 from gridstream.core.features.grid import SERIES_FIELDS, ts_ms_index
@@ -34,6 +35,7 @@ from gridstream.core.forecasting import TrainConfig
 from gridstream.core.forecasting.backtest import PreparedSeries, fit, prepare
 from gridstream.core.forecasting.quantile_model import QuantileForecaster
 from gridstream.schemas import features_pb2
+from gridstream.services.feature_vector import vector_values
 from gridstream.services.forecast_batch import Issue, forecast_batch
 from gridstream.sources.recorded import list_files, read_frame
 
@@ -111,33 +113,41 @@ def _replay_mix(
     per_series: int,
     batch: int,
 ) -> tuple[float, float, int]:
-    """Vectors/s (wall, CPU) of ``forecast_batch`` over every series' first ``per_series``
-    vectors from ``since``, interleaved by time, ``batch`` records per call."""
-    issues = []
+    """Vectors/s (wall, CPU) of the forecaster's work per record apart from Kafka, over every
+    series' first ``per_series`` vectors from ``since`` interleaved by time, ``batch`` records
+    at a time: parse the ``FeatureVector`` bytes (packed, as the ml-preprocessor sends them),
+    read their values, forecast (``forecast_batch``) and serialise the ``Forecast`` messages."""
+    records = []
     for (region, series), (prepared, forecaster) in models.items():
         chosen = prepared.features[prepared.features.index >= since].iloc[:per_series]
         stamps = ts_ms_index(pd.DatetimeIndex(chosen.index))
-        for ts, feats in zip(stamps, chosen.to_dict("records"), strict=True):
-            # as the service receives them: a FeatureVector message's feature map
+        for ts, row in zip(stamps, chosen.to_numpy(dtype=np.float64), strict=True):
             vector = features_pb2.FeatureVector(
-                features={str(k): float(v) for k, v in feats.items()}
-            )
-            issue = Issue(
                 series_id=forecaster.series_id,
                 region=region,
                 field=SERIES_FIELDS[series],
-                issue_ts_ms=int(ts),
-                features=vector.features,
-                model=forecaster,
+                ts_ms=int(ts),
+                values=row.tolist(),
             )
-            issues.append(issue)
-    issues.sort(key=lambda issue: issue.issue_ts_ms)
-    forecast_batch(issues[:batch])  # warm caches
+            records.append((int(ts), forecaster, vector.SerializeToString()))
+    records.sort(key=lambda record: record[0])
+
+    def run(chunk: list[tuple[int, QuantileForecaster, bytes]]) -> None:
+        issues = []
+        for _ts, model, data in chunk:
+            msg = features_pb2.FeatureVector.FromString(data)
+            values = vector_values(msg)
+            assert values is not None
+            issues.append(Issue(msg.series_id, msg.region, msg.field, msg.ts_ms, values, model))
+        for made in forecast_batch(issues):
+            made.SerializeToString()
+
+    run(records[:batch])  # warm caches
     start, cpu = time.perf_counter(), time.process_time()
-    for first in range(0, len(issues), batch):
-        forecast_batch(issues[first : first + batch])
+    for first in range(0, len(records), batch):
+        run(records[first : first + batch])
     wall, spent = time.perf_counter() - start, time.process_time() - cpu
-    return len(issues) / wall, len(issues) / spent, len(issues)
+    return len(records) / wall, len(records) / spent, len(records)
 
 
 if __name__ == "__main__":

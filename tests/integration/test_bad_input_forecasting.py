@@ -88,6 +88,9 @@ def test_forecaster_bad_input(kafka_bootstrap, unique, tmp_path: Path) -> None: 
         series_case("far-past", ml, vector(86_400_000), "dead", "not plausible"),
         message_case("no-series", ml, "", vector(T0, series_id=""), "dead", "series id"),
         series_case("nan-features", ml, vector(T0 + Q, features={"lag_1": NAN}), "ok"),
+        series_case(
+            "wrong-feature-count", ml, vector(T0 + 2 * Q, values=[1.0, 2.0]), "dead", "2 feature"
+        ),
         series_case("duplicate", ml, vector(T0 + Q), "ok"),  # not forecast twice
         series_case("out-of-order", ml, vector(T0), "ok"),  # not forecast again
         series_case("off-slot", ml, vector(T0 + Q + 60_000), "ok"),  # not on a quarter-hour

@@ -27,6 +27,7 @@ from gridstream.bus.topics import TopicNames
 from gridstream.config import Settings
 from gridstream.core.features import batch_features, feature_names, to_wide
 from gridstream.schemas import features_pb2, forecast_pb2, model_pb2, readings_pb2
+from gridstream.services.feature_vector import FeatureView, vector_values
 
 pytestmark = pytest.mark.integration
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -207,7 +208,9 @@ def test_replay_two_months_with_a_model_swap(kafka_bootstrap: str, unique, tmp_p
     for row, ts_ms in zip(batch.itertuples(index=False), index_ms, strict=True):
         if int(ts_ms) not in stream:
             continue
-        got = stream[int(ts_ms)].features
+        packed = vector_values(stream[int(ts_ms)])
+        assert packed is not None and not len(stream[int(ts_ms)].features)  # sent packed
+        got = FeatureView(packed)
         for name, want in zip(feature_names(), row, strict=True):
             if math.isnan(want):
                 assert name not in got, f"{name} at {ts_ms}: stream has a value, batch NaN"

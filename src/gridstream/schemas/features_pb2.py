@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cgridstream/v1/features.proto\x12\rgridstream.v1\"\xf2\x01\n\rFeatureVector\x12\x11\n\tseries_id\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\r\n\x05ts_ms\x18\x04 \x01(\x03\x12\r\n\x05value\x18\x05 \x01(\x01\x12<\n\x08\x66\x65\x61tures\x18\x06 \x03(\x0b\x32*.gridstream.v1.FeatureVector.FeaturesEntry\x12\x13\n\x0b\x66\x65\x61ture_set\x18\x07 \x01(\t\x12\r\n\x05\x66lags\x18\x08 \x03(\t\x1a/\n\rFeaturesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cgridstream/v1/features.proto\x12\rgridstream.v1\"\x82\x02\n\rFeatureVector\x12\x11\n\tseries_id\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\r\n\x05ts_ms\x18\x04 \x01(\x03\x12\r\n\x05value\x18\x05 \x01(\x01\x12<\n\x08\x66\x65\x61tures\x18\x06 \x03(\x0b\x32*.gridstream.v1.FeatureVector.FeaturesEntry\x12\x13\n\x0b\x66\x65\x61ture_set\x18\x07 \x01(\t\x12\r\n\x05\x66lags\x18\x08 \x03(\t\x12\x0e\n\x06values\x18\t \x03(\x01\x1a/\n\rFeaturesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,7 +35,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FEATUREVECTOR_FEATURESENTRY']._loaded_options = None
   _globals['_FEATUREVECTOR_FEATURESENTRY']._serialized_options = b'8\001'
   _globals['_FEATUREVECTOR']._serialized_start=48
-  _globals['_FEATUREVECTOR']._serialized_end=290
-  _globals['_FEATUREVECTOR_FEATURESENTRY']._serialized_start=243
-  _globals['_FEATUREVECTOR_FEATURESENTRY']._serialized_end=290
+  _globals['_FEATUREVECTOR']._serialized_end=306
+  _globals['_FEATUREVECTOR_FEATURESENTRY']._serialized_start=259
+  _globals['_FEATUREVECTOR_FEATURESENTRY']._serialized_end=306
 # @@protoc_insertion_point(module_scope)

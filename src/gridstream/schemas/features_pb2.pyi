@@ -53,6 +53,7 @@ class FeatureVector(_message.Message):
     FEATURES_FIELD_NUMBER: _builtins.int
     FEATURE_SET_FIELD_NUMBER: _builtins.int
     FLAGS_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
     series_id: _builtins.str
     """"{region}/{field}", also the Kafka key"""
     region: _builtins.str
@@ -67,11 +68,15 @@ class FeatureVector(_message.Message):
     """version of the feature definitions"""
     @_builtins.property
     def features(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
-        """feature name to value (lags, calendar, weather-free context)"""
+        """feature name to value (lags, calendar, weather-free context); older producers and hand-made vectors; empty when `values` is set"""
 
     @_builtins.property
     def flags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """quality flags carried from the clean reading"""
+
+    @_builtins.property
+    def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """the features in the order of the feature set's names (gridstream.core.features.feature_names()), NaN where unknown; packed: a tenth of the map's cost to build, send and read"""
 
     def __init__(
         self,
@@ -84,10 +89,11 @@ class FeatureVector(_message.Message):
         features: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
         feature_set: _builtins.str = ...,
         flags: _abc.Iterable[_builtins.str] | None = ...,
+        values: _abc.Iterable[_builtins.float] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["feature_set", b"feature_set", "features", b"features", "field", b"field", "flags", b"flags", "region", b"region", "series_id", b"series_id", "ts_ms", b"ts_ms", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["feature_set", b"feature_set", "features", b"features", "field", b"field", "flags", b"flags", "region", b"region", "series_id", b"series_id", "ts_ms", b"ts_ms", "value", b"value", "values", b"values"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -192,10 +192,11 @@ FEATURISE_CHUNK = 512
 (n, WINDOW) temporaries of hundreds of MB; 512 rows keep them near 30 MB at full speed."""
 
 
-def featurise(items: list[Released]) -> list[dict[str, float]]:
-    """Features of every released reading (empty for value-only ones), NaN entries dropped."""
+def featurise(items: list[Released]) -> list[list[float]]:
+    """Features of every released reading in ``feature_names()`` order, NaN where unknown
+    (empty for value-only readings): a ``FeatureVector``'s packed ``values``."""
     rows = [i for i, r in enumerate(items) if r.window is not None]
-    out: list[dict[str, float]] = [{} for _ in items]
+    out: list[list[float]] = [[] for _ in items]
     names = feature_names()
     for start in range(0, len(rows), FEATURISE_CHUNK):
         chunk = rows[start : start + FEATURISE_CHUNK]
@@ -208,10 +209,8 @@ def featurise(items: list[Released]) -> list[dict[str, float]]:
             )
         )
         matrix = np.column_stack([np.asarray(cols[n], dtype=np.float64) for n in names])
-        known = ~np.isnan(matrix)
-        for j, i in enumerate(chunk):  # the names' own str objects: no copy per reading
-            values = matrix[j].tolist()
-            out[i] = {names[k]: values[k] for k in np.flatnonzero(known[j]).tolist()}
+        for i, values in zip(chunk, matrix.tolist(), strict=True):
+            out[i] = values
     return out
 
 

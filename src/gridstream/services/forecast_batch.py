@@ -13,19 +13,18 @@ downstream consumers reject NaN quantiles).
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from gridstream.core.cleaning.rules import DEFAULT_RULES
-from gridstream.core.features import SLOT_MS, feature_names
+from gridstream.core.features import SLOT_MS
 from gridstream.core.features.grid import HORIZON_STEPS
 from gridstream.core.forecasting import QuantileForecaster, Trajectory, seasonal_naive_forecast
 from gridstream.errors import GridstreamError
 from gridstream.schemas import forecast_pb2
+from gridstream.services.feature_vector import FeatureView
 from gridstream.services.forecast_wire import encode_steps
 
 log = logging.getLogger(__name__)
@@ -72,7 +71,7 @@ class Issue:
     region: str
     field: str
     issue_ts_ms: int
-    features: Mapping[str, float]
+    values: np.ndarray  # the vector's features in ``feature_names()`` order, NaN: unknown
     model: QuantileForecaster | None
     correlation_id: str = ""
 
@@ -92,7 +91,9 @@ def forecast_batch(issues: list[Issue], num_threads: int = 2) -> list[forecast_p
             if all(np.isfinite(q).all() for q in (trajectory.p10, trajectory.p50, trajectory.p90)):
                 trajectories[i] = trajectory
     made = [
-        chosen if chosen is not None else seasonal_naive_forecast(issue.features, issue.issue_ts_ms)
+        chosen
+        if chosen is not None
+        else seasonal_naive_forecast(FeatureView(issue.values), issue.issue_ts_ms)
         for issue, chosen in zip(issues, trajectories, strict=True)
     ]
     encoded = encode_steps(made, _MINUTES)
@@ -108,9 +109,7 @@ def forecast_batch(issues: list[Issue], num_threads: int = 2) -> list[forecast_p
 
 def _predict(model: QuantileForecaster, issues: list[Issue], num_threads: int) -> list[Trajectory]:
     """The 24 h trajectories of ``issues`` from one batched model call."""
-    names = feature_names()
-    nan = math.nan
-    matrix = np.array([[i.features.get(n, nan) for n in names] for i in issues], dtype=np.float64)
+    matrix = np.stack([i.values for i in issues])
     stamps = np.array([i.issue_ts_ms // SLOT_MS * SLOT_MS for i in issues], dtype=np.int64)
     threads = num_threads if len(issues) >= 32 else 1
     return model.forecast_many(matrix, stamps, num_threads=threads)

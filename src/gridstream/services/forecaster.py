@@ -44,6 +44,7 @@ from gridstream.core.features.grid import VECTOR_BATCH
 from gridstream.errors import GridstreamError, ValidationError
 from gridstream.schemas import features_pb2, forecast_pb2, model_pb2
 from gridstream.services.base import make_runner
+from gridstream.services.feature_vector import vector_values
 from gridstream.services.forecast_batch import Issue, ModelBook, forecast_batch
 from gridstream.services.host import ServiceParts
 
@@ -129,14 +130,17 @@ class ForecasterProcessor(Processor[int]):
             raise ValidationError(f"feature vector without a series id {sid!r}")
         if not MIN_TS_MS <= msg.ts_ms < MAX_TS_MS:  # one from year 2999 would mute the series
             raise ValidationError(f"{sid}: feature vector time {msg.ts_ms} ms is not plausible")
-        if fld not in self.fields or not msg.features or msg.ts_ms % SLOT_MS:
-            return []  # not forecast, a late value-only vector, or off the quarter-hour
+        if fld not in self.fields or msg.ts_ms % SLOT_MS:
+            return []  # not forecast, or off the quarter-hour
+        values = vector_values(msg)
+        if values is None:
+            return []  # a late value-only vector
         last = state.get(sid)
         if last is not None and msg.ts_ms <= last:
             return []
         state.put(sid, msg.ts_ms)
         issue = Issue(
-            sid, region, fld, msg.ts_ms, msg.features, self.models.get(sid), record.correlation_id
+            sid, region, fld, msg.ts_ms, values, self.models.get(sid), record.correlation_id
         )
         self._pending[f"{sid}@{msg.ts_ms}"] = issue
         return []

@@ -180,8 +180,8 @@ class MlPreprocessor(Processor[FeatureSeries]):
 
     def _vectors(self, items: list[Released]) -> Iterator[OutRecord]:
         """The released readings' vectors, built a chunk at a time as the runner produces
-        them: a vector costs ~50 KB in Python (its protobuf map ~40 KB, the feature dict
-        ~10 KB), so a batch's 1,000 built at once held ~50 MB, a chunk holds ~6 MB."""
+        them (a vector with a feature map cost ~50 KB in Python; packed, ~10 KB while its
+        value list lives, so chunks keep a batch's peak small either way)."""
         for start in range(0, len(items), VECTOR_CHUNK):
             chunk = items[start : start + VECTOR_CHUNK]
             for item, feats in zip(chunk, featurise(chunk), strict=True):
@@ -191,7 +191,7 @@ class MlPreprocessor(Processor[FeatureSeries]):
                     field=item.field,
                     ts_ms=item.ts_ms,
                     value=item.value,
-                    features=feats,
+                    values=feats,
                     feature_set=FEATURE_SET,
                     flags=list(item.flags),
                 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gridstream.core.features import feature_names
 from gridstream.core.forecasting import Trajectory
 from gridstream.core.forecasting.trajectory import MODEL_KIND_LIGHTGBM
 from gridstream.schemas import forecast_pb2
@@ -21,8 +22,16 @@ def _trajectory(rng: np.random.Generator, issue_ts_ms: int) -> Trajectory:
     return Trajectory(issue_ts_ms, p50 - 100, p50, p50 + 100, "v7", MODEL_KIND_LIGHTGBM)
 
 
+def _values(**known: float) -> np.ndarray:
+    names = feature_names()
+    values = np.full(len(names), np.nan)
+    for name, value in known.items():
+        values[names.index(name)] = value
+    return values
+
+
 def _issue(ts: int) -> Issue:
-    return Issue("ALL/SYSTEM_DEMAND", "ALL", "SYSTEM_DEMAND", ts, {}, None, "c-1")
+    return Issue("ALL/SYSTEM_DEMAND", "ALL", "SYSTEM_DEMAND", ts, _values(), None, "c-1")
 
 
 def test_batch_encoding_equals_steps_added_one_by_one() -> None:
@@ -52,6 +61,6 @@ def test_times_outside_the_fixed_layout_fall_back_to_one_by_one() -> None:
     assert encode_steps(short, MINUTES) is None
     assert encode_steps([], MINUTES) is None
     # forecast_batch still makes the message, steps added one by one
-    issue = Issue("ALL/SYSTEM_DEMAND", "ALL", "SYSTEM_DEMAND", 1_000, {"value": 4000.0}, None)
+    issue = Issue("ALL/SYSTEM_DEMAND", "ALL", "SYSTEM_DEMAND", 1_000, _values(value=4000.0), None)
     (msg,) = forecast_batch([issue])
     assert len(msg.steps) == 96 and msg.steps[0].target_time_ms == 1_000 + 900_000

@@ -12,6 +12,7 @@ from gridstream.bus.state import StateView
 from gridstream.config import Settings
 from gridstream.schemas import features_pb2, readings_pb2
 from gridstream.services import features_stream
+from gridstream.services.feature_vector import FeatureView, vector_values
 from gridstream.services.features_stream import FeatureSeries
 from gridstream.services.ml_preprocessor import MlPreprocessor, repartition_topic
 
@@ -51,7 +52,8 @@ def run(order: list[readings_pb2.CleanReading], batch: int = 7) -> dict[str, dic
             assert isinstance(vector, features_pb2.FeatureVector)
             key = f"{vector.series_id}@{vector.ts_ms}"
             assert key not in out, f"{key} released twice"
-            out[key] = dict(vector.features)
+            packed = vector_values(vector)
+            out[key] = dict(FeatureView(packed)) if packed is not None else {}
     return out
 
 

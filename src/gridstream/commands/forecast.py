@@ -81,7 +81,6 @@ def register(app: typer.Typer) -> None:
         readings; the baselines (persistence, same time yesterday, same time last week) are
         scored on the same origins. Prints MAE, MAPE, pinball loss and P10–P90 coverage.
         """
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import pandas as pd
         from rich.progress import Progress
 
@@ -165,7 +164,6 @@ def register(app: typer.Typer) -> None:
         verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
     ) -> None:
         """Train P10/P50/P90 models per region and series; promote those that beat the incumbent."""
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import pandas as pd
         from rich.progress import Progress
 

@@ -219,7 +219,9 @@ def forecaster_runner(
     settings: Settings, group: str | None = None, latest: LatestForecasts | None = None
 ) -> Runner[int]:
     """The service's runner; ``group`` isolates offsets and state (tests, tools)."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before lightgbm is imported
+    # idle OpenMP threads of the tree kernel sleep instead of spinning on shared cores (set
+    # before numba starts its thread pool)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     processor = ForecasterProcessor(settings, latest=latest)
     return make_runner(settings, SERVICE, processor, group=group)
 

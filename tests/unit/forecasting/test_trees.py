@@ -139,3 +139,39 @@ def test_unsupported_models_are_refused(text: str) -> None:
     )
     with pytest.raises(ModelTextError, match="categorical"):
         TreeModel.from_text(categorical.model_to_string())
+
+
+def test_without_a_compiler_lightgbm_predicts_the_same_numbers(
+    text: str, tmp_path: object, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from gridstream.core.forecasting import tree_kernel
+
+    with_kernel = TreeModel.from_text(text)
+    monkeypatch.setenv("GRIDSTREAM_KERNEL_CACHE", str(tmp_path))  # nothing built there yet
+    monkeypatch.setenv("CC", "/bin/false")  # a compiler that always fails
+    monkeypatch.setattr(tree_kernel, "_LOADED", [])
+    with caplog.at_level("WARNING"):
+        assert tree_kernel.load() is None
+    assert "models predict through LightGBM" in caplog.text
+    fallback = TreeModel.from_text(text)
+    rows = _probe_rows(text, 2)
+    assert np.array_equal(fallback.predict(rows), with_kernel.predict(rows, num_threads=2))
+
+
+def test_the_kernel_is_built_once_and_loaded_from_the_cache(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pathlib import Path
+
+    from gridstream.core.forecasting import tree_kernel
+
+    monkeypatch.setenv("GRIDSTREAM_KERNEL_CACHE", str(tmp_path))
+    monkeypatch.setattr(tree_kernel, "_LOADED", [])
+    assert tree_kernel.load() is not None
+    built = list(Path(str(tmp_path)).glob("tree_kernel-*.so"))
+    assert len(built) == 1
+    stamp = built[0].stat().st_mtime_ns
+    monkeypatch.setattr(tree_kernel, "_LOADED", [])
+    monkeypatch.setenv("CC", "/bin/false")  # a rebuild would fail: it must load the cached one
+    assert tree_kernel.load() is not None
+    assert built[0].stat().st_mtime_ns == stamp

@@ -219,8 +219,8 @@ def forecaster_runner(
     settings: Settings, group: str | None = None, latest: LatestForecasts | None = None
 ) -> Runner[int]:
     """The service's runner; ``group`` isolates offsets and state (tests, tools)."""
-    # idle OpenMP threads of the tree kernel sleep instead of spinning on shared cores (set
-    # before numba starts its thread pool)
+    # where the models predict through LightGBM (no C compiler for the tree kernel), its idle
+    # OpenMP threads sleep instead of spinning on shared cores (set before it is imported)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     processor = ForecasterProcessor(settings, latest=latest)
     return make_runner(settings, SERVICE, processor, group=group)

@@ -65,6 +65,29 @@ the records just committed. A transaction that stays open (a killed producer's, 
 broker aborts it) must not hold the read for long, hence only a grace period."""
 
 
+#: errors of a partition whose leader is still being elected (a topic created a moment ago,
+#: a broker restarting): asked again shortly, they pass
+_ELECTING = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+}
+
+
+def _high_watermark(consumer: Consumer, topic: str, partition: int, deadline: float) -> int:
+    """The partition's high watermark, asking again while its leader is being elected."""
+    while True:
+        try:
+            high: int = consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=10
+            )[1]
+            return high
+        except KafkaException as exc:
+            if exc.args[0].code() not in _ELECTING or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def _to_end(
     kafka: KafkaSettings, topic: str, committed_only: bool, timeout_s: float, doing: str
 ) -> Iterator[Any]:
@@ -75,14 +98,11 @@ def _to_end(
     consumer = _consumer(kafka, committed_only)
     try:
         parts = _assign_all(consumer, topic)
-        ends = {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in parts
-        }
-        done: set[int] = set()
-        at_end: set[int] = set()
         started = time.monotonic()
         deadline = started + timeout_s
+        ends = {p: _high_watermark(consumer, topic, p, deadline) for p in parts}
+        done: set[int] = set()
+        at_end: set[int] = set()
         while len(done) < len(parts):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{doing} {topic} did not reach the end in {timeout_s}s")

@@ -50,12 +50,12 @@ BLOCK_ROWS = 64
 #: its dense-row reader turns values this close to zero into zero
 ZERO_THRESHOLD = float(np.float32(1e-35))
 
-SOURCE = r"""
+_C = r"""
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
-#define BLOCK 64
+#define BLOCK @BLOCK_ROWS@
 
 void score_bitvectors(
     const double *restrict x, int64_t n, int64_t n_features, int64_t block_first,
@@ -144,6 +144,7 @@ void walk_trees(
     }
 }
 """
+SOURCE = _C.replace("@BLOCK_ROWS@", str(BLOCK_ROWS))
 
 _FLAGS = ["-O3", "-march=native", "-fPIC", "-shared", "-std=c99"]
 _LOCK = threading.Lock()

@@ -90,13 +90,41 @@ class TreeModel:
     def __init__(self, feature_names: list[str], arrays: TreeArrays, text: str = "") -> None:
         self.feature_names = feature_names
         self.arrays = arrays
-        self.layout = bitvector_layout(arrays, len(feature_names))
         self._library = load()
         self._booster: Any = None
+        #: the bitvector form, or None where the trees are walked or LightGBM predicts
+        self.layout: BitvectorLayout | None = None
+        self._kernel = "walk_trees"
+        self._kernel_arrays: tuple[np.ndarray, ...] = (
+            arrays.feature,
+            arrays.threshold,
+            arrays.left,
+            arrays.right,
+            arrays.nan_left,
+            arrays.zero_missing,
+            arrays.leaf_value,
+            arrays.roots,
+        )
         if self._library is None:  # no C compiler here: LightGBM predicts the same numbers
             import lightgbm as lgb
 
             self._booster = lgb.Booster(model_str=text)
+            return
+        self.layout = bitvector_layout(arrays, len(feature_names))
+        if self.layout is not None:
+            lay = self.layout
+            self._kernel = "score_bitvectors"
+            self._kernel_arrays = (
+                lay.feature_start,
+                lay.threshold,
+                lay.tree,
+                lay.keep,
+                lay.nan_start,
+                lay.nan_tree,
+                lay.nan_keep,
+                lay.leaf_value,
+                lay.leaf_start,
+            )
 
     @property
     def num_trees(self) -> int:
@@ -134,34 +162,9 @@ class TreeModel:
         if rows.shape[0] == 0:
             return out
         assert self._library is not None
-        if self.layout is not None:
-            lay = self.layout
-            arrays: tuple[np.ndarray, ...] = (
-                lay.feature_start,
-                lay.threshold,
-                lay.tree,
-                lay.keep,
-                lay.nan_start,
-                lay.nan_tree,
-                lay.nan_keep,
-                lay.leaf_value,
-                lay.leaf_start,
-            )
-            kernel = "score_bitvectors"
-        else:
-            a = self.arrays
-            arrays = (
-                a.feature,
-                a.threshold,
-                a.left,
-                a.right,
-                a.nan_left,
-                a.zero_missing,
-                a.leaf_value,
-                a.roots,
-            )
-            kernel = "walk_trees"
-        run(self._library, kernel, rows, arrays, self.num_trees, out, num_threads)
+        run(
+            self._library, self._kernel, rows, self._kernel_arrays, self.num_trees, out, num_threads
+        )
         return out
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from gridstream.bus.reader import _high_watermark
+from gridstream.bus.reader import _high_watermark, watermark_offsets
 
 
 class _Electing:
@@ -43,3 +43,10 @@ def test_other_errors_and_an_election_past_the_deadline_are_raised() -> None:
     with pytest.raises(KafkaException):
         _high_watermark(consumer, "t", 0, time.monotonic() + 0.5)  # type: ignore[arg-type]
     assert 2 <= consumer.asked < 100
+
+
+def test_both_watermarks_come_back_after_an_election() -> None:
+    consumer = _Electing(failures=1, code=KafkaError.LEADER_NOT_AVAILABLE)
+    low_high = watermark_offsets(consumer, "t", 0, time.monotonic() + 10)  # type: ignore[arg-type]
+    assert low_high == (0, 42)
+    assert consumer.asked == 2

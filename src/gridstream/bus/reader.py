@@ -74,18 +74,27 @@ _ELECTING = {
 }
 
 
-def _high_watermark(consumer: Consumer, topic: str, partition: int, deadline: float) -> int:
-    """The partition's high watermark, asking again while its leader is being elected."""
+def watermark_offsets(
+    consumer: Consumer, topic: str, partition: int, deadline: float, timeout: float = 10.0
+) -> tuple[int, int]:
+    """The partition's low and high watermarks, asking again while its leader is being
+    elected (a topic created a moment ago, a broker that just restarted) until ``deadline``
+    (``time.monotonic()``); any other error, or an election past the deadline, is raised."""
     while True:
         try:
-            high: int = consumer.get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=10
-            )[1]
-            return high
+            low, high = consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=timeout
+            )
+            return int(low), int(high)
         except KafkaException as exc:
             if exc.args[0].code() not in _ELECTING or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def _high_watermark(consumer: Consumer, topic: str, partition: int, deadline: float) -> int:
+    """The partition's high watermark (see :func:`watermark_offsets`)."""
+    return watermark_offsets(consumer, topic, partition, deadline)[1]
 
 
 def _to_end(

@@ -9,6 +9,7 @@ type registered for its topic. Records that do not decode are counted, never rai
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
 from google.protobuf.message import Message
 
 from gridstream.bus.client_logs import client_logger
+from gridstream.bus.reader import watermark_offsets
 from gridstream.bus.serde import decode
 from gridstream.bus.settings import KafkaSettings
 from gridstream.errors import BrokerError, SerdeError
@@ -74,6 +76,7 @@ class TopicTail:
         except KafkaException as exc:
             raise BrokerError(f"Kafka did not answer a metadata request: {exc}") from exc
         new: list[TopicPartition] = []
+        deadline = time.monotonic() + timeout
         for topic in self._types:
             meta = md.topics.get(topic)
             if meta is None or meta.error is not None:
@@ -81,9 +84,10 @@ class TopicTail:
             for p in sorted(meta.partitions):
                 if (topic, p) in self._assigned:
                     continue
-                low, high = self._consumer.get_watermark_offsets(
-                    TopicPartition(topic, p), timeout=timeout
-                )
+                try:
+                    low, high = watermark_offsets(self._consumer, topic, p, deadline, timeout)
+                except KafkaException as exc:
+                    raise BrokerError(f"cannot read the offsets of {topic}[{p}]: {exc}") from exc
                 start = max(low, high - self._backlog) if high >= 0 else OFFSET_END
                 new.append(TopicPartition(topic, p, start))
         if new:

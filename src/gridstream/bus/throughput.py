@@ -19,6 +19,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 
 from gridstream.bus.client_logs import client_logger
+from gridstream.bus.reader import watermark_offsets
 from gridstream.bus.settings import KafkaSettings
 from gridstream.errors import BrokerError
 
@@ -165,12 +166,11 @@ class GroupWatch:
             if not tps:
                 return {}
             out: dict[tuple[str, int], int] = {}
+            deadline = time.monotonic() + 10
             for tp in consumer.committed(tps, timeout=10):
                 if tp.offset < 0 and tp.topic not in required:
                     continue
-                low, high = consumer.get_watermark_offsets(
-                    TopicPartition(tp.topic, tp.partition), timeout=10, cached=False
-                )
+                low, high = watermark_offsets(consumer, tp.topic, tp.partition, deadline)
                 start = tp.offset if tp.offset >= 0 else low
                 out[(tp.topic, tp.partition)] = max(0, high - start)
             return out
@@ -197,13 +197,12 @@ def first_timestamp_ms(kafka: KafkaSettings, topic: str, timeout_s: float = 10.0
     consumer = Consumer(conf)
     try:
         md = consumer.list_topics(topic, timeout=10)
-        parts = [
-            p
-            for p in (sorted(md.topics[topic].partitions) if topic in md.topics else [])
-            if (lambda w: w[1] > w[0])(
-                consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            )
-        ]
+        deadline = time.monotonic() + timeout_s
+        parts: list[int] = []
+        for p in sorted(md.topics[topic].partitions) if topic in md.topics else []:
+            low, high = watermark_offsets(consumer, topic, p, deadline)
+            if high > low:
+                parts.append(p)
         pending = set(parts)
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
         first: int | None = None

@@ -6,13 +6,19 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 # ---- build: install the package and its dependencies into a venv -------------------------
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
+# gcc: only here, to build the forecaster's tree kernel once (portable: no -march=native);
+# the runtime image has no compiler and loads it from GRIDSTREAM_KERNEL_PREBUILT
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/gridstream
 WORKDIR /build
 COPY pyproject.toml README.md ./
 COPY src ./src
 RUN /opt/gridstream/bin/pip install --upgrade pip \
  && /opt/gridstream/bin/pip install . \
- && /opt/gridstream/bin/python -m compileall -q /opt/gridstream/lib
+ && /opt/gridstream/bin/python -m compileall -q /opt/gridstream/lib \
+ && /opt/gridstream/bin/python -m gridstream.core.forecasting.kernel_build /opt/gridstream/kernels
 
 # ---- runtime: the venv, the health probe, a non-root user; no compilers, no pip cache -----
 FROM ${PYTHON_IMAGE} AS runtime
@@ -32,6 +38,7 @@ ENV PATH=/opt/gridstream/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     GRIDSTREAM_HTTP_HOST=0.0.0.0 \
     GRIDSTREAM_STATE_DIR=/var/lib/gridstream \
+    GRIDSTREAM_KERNEL_PREBUILT=/opt/gridstream/kernels \
     GRIDSTREAM_LOG_FORMAT=json
 USER gridstream
 WORKDIR /var/lib/gridstream

@@ -18,6 +18,10 @@ from gridstream.bus.topics import TopicNames
 from gridstream.errors import ConfigError
 
 ENV_PREFIX = "GRIDSTREAM_"
+#: process-level variables read directly (not settings): where the forecaster's compiled tree
+#: kernel is cached, and a directory holding a portable build (an image without a compiler)
+KERNEL_CACHE_ENV = f"{ENV_PREFIX}KERNEL_CACHE"
+KERNEL_PREBUILT_ENV = f"{ENV_PREFIX}KERNEL_PREBUILT"
 
 SERVICE_PORTS: dict[str, int] = {
     "smart-ingestor": 5100,
@@ -184,4 +188,5 @@ def env_var_names() -> set[str]:
 
     walk(Settings, ENV_PREFIX)
     names.update(f"{ENV_PREFIX}{n.upper()}_FILE" for n in SECRET_FILE_FIELDS)
+    names.update((KERNEL_CACHE_ENV, KERNEL_PREBUILT_ENV))
     return names

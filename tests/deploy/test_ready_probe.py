@@ -93,3 +93,15 @@ def test_dockerfile_is_multistage_non_root_and_probes_ready() -> None:
         if line.startswith("!")
     }
     assert set(copied) <= allowed, "a COPY source is excluded by .dockerignore"
+
+
+def test_the_image_carries_a_portable_tree_kernel_for_its_compilerless_runtime() -> None:
+    text = (REPO / "Dockerfile").read_text()
+    build, runtime = text.split("AS runtime", 1)
+    built = re.search(r"-m gridstream\.core\.forecasting\.kernel_build\s+(\S+)", build)
+    assert built, "the build stage compiles the portable tree kernel"
+    assert re.search(r"install[^\n]*\bgcc\b", build), "the build stage has the compiler"
+    prebuilt = re.search(r"GRIDSTREAM_KERNEL_PREBUILT=(\S+)", runtime)
+    assert prebuilt and prebuilt.group(1) == built.group(1)
+    assert built.group(1).startswith("/opt/gridstream/")  # copied with the venv
+    assert "COPY --from=build /opt/gridstream /opt/gridstream" in runtime

@@ -175,3 +175,34 @@ def test_the_kernel_is_built_once_and_loaded_from_the_cache(
     monkeypatch.setenv("CC", "/bin/false")  # a rebuild would fail: it must load the cached one
     assert tree_kernel.load() is not None
     assert built[0].stat().st_mtime_ns == stamp
+
+
+def test_a_portable_prebuilt_kernel_serves_a_machine_without_a_compiler(
+    text: str, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pathlib import Path
+
+    from gridstream.core.forecasting import tree_kernel
+
+    prebuilt = Path(str(tmp_path)) / "prebuilt"
+    built = tree_kernel.build_portable(prebuilt)
+    assert built.name == tree_kernel.portable_name() and built.is_file()
+    reference = TreeModel.from_text(text)
+    monkeypatch.setenv("GRIDSTREAM_KERNEL_CACHE", str(Path(str(tmp_path)) / "cache"))
+    monkeypatch.delenv("CC", raising=False)
+    monkeypatch.setattr(tree_kernel.shutil, "which", lambda _name: None)  # no compiler at all
+    monkeypatch.setenv(tree_kernel.PREBUILT_ENV, str(prebuilt))
+    monkeypatch.setattr(tree_kernel, "_LOADED", [])
+    assert tree_kernel.load() is not None
+    assert not (Path(str(tmp_path)) / "cache").exists()  # nothing was compiled for this CPU
+    portable = TreeModel.from_text(text)
+    rows = _probe_rows(text, 2)
+    assert np.array_equal(portable.predict(rows, num_threads=2), reference.predict(rows))
+    import lightgbm as lgb
+
+    booster = lgb.Booster(model_str=text)
+    assert np.array_equal(portable.predict(rows), booster.predict(rows, num_threads=1))
+    # an empty prebuilt directory leaves the LightGBM fallback
+    monkeypatch.setenv(tree_kernel.PREBUILT_ENV, str(Path(str(tmp_path)) / "empty"))
+    monkeypatch.setattr(tree_kernel, "_LOADED", [])
+    assert tree_kernel.load() is None

@@ -17,9 +17,11 @@ process needs them and kept in ``$GRIDSTREAM_KERNEL_CACHE`` (default
 ``~/.cache/gridstream/kernels``) under a hash of the source, flags and CPU, so later processes
 only load the library. They run without the GIL, so two Python threads score the two halves of
 a batch in parallel. A JIT such as numba did the same at the same speed but cost each process
-~110 MB of memory (LLVM), which the 300 MB budget per service cannot carry. Without a C
-compiler :func:`load` returns None and the models predict through LightGBM, which gives the
-same numbers, only slower.
+~110 MB of memory (LLVM), which the 300 MB budget per service cannot carry. Where the runtime
+has no C compiler (the container image), a portable build made at image build time
+(``python -m gridstream.core.forecasting.kernel_build DIR``, no ``-march=native``) is loaded
+from ``$GRIDSTREAM_KERNEL_PREBUILT``. With neither, :func:`load` returns None and the models
+predict through LightGBM, which gives the same numbers, only slower.
 
 The arrays come from ``trees``, which has checked that every index is in range and that the
 nodes form trees: the kernels do not check bounds.
@@ -40,6 +42,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
+from gridstream.config import KERNEL_CACHE_ENV, KERNEL_PREBUILT_ENV
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +151,9 @@ void walk_trees(
 SOURCE = _C.replace("@BLOCK_ROWS@", str(BLOCK_ROWS))
 
 _FLAGS = ["-O3", "-march=native", "-fPIC", "-shared", "-std=c99"]
+#: for a library built on one machine and run on others of the same architecture (an image)
+_PORTABLE_FLAGS = ["-O3", "-fPIC", "-shared", "-std=c99"]
+PREBUILT_ENV = KERNEL_PREBUILT_ENV
 _LOCK = threading.Lock()
 _LOADED: list[ctypes.CDLL | None] = []
 _POOL: list[ThreadPoolExecutor] = []
@@ -154,7 +161,7 @@ _I64, _F64, _PTR = ctypes.c_int64, ctypes.c_double, ctypes.c_void_p
 
 
 def _cache_dir() -> Path:
-    configured = os.environ.get("GRIDSTREAM_KERNEL_CACHE")
+    configured = os.environ.get(KERNEL_CACHE_ENV)
     return Path(configured) if configured else Path.home() / ".cache" / "gridstream" / "kernels"
 
 
@@ -168,14 +175,39 @@ def _cpu() -> str:
     return platform.machine() + flags
 
 
-def _compile(compiler: str, target: Path) -> None:
+def portable_name() -> str:
+    """File name of the portable build of this source for this machine's architecture."""
+    key = f"{SOURCE}{_PORTABLE_FLAGS}{platform.machine()}"
+    return f"tree_kernel-portable-{hashlib.sha256(key.encode()).hexdigest()[:16]}.so"
+
+
+def build_portable(directory: Path, compiler: str | None = None) -> Path:
+    """Compile the kernels without ``-march=native`` into ``directory`` (for an image whose
+    runtime has no compiler: point ``$GRIDSTREAM_KERNEL_PREBUILT`` at the directory)."""
+    cc = compiler or os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        raise OSError("no C compiler (cc) on PATH")
+    target = directory / portable_name()
+    _compile(cc, target, _PORTABLE_FLAGS)
+    return target
+
+
+def _prebuilt() -> Path | None:
+    directory = os.environ.get(PREBUILT_ENV)
+    if not directory:
+        return None
+    path = Path(directory) / portable_name()
+    return path if path.is_file() else None
+
+
+def _compile(compiler: str, target: Path, flags: list[str] = _FLAGS) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as work:
         source = Path(work) / "tree_kernel.c"
         source.write_text(SOURCE, encoding="utf-8")
         built = Path(work) / target.name
         subprocess.run(
-            [compiler, *_FLAGS, "-o", str(built), str(source), "-lm"],
+            [compiler, *flags, "-o", str(built), str(source), "-lm"],
             check=True,
             capture_output=True,
             timeout=120,
@@ -184,7 +216,8 @@ def _compile(compiler: str, target: Path) -> None:
 
 
 def load() -> ctypes.CDLL | None:
-    """The compiled kernels (built on first use), or None if no C compiler can build them."""
+    """The compiled kernels: this CPU's build from the cache (compiled on first use), else a
+    portable build from ``$GRIDSTREAM_KERNEL_PREBUILT`` when there is no compiler, else None."""
     with _LOCK:
         if _LOADED:
             return _LOADED[0]
@@ -193,9 +226,12 @@ def load() -> ctypes.CDLL | None:
         digest = hashlib.sha256(f"{SOURCE}{_FLAGS}{_cpu()}".encode()).hexdigest()
         target = _cache_dir() / f"tree_kernel-{digest[:16]}.so"
         try:
-            if not target.exists():
+            prebuilt = None if compiler else _prebuilt()
+            if prebuilt is not None and not target.exists():
+                target = prebuilt
+            elif not target.exists():
                 if compiler is None:
-                    raise OSError("no C compiler (cc) on PATH")
+                    raise OSError(f"no C compiler (cc) on PATH and no kernel in ${PREBUILT_ENV}")
                 _compile(compiler, target)
             library = ctypes.CDLL(str(target))
             for name in ("score_bitvectors", "walk_trees"):

@@ -46,30 +46,48 @@ def region_of(forecast: Forecast) -> str:
     return region
 
 
-def _quantiles_on_grid(forecast: Forecast, grid_ms: np.ndarray) -> Quantiles:
-    """The forecast's P10/P50/P90 at the grid times (linear in between, held at the ends)."""
+StepTables = dict[str, tuple[Forecast, np.ndarray]]
+"""Per series, a forecast and its steps as a ``(time, P10, P50, P90)`` array: a forecast is
+read in several plans (until each series has a newer one), its steps once."""
+
+
+def _step_table(forecast: Forecast, cache: StepTables | None, name: str) -> np.ndarray:
+    if cache is not None:
+        known = cache.get(name)
+        if known is not None and known[0] is forecast:
+            return known[1]
     if not forecast.steps:
         raise ValidationError(f"forecast {forecast.forecast_id} has no steps")
-    table = np.array(steps_by_target(forecast), dtype=np.float64)  # time, P10, P50, P90
+    table = np.array(steps_by_target(forecast), dtype=np.float64)  # sorted by target time
+    if cache is not None:
+        cache[name] = (forecast, table)
+    return table
+
+
+def _quantiles_on_grid(table: np.ndarray, grid_ms: np.ndarray) -> Quantiles:
+    """A step table's P10/P50/P90 at the grid times (linear in between, held at the ends)."""
     grid = grid_ms.astype(np.float64)
     columns = [np.interp(grid, table[:, 0], table[:, j]) for j in (1, 2, 3)]
     return Quantiles.of(*columns)
 
 
 def horizon_from_forecasts(
-    forecasts: Mapping[str, Forecast], steps: int = HORIZON_STEPS
+    forecasts: Mapping[str, Forecast], steps: int = HORIZON_STEPS, cache: StepTables | None = None
 ) -> HorizonForecast:
     """One horizon from the latest forecast per series, starting at the first target time of
-    the newest forecast; every series is read at the same 15-minute step times."""
+    the newest forecast; every series is read at the same 15-minute step times. ``cache``
+    keeps each forecast's steps for the next call (see :data:`StepTables`)."""
     if not forecasts:
         raise ValidationError("no forecasts to plan on")
-    newest = max(forecasts.values(), key=lambda f: f.issue_time_ms)
-    first = min((s.target_time_ms for s in newest.steps), default=newest.issue_time_ms + STEP_MS)
+    names = sorted(forecasts)
+    tables = {name: _step_table(forecasts[name], cache, name) for name in names}
+    newest = max(forecasts, key=lambda name: forecasts[name].issue_time_ms)
+    first = int(tables[newest][0, 0])
     grid = first + STEP_MS * np.arange(steps, dtype=np.int64)
-    series = {name: _quantiles_on_grid(f, grid) for name, f in sorted(forecasts.items())}
-    ordered = [forecasts[name] for name in sorted(forecasts)]
+    series = {name: _quantiles_on_grid(tables[name], grid) for name in names}
+    ordered = [forecasts[name] for name in names]
     return HorizonForecast(
-        start_ms=int(first),
+        start_ms=first,
         series=series,
         ids=tuple(f.forecast_id for f in ordered),
         model_versions=tuple(dict.fromkeys(f.model_version for f in ordered)),

@@ -186,7 +186,7 @@ class StorageOptimizerProcessor(Processor[RegionState]):
         }
         horizon: HorizonForecast | None = None
         try:
-            horizon = horizon_from_forecasts(usable)
+            horizon = horizon_from_forecasts(usable, cache=current.step_tables)
         except ValidationError as exc:
             start = issue_ms + STEP_MS
             soc0, _ = carried_over(current.schedule, start, default_soc)
@@ -241,7 +241,7 @@ class StorageOptimizerProcessor(Processor[RegionState]):
                     continue
                 horizon: HorizonForecast | None
                 try:
-                    horizon = horizon_from_forecasts(current.forecasts)
+                    horizon = horizon_from_forecasts(current.forecasts, cache=current.step_tables)
                 except ValidationError:
                     horizon = None
                 result = schedule_from_proto(current.schedule, current.initial_soc_mwh)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from gridstream.bus.state import StateCodec
 from gridstream.schemas.forecast_pb2 import Forecast
 from gridstream.schemas.storage_pb2 import StorageSchedule
+from gridstream.services.storage_messages import StepTables
 
 
 @dataclass
@@ -23,6 +24,8 @@ class RegionState:
     schedule: StorageSchedule | None = None
     initial_soc_mwh: float = 0.0  # SoC the published schedule started from
     solved_issue_ms: int = -1  # issue time of the newest forecast set solved
+    #: each forecast's steps as read for the last plan (memory only, never in the changelog)
+    step_tables: StepTables = field(default_factory=dict, repr=False, compare=False)
 
     def complete(self, required: tuple[str, ...]) -> int | None:
         """The issue time up to which every required series has been forecast (the oldest

@@ -49,6 +49,8 @@ class BrokerSettings(BaseModel):
     nodes: int = Field(1, ge=1, le=5)
     version: str = "4.1.1"
     heap_mb: int = Field(512, ge=128)
+    #: extra JVM flags (space-separated); unset: ``broker.cluster.QUICK_JIT``; "": none
+    jvm_options: str | None = None
 
 
 class Settings(BaseSettings):

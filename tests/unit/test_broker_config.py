@@ -76,3 +76,34 @@ def test_listen_ports_stay_out_of_the_ephemeral_range() -> None:
     ports = free_ports(50) + [free_port_block(3) + i for i in range(3)]
     assert len(set(ports[:50])) == 50
     assert not [p for p in ports if low <= p <= high]
+
+
+def test_the_managed_broker_runs_quick_jit_unless_configured_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gridstream.broker.cluster import QUICK_JIT, LocalCluster, jvm_flags
+    from gridstream.broker.fetch import KafkaDistribution
+    from gridstream.broker.java import JavaRuntime
+    from gridstream.config import load_settings
+
+    java = JavaRuntime(Path("/usr/bin/java"), 17)
+    dist = KafkaDistribution("4.1.1", tmp_path / "libs", tmp_path / "log4j2.properties")
+
+    def command(cluster: LocalCluster) -> list[str]:
+        cmd = cluster._java_cmd(java, dist, tmp_path / "logs")
+        return cmd[: cmd.index("-cp")]  # the JVM's own options
+
+    assert QUICK_JIT == ("-XX:TieredStopAtLevel=1",)
+    assert "-XX:TieredStopAtLevel=1" in command(LocalCluster(tmp_path))
+    monkeypatch.delenv("GRIDSTREAM_BROKER__JVM_OPTIONS", raising=False)
+    assert jvm_flags(load_settings().broker.jvm_options) == QUICK_JIT
+    monkeypatch.setenv("GRIDSTREAM_BROKER__JVM_OPTIONS", "")
+    chosen = jvm_flags(load_settings().broker.jvm_options)
+    assert chosen == ()
+    assert not any("Tiered" in a for a in command(LocalCluster(tmp_path, jvm_options=chosen)))
+    monkeypatch.setenv("GRIDSTREAM_BROKER__JVM_OPTIONS", "-XX:CICompilerCount=2  -Xss1m")
+    chosen = jvm_flags(load_settings().broker.jvm_options)
+    assert chosen == ("-XX:CICompilerCount=2", "-Xss1m")
+    jvm = command(LocalCluster(tmp_path, jvm_options=chosen))
+    assert {"-XX:CICompilerCount=2", "-Xss1m"} <= set(jvm)
+    assert "-XX:TieredStopAtLevel=1" not in jvm

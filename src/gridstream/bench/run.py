@@ -62,10 +62,12 @@ def _broker(bootstrap: str | None) -> Iterator[tuple[str, list[int]]]:
     if bootstrap:
         yield bootstrap, []
         return
-    from gridstream.broker.cluster import LocalCluster
+    from gridstream.broker.cluster import LocalCluster, jvm_flags
+    from gridstream.config import load_settings
 
+    jvm = jvm_flags(load_settings().broker.jvm_options)
     with tempfile.TemporaryDirectory(prefix="gridstream-bench-kafka-") as tmp:
-        cluster = LocalCluster(Path(tmp), port=free_ports(1)[0])
+        cluster = LocalCluster(Path(tmp), port=free_ports(1)[0], jvm_options=jvm)
         state = cluster.start()
         try:
             yield state.bootstrap, [node.pid for node in state.nodes]

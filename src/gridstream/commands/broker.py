@@ -18,7 +18,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout
 
 
 def _cluster(port: int | None = None, nodes: int | None = None, secure: bool = False):  # type: ignore[no-untyped-def]
-    from gridstream.broker.cluster import LocalCluster
+    from gridstream.broker.cluster import LocalCluster, jvm_flags
     from gridstream.config import load_settings
 
     settings = load_settings()
@@ -28,6 +28,7 @@ def _cluster(port: int | None = None, nodes: int | None = None, secure: bool = F
         nodes=nodes or settings.broker.nodes,
         version=settings.broker.version,
         heap_mb=settings.broker.heap_mb,
+        jvm_options=jvm_flags(settings.broker.jvm_options),
         secure=secure,
     )
 

@@ -55,11 +55,12 @@ def broker_for(settings: Settings) -> Iterator[tuple[str, bool]]:
         return
     if settings.external_cluster:
         raise BrokerError(f"GRIDSTREAM_BOOTSTRAP={settings.bootstrap} does not answer: start it")
-    from gridstream.broker.cluster import LocalCluster
+    from gridstream.broker.cluster import LocalCluster, jvm_flags
     from gridstream.broker.ports import free_ports
 
     with tempfile.TemporaryDirectory(prefix="gridstream-kafka-") as tmp:
-        cluster = LocalCluster(Path(tmp), port=free_ports(1)[0])
+        jvm = jvm_flags(settings.broker.jvm_options)
+        cluster = LocalCluster(Path(tmp), port=free_ports(1)[0], jvm_options=jvm)
         log.info("no broker answers at %s: starting a temporary one", kafka.bootstrap)
         state = cluster.start()
         try:

@@ -58,7 +58,7 @@ def start_broker(settings: Settings) -> tuple[str, bool]:
     if settings.external_cluster:
         assert settings.bootstrap is not None
         return settings.bootstrap, False
-    from gridstream.broker.cluster import LocalCluster
+    from gridstream.broker.cluster import LocalCluster, jvm_flags
 
     cluster = LocalCluster(
         settings.broker_state_dir,
@@ -66,6 +66,7 @@ def start_broker(settings: Settings) -> tuple[str, bool]:
         nodes=settings.broker.nodes,
         version=settings.broker.version,
         heap_mb=settings.broker.heap_mb,
+        jvm_options=jvm_flags(settings.broker.jvm_options),
     )
     was_running = cluster.running_state() is not None
     return cluster.start().bootstrap, not was_running

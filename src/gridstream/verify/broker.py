@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from gridstream.broker.cluster import LocalCluster
+from gridstream.broker.cluster import LocalCluster, jvm_flags
 from gridstream.broker.ports import free_port_block
 from gridstream.bus.admin import Admin
 from gridstream.bus.settings import KafkaSettings
@@ -31,7 +31,10 @@ log = logging.getLogger(__name__)
 @contextlib.contextmanager
 def temporary_cluster(state_dir: Path, nodes: int) -> Iterator[LocalCluster]:
     """A started local cluster of ``nodes`` nodes on free ports; stopped on exit."""
-    cluster = LocalCluster(state_dir, port=free_port_block(nodes), nodes=nodes)
+    from gridstream.config import load_settings
+
+    jvm = jvm_flags(load_settings().broker.jvm_options)
+    cluster = LocalCluster(state_dir, port=free_port_block(nodes), nodes=nodes, jvm_options=jvm)
     try:
         cluster.start()
         yield cluster

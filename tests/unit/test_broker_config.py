@@ -57,6 +57,18 @@ def test_single_node_uses_replication_factor_one(tmp_path: Path) -> None:
     assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:9092"
 
 
+@pytest.mark.parametrize(
+    ("cpus", "io", "network"), [(1, 2, 2), (2, 2, 2), (4, 4, 2), (8, 8, 3), (64, 8, 3)]
+)
+def test_request_threads_follow_the_cores_up_to_kafkas_defaults(
+    tmp_path: Path, cpus: int, io: int, network: int
+) -> None:
+    node = NodeSpec(1, 9092, 19092, tmp_path)
+    text = render_properties(node, [node], cpus=cpus)
+    props = dict(line.split("=", 1) for line in text.splitlines())
+    assert (props["num.io.threads"], props["num.network.threads"]) == (str(io), str(network))
+
+
 def test_port_in_use_detection() -> None:
     import socket
 

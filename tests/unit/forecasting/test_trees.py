@@ -182,6 +182,7 @@ def test_a_portable_prebuilt_kernel_serves_a_machine_without_a_compiler(
 ) -> None:
     from pathlib import Path
 
+    from gridstream.config import KERNEL_PREBUILT_ENV
     from gridstream.core.forecasting import tree_kernel
 
     prebuilt = Path(str(tmp_path)) / "prebuilt"
@@ -191,7 +192,7 @@ def test_a_portable_prebuilt_kernel_serves_a_machine_without_a_compiler(
     monkeypatch.setenv("GRIDSTREAM_KERNEL_CACHE", str(Path(str(tmp_path)) / "cache"))
     monkeypatch.delenv("CC", raising=False)
     monkeypatch.setattr(tree_kernel.shutil, "which", lambda _name: None)  # no compiler at all
-    monkeypatch.setenv(tree_kernel.PREBUILT_ENV, str(prebuilt))
+    monkeypatch.setenv(KERNEL_PREBUILT_ENV, str(prebuilt))
     monkeypatch.setattr(tree_kernel, "_LOADED", [])
     assert tree_kernel.load() is not None
     assert not (Path(str(tmp_path)) / "cache").exists()  # nothing was compiled for this CPU
@@ -203,6 +204,6 @@ def test_a_portable_prebuilt_kernel_serves_a_machine_without_a_compiler(
     booster = lgb.Booster(model_str=text)
     assert np.array_equal(portable.predict(rows), booster.predict(rows, num_threads=1))
     # an empty prebuilt directory leaves the LightGBM fallback
-    monkeypatch.setenv(tree_kernel.PREBUILT_ENV, str(Path(str(tmp_path)) / "empty"))
+    monkeypatch.setenv(KERNEL_PREBUILT_ENV, str(Path(str(tmp_path)) / "empty"))
     monkeypatch.setattr(tree_kernel, "_LOADED", [])
     assert tree_kernel.load() is None

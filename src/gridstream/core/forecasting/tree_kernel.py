@@ -153,7 +153,6 @@ SOURCE = _C.replace("@BLOCK_ROWS@", str(BLOCK_ROWS))
 _FLAGS = ["-O3", "-march=native", "-fPIC", "-shared", "-std=c99"]
 #: for a library built on one machine and run on others of the same architecture (an image)
 _PORTABLE_FLAGS = ["-O3", "-fPIC", "-shared", "-std=c99"]
-PREBUILT_ENV = KERNEL_PREBUILT_ENV
 _LOCK = threading.Lock()
 _LOADED: list[ctypes.CDLL | None] = []
 _POOL: list[ThreadPoolExecutor] = []
@@ -175,6 +174,10 @@ def _cpu() -> str:
     return platform.machine() + flags
 
 
+def _compiler() -> str | None:
+    return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+
+
 def portable_name() -> str:
     """File name of the portable build of this source for this machine's architecture."""
     key = f"{SOURCE}{_PORTABLE_FLAGS}{platform.machine()}"
@@ -184,7 +187,7 @@ def portable_name() -> str:
 def build_portable(directory: Path, compiler: str | None = None) -> Path:
     """Compile the kernels without ``-march=native`` into ``directory`` (for an image whose
     runtime has no compiler: point ``$GRIDSTREAM_KERNEL_PREBUILT`` at the directory)."""
-    cc = compiler or os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    cc = compiler or _compiler()
     if cc is None:
         raise OSError("no C compiler (cc) on PATH")
     target = directory / portable_name()
@@ -193,7 +196,7 @@ def build_portable(directory: Path, compiler: str | None = None) -> Path:
 
 
 def _prebuilt() -> Path | None:
-    directory = os.environ.get(PREBUILT_ENV)
+    directory = os.environ.get(KERNEL_PREBUILT_ENV)
     if not directory:
         return None
     path = Path(directory) / portable_name()
@@ -222,17 +225,19 @@ def load() -> ctypes.CDLL | None:
         if _LOADED:
             return _LOADED[0]
         library = None
-        compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+        compiler = _compiler()
         digest = hashlib.sha256(f"{SOURCE}{_FLAGS}{_cpu()}".encode()).hexdigest()
         target = _cache_dir() / f"tree_kernel-{digest[:16]}.so"
         try:
-            prebuilt = None if compiler else _prebuilt()
-            if prebuilt is not None and not target.exists():
-                target = prebuilt
-            elif not target.exists():
-                if compiler is None:
-                    raise OSError(f"no C compiler (cc) on PATH and no kernel in ${PREBUILT_ENV}")
+            if not target.exists() and compiler is not None:
                 _compile(compiler, target)
+            elif not target.exists():
+                prebuilt = _prebuilt()
+                if prebuilt is None:
+                    raise OSError(
+                        f"no C compiler (cc) on PATH and no kernel in ${KERNEL_PREBUILT_ENV}"
+                    )
+                target = prebuilt
             library = ctypes.CDLL(str(target))
             for name in ("score_bitvectors", "walk_trees"):
                 getattr(library, name).restype = None

@@ -123,6 +123,7 @@ def _backtest(
     terminal_quantile: float | None = None,
     nominal_terminal: bool = False,
     spread_widening: float | None = None,
+    error_scales: tuple[float, ...] = (),
 ) -> dict[str, Any]:
     import pandas as pd
     from rich.console import Console
@@ -185,7 +186,8 @@ def _backtest(
         console=console,
     ) as bar:
         task = bar.add_task(
-            f"storage backtest {region} {objective}", total=strategy_count() * (b - a)
+            f"storage backtest {region} {objective}",
+            total=strategy_count(len(error_scales)) * (b - a),
         )
         return run_backtest(
             data,
@@ -196,8 +198,31 @@ def _backtest(
             source,
             replan_steps=max(1, replan_minutes // 15),
             progress=lambda n: bar.advance(task, n),
+            error_scales=error_scales,
             **planning,
         )
+
+
+#: the forecast-skill sweep's error scales are kept within this range
+MAX_ERROR_SCALE = 2.0
+
+
+def parse_error_scales(text: str | None) -> tuple[float, ...]:
+    """``"0.75,0.5"`` -> (0.75, 0.5); each within 0..MAX_ERROR_SCALE, else a ConfigError."""
+    if not text:
+        return ()
+    scales = []
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            raise ConfigError(
+                f"--error-scales: {part.strip()!r} is not a number (e.g. 0.75,0.5,0.25)"
+            ) from None
+        if not 0.0 <= value <= MAX_ERROR_SCALE:
+            raise ConfigError(f"--error-scales: {value:g} is outside 0..{MAX_ERROR_SCALE:g}")
+        scales.append(value)
+    return tuple(scales)
 
 
 def _summary(report: dict[str, Any]) -> str:
@@ -212,6 +237,13 @@ def _summary(report: dict[str, Any]) -> str:
             f"cycles {b['full_cycles']:>6.1f}   violations {b['violations']}"
         )
     lines.append(f"  ratio to perfect foresight: {report['ratio_to_perfect_foresight']}")
+    primary = report["primary_metric"]
+    for point in report.get("forecast_skill", []):
+        lines.append(
+            f"  forecast errors x{point['error_scale']:<5g} {primary} "
+            f"{point['benefit'][primary]:>10.1f}   ratio to perfect foresight "
+            f"{point['ratio_to_perfect_foresight'][primary]}"
+        )
     lines.append(f"  solve ms p50 {report['solve_ms_p50']}  p99 {report['solve_ms_p99']}")
     lines.append(f"  targets: {report['targets']}")
     return "\n".join(lines)
@@ -285,6 +317,15 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option(help="save/reuse the project's forecasts in this .npz file"),
         ] = None,
+        error_scales: Annotated[
+            str | None,
+            typer.Option(
+                help="forecast-skill sweep, e.g. 0.75,0.5,0.25: replay the forecast MPC again "
+                "with the forecasts' errors against the actuals scaled by each factor "
+                "(0 = perfect foresight, 1 = the forecasts as they are) to show what better "
+                "forecasts would be worth; reported under forecast_skill",
+            ),
+        ] = None,
         json_out: JsonDocOption = False,
         verbose: VerboseOption = False,
     ) -> None:
@@ -308,6 +349,7 @@ def register(app: typer.Typer) -> None:
             terminal_quantile,
             no_terminal_value,
             spread_widening,
+            parse_error_scales(error_scales),
         )
         if json_out:
             emit_json(report)

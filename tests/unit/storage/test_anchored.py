@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gridstream.core.storage.forecast_sources import Anchored, PerfectForesight
+from gridstream.core.storage.forecast_sources import Anchored, ErrorScaled, PerfectForesight
 from gridstream.core.storage.horizon import HorizonForecast, Quantiles
 from gridstream.core.storage.replay_data import ReplayData
 
@@ -44,3 +44,19 @@ def test_the_last_error_is_added_and_fades_with_lead_time() -> None:
     expected = 100.0 + 745.0 * np.exp(-np.arange(8) / tau)
     assert anchored.p50 == pytest.approx(expected)
     assert anchored.p90 - anchored.p10 == pytest.approx(np.full(8, 20.0))
+
+
+def test_error_scaled_moves_every_quantile_toward_the_actuals() -> None:
+    data = ramp_data()
+    inner = Flat()
+    plain = inner.horizon(data, 200, 24)
+    half = ErrorScaled(inner, 0.5).horizon(data, 200, 24)
+    exact = ErrorScaled(inner, 0.0).horizon(data, 200, 24)
+    actual = data.series["co2"][200:224]
+    for name in ("p10", "p50", "p90"):
+        mine, theirs = getattr(half.series["co2"], name), getattr(plain.series["co2"], name)
+        np.testing.assert_allclose(mine - actual, 0.5 * (theirs - actual))
+        np.testing.assert_allclose(getattr(exact.series["co2"], name), actual)
+    assert ErrorScaled(inner, 0.5).name == "flat_errors_x0.5"
+    with pytest.raises(ValueError, match="error scale"):
+        ErrorScaled(inner, -0.1)

@@ -61,3 +61,26 @@ def test_each_forecast_source_has_its_own_tuning() -> None:
     assert project["spread_widening"] == backtest.SPREAD_WIDENING
     assert backtest.tuned_planning("seasonal_naive") != project
     assert backtest.tuned_planning("some_new_source") == project
+
+
+def test_the_forecast_skill_sweep_is_reported_and_bad_scales_are_refused() -> None:
+    report = run("--error-scales", "1,0")
+    skill = report["forecast_skill"]
+    assert isinstance(skill, list) and [p["error_scale"] for p in skill] == [1.0, 0.0]
+    benefit = report["benefit"]
+    assert isinstance(benefit, dict)
+    assert skill[0]["benefit"]["co2_avoided_t"] == pytest.approx(
+        benefit["forecast_mpc"]["co2_avoided_t"], abs=0.1
+    )
+    assert skill[1]["benefit"]["co2_avoided_t"] == pytest.approx(
+        benefit["perfect_foresight"]["co2_avoided_t"], rel=1e-3
+    )
+    from gridstream.cli import build_app
+
+    for bad, why in (("0.5,x", "not a number"), ("3", "outside")):
+        args = ["storage", "backtest", "--data", str(DATA), "--from", "2022-01-10"]
+        args += ["--to", "2022-01-11", "--error-scales", bad, "--json"]
+        result = CliRunner().invoke(build_app(), args)
+        assert result.exit_code != 0
+        assert why in result.output
+        assert result.stdout.strip() == "" or not result.stdout.lstrip().startswith("{")

@@ -73,3 +73,29 @@ def test_a_perfect_forecast_matches_perfect_foresight_without_hurdles() -> None:
         benefit["perfect_foresight"]["co2_avoided_t"], rel=1e-3
     )
     assert report["robustness_gain"] == pytest.approx(0.0, abs=0.2)
+
+
+def test_the_forecast_skill_sweep_spans_the_forecast_and_perfect_foresight() -> None:
+    data = synthetic(noise=25.0)
+    report = run_backtest(
+        data,
+        fleet(),
+        "co2",
+        96,
+        len(data),
+        SeasonalNaive(),
+        replan_steps=8,
+        error_scales=(1.0, 0.5, 0.0),
+    )
+    benefit = report["benefit"]
+    points = {p["error_scale"]: p for p in report["forecast_skill"]}
+    assert list(points) == [1.0, 0.5, 0.0]
+    co2 = {scale: p["benefit"]["co2_avoided_t"] for scale, p in points.items()}
+    # errors x1 is the forecast MPC itself; x0 is planning on the actuals
+    assert co2[1.0] == pytest.approx(benefit["forecast_mpc"]["co2_avoided_t"], abs=0.1)
+    best = benefit["perfect_foresight"]["co2_avoided_t"]
+    assert co2[0.0] == pytest.approx(best, rel=1e-3)
+    assert points[0.0]["ratio_to_perfect_foresight"]["co2_avoided_t"] == pytest.approx(1.0)
+    # the noisy naive forecast leaves a gap that halving its errors narrows
+    assert co2[1.0] < co2[0.5] <= best + 1e-6
+    assert all(p["violations"] == 0 for p in points.values())

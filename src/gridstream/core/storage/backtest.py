@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from gridstream.core.storage.evaluation import evaluate, monthly
 from gridstream.core.storage.fleet import BatteryFleet
-from gridstream.core.storage.forecast_sources import Anchored, ForecastSource, PerfectForesight
+from gridstream.core.storage.forecast_sources import (
+    Anchored,
+    ErrorScaled,
+    ForecastSource,
+    PerfectForesight,
+)
 from gridstream.core.storage.objectives import preset
 from gridstream.core.storage.replay_data import ReplayData
 from gridstream.core.storage.strategies import Progress, StrategyRun, run_mpc, run_rule
@@ -54,13 +60,25 @@ def tuned_planning(source_name: str) -> dict[str, Any]:
     return dict(TUNED.get(source_name, TUNED["project_forecast"]))
 
 
-def strategy_count() -> int:
-    """How many strategies one backtest replays (for sizing a progress bar)."""
-    return 4
+def strategy_count(error_scales: int = 0) -> int:
+    """How many strategies one backtest replays (for sizing a progress bar), with
+    ``error_scales`` extra runs of the forecast-skill sweep."""
+    return 4 + error_scales
 
 
 def _ratio(value: float, best: float) -> float | None:
     return round(value / best, 3) if best > 0 else None
+
+
+def _skill_point(scale: float, got: dict[str, Any], best: dict[str, Any]) -> dict[str, Any]:
+    """One point of the forecast-skill sweep: the forecast MPC's benefit at an error scale."""
+    return {
+        "error_scale": scale,
+        "benefit": {m: got[m] for m in METRICS},
+        "ratio_to_perfect_foresight": {m: _ratio(got[m], best[m]) for m in METRICS},
+        "full_cycles": got["full_cycles"],
+        "violations": got["violations"],
+    }
 
 
 def run_backtest(
@@ -76,6 +94,7 @@ def run_backtest(
     throughput_penalty: float = THROUGHPUT_PENALTY,
     terminal_quantile: float | None = TERMINAL_QUANTILE,
     spread_widening: float = SPREAD_WIDENING,
+    error_scales: Sequence[float] = (),
 ) -> dict[str, Any]:
     """Replay ``[start, end)`` with four strategies and report realised benefits.
 
@@ -83,7 +102,9 @@ def run_backtest(
     handling (quantile ``robustness``, a ``throughput_penalty`` hurdle per MWh, a terminal SoC
     value at ``terminal_quantile``, ``spread_widening`` toward the P10/P90 band);
     ``forecast_mpc_nominal`` plans on P50 alone with none of them, to show what the
-    uncertainty handling buys.
+    uncertainty handling buys. Each of ``error_scales`` replays the forecast MPC once more on
+    the forecasts with their errors scaled by it (:class:`ErrorScaled`; 0.5: half as wrong),
+    which shows how the benefit grows with forecast skill: ``forecast_skill`` in the report.
     """
     signal = data.series["co2"]
     if objective == "peak":
@@ -136,6 +157,27 @@ def run_backtest(
         for name, b in benefit.items()
         if name != "perfect_foresight"
     }
+    skill = [
+        _skill_point(
+            scale,
+            evaluate(
+                fleet,
+                run_mpc(
+                    fleet,
+                    planning,
+                    Anchored(ErrorScaled(forecasts, scale)),
+                    data,
+                    start,
+                    end,
+                    replan_steps=replan_steps,
+                    progress=progress,
+                ),
+                data,
+            ),
+            best,
+        )
+        for scale in error_scales
+    ]
     months = {name: monthly(run, data) for name, run in runs.items()}
     primary = PRIMARY[objective]
     forecast_months = [m[primary] for m in months["forecast_mpc"].values()]
@@ -179,5 +221,6 @@ def run_backtest(
             "solve_p99_at_most_50ms": p99 <= 50.0,
             "no_violations": all(b["violations"] == 0 for b in benefit.values()),
         },
+        "forecast_skill": skill,
         "filled_steps": data.filled_steps,
     }

@@ -140,3 +140,36 @@ class Anchored:
             else:
                 series[k] = q
         return HorizonForecast(fc.start_ms, series, fc.ids, fc.model_versions)
+
+
+class ErrorScaled:
+    """A source's forecast with its errors against the actuals multiplied by ``factor``:
+    0 gives perfect foresight, 1 the source itself, 0.5 a forecast half as wrong at every
+    step and quantile (bands shrink with the errors).
+
+    For value-of-information analysis only: it reads the actuals it is later scored on, so
+    it answers "what would a better forecast be worth", never "what did we achieve".
+    """
+
+    def __init__(self, inner: ForecastSource, factor: float) -> None:
+        if not np.isfinite(factor) or factor < 0:
+            raise ValueError(f"error scale must be a finite number >= 0, got {factor}")
+        self.inner = inner
+        self.factor = factor
+        self.name = f"{inner.name}_errors_x{factor:g}"
+
+    def horizon(self, data: ReplayData, at: int, steps: int) -> HorizonForecast:
+        fc = self.inner.horizon(data, at, steps)
+        series = {}
+        for k, q in fc.series.items():
+            if k not in data.series:
+                series[k] = q
+                continue
+            actual = data.series[k][at : at + len(q)]
+            f = self.factor
+            series[k] = Quantiles.of(
+                actual + f * (q.p10 - actual),
+                actual + f * (q.p50 - actual),
+                actual + f * (q.p90 - actual),
+            )
+        return HorizonForecast(fc.start_ms, series, fc.ids, fc.model_versions)

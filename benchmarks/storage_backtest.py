@@ -2,10 +2,13 @@
 
 Run: .venv/bin/python benchmarks/storage_backtest.py [--from 2022-01-01 --to 2022-12-31]
      [--objectives co2] [--forecast-cache /tmp/storage_fc_2022.npz]
+     [--error-scales 0.75,0.5,0.35,0.25]
 Prints one JSON document per objective (co2, peak, mixed) with the headline figures. The
 forecast MPC (with its uncertainty handling) is reported next to the same MPC on P50 alone
-(``forecast_mpc_nominal``); ``robustness_gain`` is the difference. Training the project's
-forecast models takes minutes: pass --forecast-cache to train once and reuse the forecasts.
+(``forecast_mpc_nominal``); ``robustness_gain`` is the difference. ``forecast_skill`` replays
+the same MPC on the forecasts with their errors scaled (what better forecasts would be worth).
+Training the project's forecast models takes minutes: pass --forecast-cache to train once and
+reuse the forecasts.
 """
 
 from __future__ import annotations
@@ -28,8 +31,11 @@ def main() -> None:
     parser.add_argument("--forecast", default="auto", help="auto, project or naive")
     parser.add_argument("--forecast-cache", default=None, help=".npz file for the forecasts")
     parser.add_argument("--replan-minutes", default="60")
+    parser.add_argument("--error-scales", default="0.75,0.5,0.35,0.25")
     args = parser.parse_args()
     extra = ["--forecast", args.forecast, "--replan-minutes", args.replan_minutes]
+    if args.error_scales:
+        extra += ["--error-scales", args.error_scales]
     if args.forecast_cache:
         extra += ["--forecast-cache", args.forecast_cache]
     if not DATA.exists():
@@ -69,6 +75,7 @@ def main() -> None:
                 "solve_ms_p50",
                 "solve_ms_p99",
                 "robustness_gain",
+                "forecast_skill",
                 "planning",
                 "targets",
             )

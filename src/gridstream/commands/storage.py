@@ -124,6 +124,7 @@ def _backtest(
     nominal_terminal: bool = False,
     spread_widening: float | None = None,
     error_scales: tuple[float, ...] = (),
+    feedback_tau: float | None = None,
 ) -> dict[str, Any]:
     import pandas as pd
     from rich.console import Console
@@ -173,6 +174,7 @@ def _backtest(
         "throughput_penalty": throughput_penalty,
         "terminal_quantile": terminal_quantile,
         "spread_widening": spread_widening,
+        "feedback_tau_steps": feedback_tau,
     }
     planning.update({k: v for k, v in given.items() if v is not None})
     if nominal_terminal:
@@ -317,6 +319,15 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option(help="save/reuse the project's forecasts in this .npz file"),
         ] = None,
+        feedback_tau: Annotated[
+            float | None,
+            typer.Option(
+                min=0.0,
+                help="forecast MPC: shift each forecast by its error on the last known step, "
+                "fading over this many 15-minute steps (0: plan on the forecasts as issued, "
+                "as the storage service does); default: tuned per forecast source",
+            ),
+        ] = None,
         error_scales: Annotated[
             str | None,
             typer.Option(
@@ -350,6 +361,7 @@ def register(app: typer.Typer) -> None:
             no_terminal_value,
             spread_widening,
             parse_error_scales(error_scales),
+            feedback_tau,
         )
         if json_out:
             emit_json(report)

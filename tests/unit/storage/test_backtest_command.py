@@ -36,6 +36,7 @@ def planning(settings: dict[str, object]) -> dict[str, object]:
         "throughput_penalty_eur_per_mwh": settings["throughput_penalty"],
         "terminal_value_quantile": settings["terminal_quantile"],
         "spread_widening": settings["spread_widening"],
+        "feedback_tau_steps": settings["feedback_tau_steps"],
     }
 
 
@@ -47,18 +48,32 @@ def test_defaults_are_the_tuned_settings_and_options_override_them() -> None:
     assert report["violations"] == dict.fromkeys(
         ("perfect_foresight", "forecast_mpc", "forecast_mpc_nominal", "rule_baseline"), 0
     )
-    custom = run("--robustness", "0", "--spread-widening", "0.3", "--throughput-penalty", "3")
+    custom = run(
+        "--robustness",
+        "0",
+        "--spread-widening",
+        "0.3",
+        "--throughput-penalty",
+        "3",
+        "--feedback-tau",
+        "0",
+    )
     assert custom["planning"] == {
         "robustness": 0.0,
         "throughput_penalty_eur_per_mwh": 3.0,
         "terminal_value_quantile": None,
         "spread_widening": 0.3,
+        "feedback_tau_steps": 0.0,
     }
 
 
 def test_each_forecast_source_has_its_own_tuning() -> None:
     project = backtest.tuned_planning("project_forecast")
     assert project["spread_widening"] == backtest.SPREAD_WIDENING
+    # the project's forecasts are planned on as issued (as the service does); same time
+    # yesterday never sees the latest reading and gets measurement feedback
+    assert project["feedback_tau_steps"] == 0
+    assert backtest.tuned_planning("seasonal_naive")["feedback_tau_steps"] > 0
     assert backtest.tuned_planning("seasonal_naive") != project
     assert backtest.tuned_planning("some_new_source") == project
 

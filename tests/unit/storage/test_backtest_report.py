@@ -99,3 +99,29 @@ def test_the_forecast_skill_sweep_spans_the_forecast_and_perfect_foresight() -> 
     # the noisy naive forecast leaves a gap that halving its errors narrows
     assert co2[1.0] < co2[0.5] <= best + 1e-6
     assert all(p["violations"] == 0 for p in points.values())
+
+
+def test_without_feedback_the_forecast_mpc_plans_on_the_source_as_issued() -> None:
+    from gridstream.core.storage.evaluation import evaluate
+    from gridstream.core.storage.objectives import preset
+    from gridstream.core.storage.strategies import run_mpc
+
+    data = synthetic(noise=25.0)
+    kwargs = {"replan_steps": 8, "robustness": 0.3, "spread_widening": 0.0}
+    plain = run_backtest(
+        data, fleet(), "co2", 96, len(data), SeasonalNaive(), feedback_tau_steps=0.0, **kwargs
+    )
+    direct = run_mpc(
+        fleet(), preset("co2", 0.3), SeasonalNaive(), data, 96, len(data), replan_steps=8
+    )
+    assert plain["benefit"]["forecast_mpc"]["co2_avoided_t"] == pytest.approx(
+        evaluate(fleet(), direct, data)["co2_avoided_t"], abs=0.05
+    )
+    fed = run_backtest(
+        data, fleet(), "co2", 96, len(data), SeasonalNaive(), feedback_tau_steps=12.0, **kwargs
+    )
+    assert fed["planning"]["feedback_tau_steps"] == 12.0
+    assert (
+        fed["benefit"]["forecast_mpc"]["co2_avoided_t"]
+        != plain["benefit"]["forecast_mpc"]["co2_avoided_t"]
+    )

@@ -121,6 +121,7 @@ class Anchored:
     """
 
     def __init__(self, inner: ForecastSource, tau_steps: float = 12.0) -> None:
+        """``tau_steps`` <= 0: no feedback, the inner source's forecasts as they are."""
         self.inner = inner
         self.tau_steps = tau_steps
         self.name = inner.name

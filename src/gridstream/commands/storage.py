@@ -337,6 +337,13 @@ def register(app: typer.Typer) -> None:
                 "forecasts would be worth; reported under forecast_skill",
             ),
         ] = None,
+        plot: Annotated[
+            Path | None,
+            typer.Option(
+                help="write a PNG here: benefit per month and strategy, and the "
+                "forecast-skill curve when --error-scales is given",
+            ),
+        ] = None,
         json_out: JsonDocOption = False,
         verbose: VerboseOption = False,
     ) -> None:
@@ -363,6 +370,12 @@ def register(app: typer.Typer) -> None:
             parse_error_scales(error_scales),
             feedback_tau,
         )
+        if plot is not None:
+            from gridstream.core.storage.render import render_backtest_png
+
+            plot.parent.mkdir(parents=True, exist_ok=True)
+            plot.write_bytes(render_backtest_png(report))
+            log.info("wrote the backtest plot to %s", plot)
         if json_out:
             emit_json(report)
         else:

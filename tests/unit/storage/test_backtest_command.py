@@ -78,8 +78,10 @@ def test_each_forecast_source_has_its_own_tuning() -> None:
     assert backtest.tuned_planning("some_new_source") == project
 
 
-def test_the_forecast_skill_sweep_is_reported_and_bad_scales_are_refused() -> None:
-    report = run("--error-scales", "1,0")
+def test_the_forecast_skill_sweep_is_reported_and_bad_scales_are_refused(tmp_path: Path) -> None:
+    plot = tmp_path / "plots" / "storage.png"
+    report = run("--error-scales", "1,0", "--plot", str(plot))
+    assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     skill = report["forecast_skill"]
     assert isinstance(skill, list) and [p["error_scale"] for p in skill] == [1.0, 0.0]
     benefit = report["benefit"]

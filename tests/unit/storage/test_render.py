@@ -25,3 +25,25 @@ def test_render_optimal_and_hold() -> None:
     assert png.startswith(PNG_MAGIC) and len(png) > 5000
     hold = hold_schedule(fleet, 0, 16, 50.0, "co2", "solver failed")
     assert render_schedule_png(hold).startswith(PNG_MAGIC)
+
+
+def test_a_backtest_report_renders_with_and_without_the_skill_sweep() -> None:
+    from gridstream.core.storage.backtest import run_backtest
+    from gridstream.core.storage.forecast_sources import SeasonalNaive
+    from gridstream.core.storage.render import render_backtest_png
+
+    from .test_backtest_report import fleet, synthetic
+
+    data = synthetic(noise=25.0)
+    plain = run_backtest(data, fleet(), "co2", 96, len(data), SeasonalNaive(), replan_steps=8)
+    swept = run_backtest(
+        data, fleet(), "co2", 96, len(data), SeasonalNaive(), replan_steps=8, error_scales=(0.5,)
+    )
+    small, wide = render_backtest_png(plain), render_backtest_png(swept)
+    assert small.startswith(PNG_MAGIC) and wide.startswith(PNG_MAGIC)
+    # the sweep adds a second panel: a wider image
+    assert _png_width(wide) > _png_width(small)
+
+
+def _png_width(png: bytes) -> int:
+    return int.from_bytes(png[16:20], "big")  # the IHDR chunk's width field

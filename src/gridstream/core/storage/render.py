@@ -1,8 +1,11 @@
-"""A PNG of a storage plan for the dashboard: setpoints, SoC and (optionally) CO2 intensity."""
+"""PNGs: a storage plan for the dashboard (setpoints, SoC and optionally CO2 intensity), and
+a storage backtest report (benefit per month, the forecast-skill sweep)."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -42,3 +45,73 @@ def render_schedule_png(
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+#: strategies of a backtest report in plotting order, with their colours
+_STRATEGY_COLOURS = {
+    "perfect_foresight": "tab:gray",
+    "forecast_mpc": "tab:green",
+    "forecast_mpc_nominal": "tab:olive",
+    "rule_baseline": "tab:red",
+}
+
+
+def render_backtest_png(report: Mapping[str, Any], dpi: int = 100) -> bytes:
+    """A storage backtest report (``run_backtest``) as PNG bytes: the primary benefit per
+    month and strategy and, when the report has a forecast-skill sweep, the forecast MPC's
+    share of perfect foresight against the forecasts' error scale."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    primary = str(report["primary_metric"])
+    skill = list(report.get("forecast_skill") or [])
+    fig = Figure(figsize=(11 if skill else 8, 4), dpi=dpi)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2 if skill else 1, squeeze=False)[0]
+    months_axis = axes[0]
+    monthly = report["monthly_benefit"]
+    months = sorted({m for runs in monthly.values() for m in runs})
+    x = np.arange(len(months))
+    names = [n for n in _STRATEGY_COLOURS if n in monthly]
+    width = 0.8 / max(len(names), 1)
+    for i, name in enumerate(names):
+        values = [monthly[name].get(m, {}).get(primary, np.nan) for m in months]
+        months_axis.bar(
+            x + (i - (len(names) - 1) / 2) * width,
+            values,
+            width=width,
+            color=_STRATEGY_COLOURS[name],
+            label=name.replace("_", " "),
+        )
+    months_axis.axhline(0.0, color="black", lw=0.6)
+    months_axis.set_xticks(x, [m[2:] for m in months], rotation=45, fontsize=7)
+    months_axis.set_ylabel(primary.replace("_", " "))
+    months_axis.set_title(
+        f"{report['region']} storage backtest, objective {report['objective']}: per month",
+        fontsize=9,
+    )
+    months_axis.legend(fontsize=7)
+    if skill:
+        _skill_panel(axes[1], report, skill, primary)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _skill_panel(
+    axis: Any, report: Mapping[str, Any], skill: list[Mapping[str, Any]], primary: str
+) -> None:
+    """Ratio to perfect foresight against the error scale, with the forecasts as issued (1)
+    and perfect foresight (0) as the ends."""
+    points = {1.0: report["ratio_to_perfect_foresight"]["forecast_mpc"][primary], 0.0: 1.0}
+    for point in skill:
+        points[float(point["error_scale"])] = point["ratio_to_perfect_foresight"][primary]
+    scales = sorted(s for s, r in points.items() if r is not None)
+    axis.plot(scales, [points[s] for s in scales], marker="o", color="tab:green")
+    axis.axhline(0.9, color="tab:red", ls="--", lw=0.8, label="90 % of perfect foresight")
+    axis.set_xlabel("forecast errors x (0 = perfect foresight, 1 = as issued)")
+    axis.set_ylabel("share of perfect-foresight benefit")
+    axis.set_title("what better forecasts would be worth", fontsize=9)
+    axis.invert_xaxis()
+    axis.legend(fontsize=7)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from gridstream.core.storage import BatteryFleet
 from gridstream.core.storage.backtest import run_backtest
-from gridstream.core.storage.forecast_sources import PerfectForesight, SeasonalNaive
+from gridstream.core.storage.forecast_sources import (
+    ForecastSource,
+    PerfectForesight,
+    SeasonalNaive,
+)
 from gridstream.core.storage.replay_data import ReplayData
 
 DAYS = 4
@@ -32,9 +38,15 @@ def fleet() -> BatteryFleet:
     return BatteryFleet(region="ALL", energy_mwh=1000, charge_mw=500, discharge_mw=500)
 
 
+def backtest(data: ReplayData, source: ForecastSource, **settings: Any) -> dict[str, Any]:
+    """run_backtest of the co2 objective from the second day to the end, replanning every
+    2 hours, with ``settings`` for the forecast MPC."""
+    return run_backtest(data, fleet(), "co2", 96, len(data), source, replan_steps=8, **settings)
+
+
 def test_report_is_consistent_and_within_limits() -> None:
     data = synthetic(noise=5.0)
-    report = run_backtest(data, fleet(), "co2", 96, len(data), SeasonalNaive(), replan_steps=8)
+    report = backtest(data, SeasonalNaive())
     for key in ("benefit", "ratio_to_perfect_foresight", "monthly_benefit", "violations"):
         assert key in report
     assert report["solve_ms_p50"] <= report["solve_ms_p99"]
@@ -56,17 +68,8 @@ def test_report_is_consistent_and_within_limits() -> None:
 
 def test_a_perfect_forecast_matches_perfect_foresight_without_hurdles() -> None:
     data = synthetic(noise=0.0)
-    report = run_backtest(
-        data,
-        fleet(),
-        "co2",
-        96,
-        len(data),
-        PerfectForesight(),
-        replan_steps=8,
-        robustness=0.0,
-        throughput_penalty=0.0,
-        terminal_quantile=None,
+    report = backtest(
+        data, PerfectForesight(), robustness=0.0, throughput_penalty=0.0, terminal_quantile=None
     )
     benefit = report["benefit"]
     assert benefit["forecast_mpc"]["co2_avoided_t"] == pytest.approx(
@@ -77,16 +80,7 @@ def test_a_perfect_forecast_matches_perfect_foresight_without_hurdles() -> None:
 
 def test_the_forecast_skill_sweep_spans_the_forecast_and_perfect_foresight() -> None:
     data = synthetic(noise=25.0)
-    report = run_backtest(
-        data,
-        fleet(),
-        "co2",
-        96,
-        len(data),
-        SeasonalNaive(),
-        replan_steps=8,
-        error_scales=(1.0, 0.5, 0.0),
-    )
+    report = backtest(data, SeasonalNaive(), error_scales=(1.0, 0.5, 0.0))
     benefit = report["benefit"]
     points = {p["error_scale"]: p for p in report["forecast_skill"]}
     assert list(points) == [1.0, 0.5, 0.0]
@@ -107,19 +101,15 @@ def test_without_feedback_the_forecast_mpc_plans_on_the_source_as_issued() -> No
     from gridstream.core.storage.strategies import run_mpc
 
     data = synthetic(noise=25.0)
-    kwargs = {"replan_steps": 8, "robustness": 0.3, "spread_widening": 0.0}
-    plain = run_backtest(
-        data, fleet(), "co2", 96, len(data), SeasonalNaive(), feedback_tau_steps=0.0, **kwargs
-    )
+    kwargs = {"robustness": 0.3, "spread_widening": 0.0}
+    plain = backtest(data, SeasonalNaive(), feedback_tau_steps=0.0, **kwargs)
     direct = run_mpc(
         fleet(), preset("co2", 0.3), SeasonalNaive(), data, 96, len(data), replan_steps=8
     )
     assert plain["benefit"]["forecast_mpc"]["co2_avoided_t"] == pytest.approx(
         evaluate(fleet(), direct, data)["co2_avoided_t"], abs=0.05
     )
-    fed = run_backtest(
-        data, fleet(), "co2", 96, len(data), SeasonalNaive(), feedback_tau_steps=12.0, **kwargs
-    )
+    fed = backtest(data, SeasonalNaive(), feedback_tau_steps=12.0, **kwargs)
     assert fed["planning"]["feedback_tau_steps"] == 12.0
     assert (
         fed["benefit"]["forecast_mpc"]["co2_avoided_t"]

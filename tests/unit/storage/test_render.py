@@ -28,17 +28,14 @@ def test_render_optimal_and_hold() -> None:
 
 
 def test_a_backtest_report_renders_with_and_without_the_skill_sweep() -> None:
-    from gridstream.core.storage.backtest import run_backtest
     from gridstream.core.storage.forecast_sources import SeasonalNaive
     from gridstream.core.storage.render import render_backtest_png
 
-    from .test_backtest_report import fleet, synthetic
+    from .test_backtest_report import backtest, synthetic
 
     data = synthetic(noise=25.0)
-    plain = run_backtest(data, fleet(), "co2", 96, len(data), SeasonalNaive(), replan_steps=8)
-    swept = run_backtest(
-        data, fleet(), "co2", 96, len(data), SeasonalNaive(), replan_steps=8, error_scales=(0.5,)
-    )
+    plain = backtest(data, SeasonalNaive())
+    swept = backtest(data, SeasonalNaive(), error_scales=(0.5,))
     small, wide = render_backtest_png(plain), render_backtest_png(swept)
     assert small.startswith(PNG_MAGIC) and wide.startswith(PNG_MAGIC)
     # the sweep adds a second panel: a wider image

@@ -15,7 +15,7 @@ from gridstream.core.storage.forecast_sources import (
     ForecastSource,
     PerfectForesight,
 )
-from gridstream.core.storage.objectives import preset
+from gridstream.core.storage.objectives import ObjectiveWeights, preset
 from gridstream.core.storage.replay_data import ReplayData
 from gridstream.core.storage.strategies import Progress, StrategyRun, run_mpc, run_rule
 
@@ -122,7 +122,6 @@ def run_backtest(
     signal = data.series["co2"]
     if objective == "peak":
         signal = data.series["demand"] - data.series["wind"]
-    anchored = Anchored(forecasts, feedback_tau_steps)
     planning = preset(objective, robustness).model_copy(
         update={
             "throughput_penalty_eur_per_mwh": throughput_penalty,
@@ -130,37 +129,18 @@ def run_backtest(
             "spread_widening": spread_widening,
         }
     )
+    nominal = preset(objective, 0.0)
+
+    def replay(weights: ObjectiveWeights, source: ForecastSource) -> StrategyRun:
+        return run_mpc(
+            fleet, weights, source, data, start, end, replan_steps=replan_steps, progress=progress
+        )
+
+    planned_on = Anchored(forecasts, feedback_tau_steps)
     runs: dict[str, StrategyRun] = {
-        "perfect_foresight": run_mpc(
-            fleet,
-            preset(objective, 0.0),
-            PerfectForesight(),
-            data,
-            start,
-            end,
-            replan_steps=replan_steps,
-            progress=progress,
-        ),
-        "forecast_mpc": run_mpc(
-            fleet,
-            planning,
-            anchored,
-            data,
-            start,
-            end,
-            replan_steps=replan_steps,
-            progress=progress,
-        ),
-        "forecast_mpc_nominal": run_mpc(
-            fleet,
-            preset(objective, 0.0),
-            anchored,
-            data,
-            start,
-            end,
-            replan_steps=replan_steps,
-            progress=progress,
-        ),
+        "perfect_foresight": replay(nominal, PerfectForesight()),
+        "forecast_mpc": replay(planning, planned_on),
+        "forecast_mpc_nominal": replay(nominal, planned_on),
         "rule_baseline": run_rule(fleet, signal, data, start, end, progress=progress),
     }
     benefit = {name: evaluate(fleet, run, data) for name, run in runs.items()}
@@ -170,27 +150,10 @@ def run_backtest(
         for name, b in benefit.items()
         if name != "perfect_foresight"
     }
-    skill = [
-        _skill_point(
-            scale,
-            evaluate(
-                fleet,
-                run_mpc(
-                    fleet,
-                    planning,
-                    Anchored(ErrorScaled(forecasts, scale), feedback_tau_steps),
-                    data,
-                    start,
-                    end,
-                    replan_steps=replan_steps,
-                    progress=progress,
-                ),
-                data,
-            ),
-            best,
-        )
-        for scale in error_scales
-    ]
+    skill = []
+    for scale in error_scales:
+        scaled = Anchored(ErrorScaled(forecasts, scale), feedback_tau_steps)
+        skill.append(_skill_point(scale, evaluate(fleet, replay(planning, scaled), data), best))
     months = {name: monthly(run, data) for name, run in runs.items()}
     primary = PRIMARY[objective]
     forecast_months = [m[primary] for m in months["forecast_mpc"].values()]

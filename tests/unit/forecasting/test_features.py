@@ -84,3 +84,22 @@ def test_irish_and_northern_irish_holidays() -> None:
     assert late["holiday_ie"][0] == 0.0  # 16 Mar 23:30 UTC = 23:30 GMT, still the 16th
     summer = calendar_features(pd.DatetimeIndex(["2022-07-31 23:30"], tz="UTC"))
     assert summer["holiday_ie"][0] == 1.0  # 00:30 IST on 1 Aug, the August bank holiday
+
+
+def test_irish_substitute_days_and_good_friday_are_days_off() -> None:
+    days = [
+        "2022-01-03",  # New Year's Day fell on a Saturday
+        "2022-01-04",
+        "2021-12-27",  # Christmas Day on a Saturday
+        "2021-12-28",  # St Stephen's Day on a Sunday: the next free weekday
+        "2022-12-27",  # Christmas Day on a Sunday; the 26th is St Stephen's own day
+        "2019-03-18",  # St Patrick's Day on a Sunday
+        "2022-04-15",  # Good Friday
+        "2022-04-14",
+    ]
+    cal = calendar_features(pd.DatetimeIndex([f"{d} 12:00" for d in days], tz="UTC"))
+    assert cal["holiday_ie"].tolist() == [1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0]
+    assert cal["holiday_ie_d1"].tolist()[:2] == [0.0, 1.0]  # the day after the substitute
+    # Northern Ireland keeps its own calendar: the one-off Irish holiday is not its
+    nie = calendar_features(pd.DatetimeIndex(["2022-03-18 12:00"], tz="UTC"))
+    assert nie["holiday_ni"][0] == 0.0

@@ -243,3 +243,71 @@ def test_recalibration_sees_only_the_past_and_segments_pick_their_own_bands(
         assert a["mae"] == b["mae"]
         assert b["coverage_p10_p90"] >= a["coverage_p10_p90"]
     assert any(b["coverage_p10_p90"] > a["coverage_p10_p90"] for a, b in zip(one, two, strict=True))
+
+
+def test_demand_median_fits_relative_residuals_with_the_huber_loss() -> None:
+    demand = TrainConfig(huber_delta=2.0).for_series("demand")
+    assert demand.relative_target and demand.params(0.5)["objective"] == "huber"
+    assert demand.params(0.5)["alpha"] == 2.0
+    # the band models stay quantile models at their own levels
+    assert demand.params(0.1)["objective"] == "quantile" and demand.params(0.9)["alpha"] == 0.9
+    for series in ("wind", "co2"):
+        config = TrainConfig().for_series(series)
+        assert not config.relative_target and config.params(0.5)["objective"] == "quantile"
+
+
+def test_relative_target_scales_the_residual_by_the_reference(history: pd.DataFrame) -> None:
+    import json
+    from dataclasses import replace
+
+    from gridstream.core.forecasting.quantile_model import TARGET
+
+    prepared = prepare(history, "ALL", "demand")
+    start, until = prepared.index[0], prepared.index[-1]
+    _, texts = fit(prepared, start, until, SMALL)
+    assert json.loads(texts[TARGET])["relative"] is True
+    rows = np.arange(3000, 3040, dtype=np.int64)
+    leads = np.full(len(rows), 48, dtype=np.int64)
+    relative = QuantileForecaster("ALL/SYSTEM_DEMAND", "r", texts)
+    levels = relative.predict_levels(prepared.features, prepared.index, rows, leads)
+    # the same trees read as MW residuals give other levels: the flag is applied
+    as_mw = {**texts, TARGET: json.dumps({**json.loads(texts[TARGET]), "relative": False})}
+    mw = QuantileForecaster("ALL/SYSTEM_DEMAND", "m", as_mw)
+    other = mw.predict_levels(prepared.features, prepared.index, rows, leads)
+    assert not np.allclose(levels[:, 1], other[:, 1])
+    # relative levels follow the daily cycle of the synthetic series (24 h ahead = +- noise)
+    actual = prepared.values[rows + leads]
+    assert np.mean(np.abs(levels[:, 1] - actual) / actual) < 0.03
+    wind = fit(prepare(history, "ALL", "wind"), start, until, replace(SMALL))[1]
+    assert json.loads(wind[TARGET])["relative"] is False
+
+
+def test_median_is_refitted_on_the_held_out_window_after_calibration(
+    history: pd.DataFrame,
+) -> None:
+    import json
+    from dataclasses import replace
+
+    from gridstream.core.forecasting.quantile_model import TARGET
+
+    prepared = prepare(history, "ALL", "demand")
+    start, until = prepared.index[0], prepared.index[-1]
+    held_from = prepared.position(until - (until - start) / 4)
+    changed = replace(prepared, values=prepared.values.copy())
+    changed.values[held_from + 200 :] *= 1.1
+    # readings inside the held-out window reach the refitted median and nothing else
+    _, refit = fit(prepared, start, until, SMALL)
+    _, after = fit(changed, start, until, SMALL)
+    assert after["p10"] == refit["p10"] and after["p90"] == refit["p90"]
+    assert after["p50"] != refit["p50"]
+    # the band is calibrated on that window either way
+    assert json.loads(after[TARGET])["band_factors"] != json.loads(refit[TARGET])["band_factors"]
+    # without the refit no model sees the window
+    held = replace(SMALL, demand_refit_median=False)
+    assert fit(prepared, start, until, held)[1]["p50"] == fit(changed, start, until, held)[1]["p50"]
+
+
+def test_weather_series_keep_the_held_out_median() -> None:
+    assert TrainConfig().for_series("demand").refit_median
+    assert not TrainConfig().for_series("wind").refit_median
+    assert not TrainConfig().for_series("co2").refit_median

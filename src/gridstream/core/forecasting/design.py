@@ -20,7 +20,7 @@ value (``persistence``, for wind and CO2) or the last value moved along the aver
 shape of the past week (``daily_shape``), or, for demand, along the average of that shape and
 last week's own change from the origin's to the target's time (``week_blend``: it carries
 weekday/weekend transitions, which the 7-day mean blurs; chosen on a 2021 validation year,
-where it cut the 24 h MAPE by about 3 %; see :func:`reference`), divided by
+where it cut the 24 h MAPE by about 3 %; see :func:`reference_of`), divided by
 the typical size of that residual at the lead. Without this scaling the long leads' large
 errors dominate the loss and the short leads are under-fitted; with it every lead weighs the
 same, and quantiles stay quantiles (scaling by a positive per-lead constant commutes with
@@ -244,7 +244,10 @@ REFERENCES = ("persistence", "daily_shape", "week_blend")
 def reference_of(
     feats: np.ndarray, rows: np.ndarray, leads: np.ndarray, kind: str = "daily_shape"
 ) -> np.ndarray:
-    """:func:`reference` on a pipeline feature array (columns of ``feature_names()``)."""
+    """The reference level of pairs ``(feats[rows], leads)``: the last value, plus for
+    ``daily_shape`` the mean change from the origin's to the target's quarter-hour over the
+    previous 7 days, and for ``week_blend`` the average of that change and the same change
+    one week ago. ``feats`` has the columns of ``feature_names()``."""
     _rel, _raw, c_value, _d1, c_w1, c_dm, _l96, c_l672, c_lagdm = _column_groups()
     value: np.ndarray = feats[rows, c_value]
     if kind == "persistence":
@@ -257,15 +260,6 @@ def reference_of(
         shape = np.where(np.isnan(week), shape, (1.0 - share) * shape + share * week)
     ref: np.ndarray = value + shape
     return ref
-
-
-def reference(
-    features: pd.DataFrame, rows: np.ndarray, leads: np.ndarray, kind: str = "daily_shape"
-) -> np.ndarray:
-    """The reference level: the last value, plus for ``daily_shape`` the mean change from the
-    origin's to the target's quarter-hour over the previous 7 days, and for ``week_blend``
-    the average of that change and the same change one week ago."""
-    return reference_of(feature_array(features), rows, leads, kind)
 
 
 def anchor_weights(leads: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

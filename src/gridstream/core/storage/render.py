@@ -17,12 +17,8 @@ def render_schedule_png(
     result: ScheduleResult, forecast: HorizonForecast | None = None, dpi: int = 100
 ) -> bytes:
     """Render ``result`` as PNG bytes (matplotlib, Agg backend, no display needed)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     hours = np.arange(result.steps) * 0.25
-    fig = Figure(figsize=(8, 4), dpi=dpi)
-    FigureCanvasAgg(fig)
+    fig = _figure(8, dpi)
     top, bottom = fig.subplots(2, 1, sharex=True)
     top.bar(hours, result.discharge_mw, width=0.25, color="tab:green", label="discharge MW")
     top.bar(hours, -result.charge_mw, width=0.25, color="tab:blue", label="charge MW")
@@ -41,6 +37,21 @@ def render_schedule_png(
         twin.fill_between(hours, co2.p10, co2.p90, color="tab:red", alpha=0.2)
         twin.plot(hours, co2.p50, color="tab:red", lw=1, label="CO2 P50 g/kWh")
         twin.set_ylabel("gCO2/kWh")
+    return _png(fig)
+
+
+def _figure(width: float, dpi: int) -> Any:
+    """A 4-inch-high matplotlib figure drawn by the Agg backend (no display needed)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, 4), dpi=dpi)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _png(fig: Any) -> bytes:
+    """``fig`` laid out tightly and encoded as PNG bytes."""
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
@@ -60,13 +71,9 @@ def render_backtest_png(report: Mapping[str, Any], dpi: int = 100) -> bytes:
     """A storage backtest report (``run_backtest``) as PNG bytes: the primary benefit per
     month and strategy and, when the report has a forecast-skill sweep, the forecast MPC's
     share of perfect foresight against the forecasts' error scale."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     primary = str(report["primary_metric"])
     skill = list(report.get("forecast_skill") or [])
-    fig = Figure(figsize=(11 if skill else 8, 4), dpi=dpi)
-    FigureCanvasAgg(fig)
+    fig = _figure(11 if skill else 8, dpi)
     axes = fig.subplots(1, 2 if skill else 1, squeeze=False)[0]
     months_axis = axes[0]
     monthly = report["monthly_benefit"]
@@ -93,10 +100,7 @@ def render_backtest_png(report: Mapping[str, Any], dpi: int = 100) -> bytes:
     months_axis.legend(fontsize=7)
     if skill:
         _skill_panel(axes[1], report, skill, primary)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    return _png(fig)
 
 
 def _skill_panel(

@@ -33,8 +33,8 @@ from gridstream.core.forecasting import TrainConfig
 from gridstream.core.forecasting.backtest import PreparedSeries, fit, prepare
 from gridstream.core.forecasting.quantile_model import QuantileForecaster
 from gridstream.schemas import features_pb2
-from gridstream.services.feature_vector import vector_values
-from gridstream.services.forecast_batch import Issue, forecast_batch
+from gridstream.services.forecaster.batch import Issue, forecast_batch
+from gridstream.services.forecaster.feature_vector import vector_values
 from gridstream.sources.recorded import list_files, read_frame
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "eirgrid"

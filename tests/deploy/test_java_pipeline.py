@@ -75,12 +75,13 @@ class Worker:
 
 def workers(settings: Settings, unique: Callable[[str], str]) -> list[Worker]:
     """The six services between raw_energy_data and rebalance_actions, each in its own group."""
-    from gridstream.services import grid_rebalancer, storage_optimizer
-    from gridstream.services.anomaly_detector import SERVICE, AnomalyDetectorProcessor
+    from gridstream.services.anomaly_detector.service import SERVICE, AnomalyDetectorProcessor
     from gridstream.services.base import make_runner
-    from gridstream.services.forecaster import forecaster_runner
-    from gridstream.services.ml_preprocessor import ml_preprocessor_runner
-    from gridstream.services.preprocessor import preprocessor_runner
+    from gridstream.services.forecaster.service import forecaster_runner
+    from gridstream.services.grid_rebalancer import service as grid_rebalancer
+    from gridstream.services.ml_preprocessor.service import ml_preprocessor_runner
+    from gridstream.services.preprocessor.service import preprocessor_runner
+    from gridstream.services.storage_optimizer import service as storage_optimizer
 
     runners: dict[str, Runner[Any]] = {
         "preprocessor": preprocessor_runner(settings, group=unique("pre")),

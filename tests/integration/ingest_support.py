@@ -13,9 +13,9 @@ from gridstream.bus.runner import Runner
 from gridstream.bus.topics import TopicNames
 from gridstream.config import Settings
 from gridstream.core.cleaning import SeriesState
-from gridstream.services.ingest_settings import IngestSettings
-from gridstream.services.ingestor import Ingestor
-from gridstream.services.preprocessor import SERVICE, preprocessor_runner
+from gridstream.services.ingestor.service import Ingestor
+from gridstream.services.ingestor.settings import IngestSettings
+from gridstream.services.preprocessor.service import SERVICE, preprocessor_runner
 
 RECORDED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "eirgrid"
 SMARTGRID = RECORDED / "smartgriddashboard"

@@ -17,9 +17,9 @@ from gridstream.bus.runner import Runner
 from gridstream.bus.topics import TopicNames
 from gridstream.config import Settings
 from gridstream.schemas import alert_pb2, anomaly_pb2, common_pb2
-from gridstream.services.alert_engine import SERVICE, AlertEngineProcessor
-from gridstream.services.alert_receivers import ReceiverHub, WebhookReceiver
-from gridstream.services.alert_rules import RulesHolder
+from gridstream.services.alert_engine.receivers import ReceiverHub, WebhookReceiver
+from gridstream.services.alert_engine.rules import RulesHolder
+from gridstream.services.alert_engine.service import SERVICE, AlertEngineProcessor
 from gridstream.services.base import make_runner
 
 from .test_alert_webhooks import Endpoint

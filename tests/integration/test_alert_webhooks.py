@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from gridstream.core.alerts.model import Alert, AlertState, Notification
-from gridstream.services.alert_receivers import ReceiverHub, WebhookPolicy, WebhookReceiver
+from gridstream.services.alert_engine.receivers import ReceiverHub, WebhookPolicy, WebhookReceiver
 
 pytestmark = pytest.mark.integration
 

@@ -27,12 +27,12 @@ from gridstream.config import Settings
 from gridstream.core.cleaning.cleaner import Cleaner
 from gridstream.core.cleaning.state import SeriesState
 from gridstream.schemas import alert_pb2, anomaly_pb2, common_pb2, features_pb2, forecast_pb2
-from gridstream.services.alert_engine import SERVICE as ALERTS
-from gridstream.services.alert_engine import AlertEngineProcessor
-from gridstream.services.alert_receivers import ReceiverHub
-from gridstream.services.alert_rules import RulesHolder
-from gridstream.services.anomaly_detector import SERVICE as DETECTOR
-from gridstream.services.anomaly_detector import AnomalyDetectorProcessor
+from gridstream.services.alert_engine.receivers import ReceiverHub
+from gridstream.services.alert_engine.rules import RulesHolder
+from gridstream.services.alert_engine.service import SERVICE as ALERTS
+from gridstream.services.alert_engine.service import AlertEngineProcessor
+from gridstream.services.anomaly_detector.service import SERVICE as DETECTOR
+from gridstream.services.anomaly_detector.service import AnomalyDetectorProcessor
 from gridstream.sources.records import make_raw_reading
 
 from .test_alert_restart import isolated_runner

@@ -20,10 +20,10 @@ import pytest
 
 from gridstream.bus.reader import read_topic
 from gridstream.schemas import features_pb2, forecast_pb2, model_pb2, readings_pb2
-from gridstream.services.forecaster import SERVICE as FORECASTER
-from gridstream.services.forecaster import forecaster_runner
-from gridstream.services.ml_preprocessor import SERVICE as ML_PRE
-from gridstream.services.ml_preprocessor import ml_preprocessor_runner, repartition_topic
+from gridstream.services.forecaster.service import SERVICE as FORECASTER
+from gridstream.services.forecaster.service import forecaster_runner
+from gridstream.services.ml_preprocessor.service import SERVICE as ML_PRE
+from gridstream.services.ml_preprocessor.service import ml_preprocessor_runner, repartition_topic
 
 from .bad_input_support import (
     FUTURE,

@@ -21,7 +21,7 @@ from gridstream.bus.reader import read_topic
 from gridstream.core.cleaning import SeriesState
 from gridstream.schemas import common_pb2
 from gridstream.schemas.readings_pb2 import CleanReading, RawReading
-from gridstream.services.preprocessor import SERVICE, preprocessor_runner
+from gridstream.services.preprocessor.service import SERVICE, preprocessor_runner
 
 from .bad_input_support import (
     FUTURE,

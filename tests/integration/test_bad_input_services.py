@@ -27,10 +27,10 @@ import pytest
 from gridstream.bus.reader import read_topic
 from gridstream.core.alerts.engine import AlertEngine
 from gridstream.schemas import alert_pb2, anomaly_pb2, forecast_pb2
-from gridstream.services.alert_engine import ENGINE_KEY, AlertEngineProcessor
-from gridstream.services.alert_receivers import ReceiverHub
-from gridstream.services.alert_rules import RulesHolder
-from gridstream.services.anomaly_detector import AnomalyDetectorProcessor
+from gridstream.services.alert_engine.receivers import ReceiverHub
+from gridstream.services.alert_engine.rules import RulesHolder
+from gridstream.services.alert_engine.service import ENGINE_KEY, AlertEngineProcessor
+from gridstream.services.anomaly_detector.service import AnomalyDetectorProcessor
 from gridstream.services.base import make_runner
 
 from .bad_input_support import (
@@ -117,7 +117,7 @@ def test_anomaly_detector_bad_input(kafka_bootstrap, unique, tmp_path: Path) -> 
         series_case("fv-out-of-order", ml, fv(T0 + 2 * Q, 4020.0), "ok"),
         series_case("fv-after", ml, fv(T0 + 7 * Q, 4070.0), "ok"),
     ]
-    from gridstream.services.anomaly_detector import SERVICE
+    from gridstream.services.anomaly_detector.service import SERVICE
 
     processor = AnomalyDetectorProcessor(settings.topics)
     running = run_fed(make_runner(settings, SERVICE, processor), settings.kafka(), cases)
@@ -165,7 +165,7 @@ def event(ts_ms: int, kind: str = "feed_gap") -> alert_pb2.SystemEvent:
 
 
 def test_alert_engine_bad_input(kafka_bootstrap, unique, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from gridstream.services.alert_engine import SERVICE
+    from gridstream.services.alert_engine.service import SERVICE
 
     settings = pipeline_settings(kafka_bootstrap, unique("badalert"), tmp_path)
     topics = settings.topics
@@ -214,12 +214,12 @@ def test_alert_engine_bad_input(kafka_bootstrap, unique, tmp_path: Path) -> None
 # ---- smart-storage-optimizer ----------------------------------------------------------------
 def test_storage_optimizer_bad_input(kafka_bootstrap, unique, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from gridstream.core.storage import load_fleet_config, preset
-    from gridstream.services.storage_optimizer import (
+    from gridstream.services.storage_optimizer.api import ScheduleBoard
+    from gridstream.services.storage_optimizer.service import (
         SERVICE,
         StorageOptimizerProcessor,
         repartition_topic,
     )
-    from gridstream.services.storage_router import ScheduleBoard
 
     settings = pipeline_settings(kafka_bootstrap, unique("badstore"), tmp_path)
     topics = settings.topics

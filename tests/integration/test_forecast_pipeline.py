@@ -27,7 +27,7 @@ from gridstream.bus.topics import TopicNames
 from gridstream.config import Settings
 from gridstream.core.features import batch_features, feature_names, to_wide
 from gridstream.schemas import features_pb2, forecast_pb2, model_pb2, readings_pb2
-from gridstream.services.feature_vector import FeatureView, vector_values
+from gridstream.services.forecaster.feature_vector import FeatureView, vector_values
 
 pytestmark = pytest.mark.integration
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -111,8 +111,8 @@ def wait_for(
 
 
 def test_replay_two_months_with_a_model_swap(kafka_bootstrap: str, unique, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from gridstream.services.forecaster import LatestForecasts, forecaster_runner
-    from gridstream.services.ml_preprocessor import ml_preprocessor_runner
+    from gridstream.services.forecaster.service import LatestForecasts, forecaster_runner
+    from gridstream.services.ml_preprocessor.service import ml_preprocessor_runner
 
     history = real_history()
     v1, v2 = tiny_models(history, tmp_path / "models")

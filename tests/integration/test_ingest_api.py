@@ -22,10 +22,10 @@ from fastapi.testclient import TestClient
 from gridstream.bus.reader import read_topic
 from gridstream.http.app import create_app
 from gridstream.schemas import alert_pb2, readings_pb2
-from gridstream.services.ingest_api import ingest_router
-from gridstream.services.ingest_jobs import LiveJob
-from gridstream.services.ingest_settings import IngestSettings
-from gridstream.services.ingestor import Ingestor
+from gridstream.services.ingestor.api import ingest_router
+from gridstream.services.ingestor.jobs import LiveJob
+from gridstream.services.ingestor.service import Ingestor
+from gridstream.services.ingestor.settings import IngestSettings
 
 from .ingest_support import RECORDED, pipeline_settings, wait_for
 

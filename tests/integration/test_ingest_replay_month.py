@@ -17,7 +17,7 @@ import pytest
 
 from gridstream.bus.reader import read_topic
 from gridstream.schemas import alert_pb2, common_pb2, readings_pb2
-from gridstream.services.ingest_jobs import ReplayJob
+from gridstream.services.ingestor.jobs import ReplayJob
 from gridstream.sources.recorded import list_files, read_frame
 
 from .ingest_support import SMARTGRID, RunningPreprocessor, make_ingestor, ms, pipeline_settings

@@ -18,7 +18,8 @@ from gridstream.config import Settings
 from gridstream.schemas import rebalance_pb2
 from gridstream.schemas.rebalance_pb2 import RebalanceAction
 from gridstream.schemas.storage_pb2 import StorageSchedule
-from gridstream.services import grid_rebalancer, storage_optimizer
+from gridstream.services.grid_rebalancer import service as grid_rebalancer
+from gridstream.services.storage_optimizer import service as storage_optimizer
 
 from .test_storage_optimizer import T0, forecast_set, send
 

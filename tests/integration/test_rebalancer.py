@@ -27,7 +27,7 @@ from gridstream.schemas.alert_pb2 import ALERT_STATE_FIRING, Alert
 from gridstream.schemas.forecast_pb2 import Forecast, ForecastStep
 from gridstream.schemas.rebalance_pb2 import RebalanceAction
 from gridstream.schemas.storage_pb2 import StorageSchedule, StorageStep
-from gridstream.services.grid_rebalancer import RebalancerSettings, build
+from gridstream.services.grid_rebalancer.service import RebalancerSettings, build
 from gridstream.services.host import ServiceParts
 
 pytestmark = pytest.mark.integration

@@ -106,9 +106,9 @@ def test_service_logs_and_answers_never_contain_secrets(
 def test_ingestor_status_and_config_errors_hide_secrets(
     monkeypatch: pytest.MonkeyPatch, kafka_bootstrap: str, tmp_path: Path, unique
 ) -> None:  # type: ignore[no-untyped-def]
-    from gridstream.services.ingest_api import ingest_router
-    from gridstream.services.ingest_settings import IngestSettings
-    from gridstream.services.ingestor import Ingestor
+    from gridstream.services.ingestor.api import ingest_router
+    from gridstream.services.ingestor.service import Ingestor
+    from gridstream.services.ingestor.settings import IngestSettings
 
     password = "sasl-password-never-shown-77"
     secret_file = tmp_path / "sasl.password"

@@ -15,7 +15,7 @@ import pytest
 
 from gridstream.core.storage.fleet import MAX_FLEET_BYTES, FleetConfigError, load_fleet_config
 from gridstream.errors import ConfigError
-from gridstream.services.alert_rules import MAX_RULES_BYTES, load_rules_file
+from gridstream.services.alert_engine.rules import MAX_RULES_BYTES, load_rules_file
 
 pytestmark = pytest.mark.integration
 SRC = Path(__file__).resolve().parents[2] / "src" / "gridstream"

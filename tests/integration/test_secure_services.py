@@ -20,7 +20,7 @@ from gridstream.bus.topics import TopicNames
 from gridstream.config import load_settings
 from gridstream.errors import KafkaAuthError
 from gridstream.schemas.readings_pb2 import CleanReading, RawReading
-from gridstream.services.preprocessor import SERVICE
+from gridstream.services.preprocessor.service import SERVICE
 from gridstream.services.registry import builder
 
 from .secure_support import client_env, secure_cluster

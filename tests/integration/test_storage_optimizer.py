@@ -22,8 +22,8 @@ from gridstream.http.app import create_app
 from gridstream.schemas.alert_pb2 import SystemEvent
 from gridstream.schemas.forecast_pb2 import Forecast, ForecastStep
 from gridstream.schemas.storage_pb2 import StorageSchedule
-from gridstream.services.storage_messages import schedule_from_proto
-from gridstream.services.storage_optimizer import StorageSettings, build
+from gridstream.services.storage_optimizer.messages import schedule_from_proto
+from gridstream.services.storage_optimizer.service import StorageSettings, build
 
 pytestmark = pytest.mark.integration
 T0 = 1_656_633_600_000  # 2022-07-01 00:00 UTC

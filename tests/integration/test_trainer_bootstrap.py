@@ -48,8 +48,8 @@ def test_bootstrap_publishes_a_model_update_and_train_needs_the_token(  # type: 
 ) -> None:
     from gridstream.core.forecasting.design import model_feature_names
     from gridstream.http.app import create_app
-    from gridstream.services.model_trainer import trainer_parts
-    from gridstream.services.trainer_jobs import TrainerSettings
+    from gridstream.services.trainer.jobs import TrainerSettings
+    from gridstream.services.trainer.service import trainer_parts
     from gridstream.store.history import HistoryStore
     from gridstream.store.registry import ModelRegistry
 

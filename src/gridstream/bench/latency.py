@@ -25,7 +25,7 @@ from gridstream.bus.settings import KafkaSettings
 from gridstream.bus.tail import TopicTail
 from gridstream.bus.topics import TopicNames
 from gridstream.schemas import anomaly_pb2, forecast_pb2, readings_pb2, rebalance_pb2
-from gridstream.services.features_stream import PEERS
+from gridstream.services.ml_preprocessor.stream import PEERS
 from gridstream.sources.records import make_raw_reading, series_id, split_record_id
 from gridstream.sources.replay import Row
 

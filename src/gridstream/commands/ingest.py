@@ -20,8 +20,8 @@ import typer
 from gridstream.commands._common import emit_json, friendly_errors, setup_cli_logging
 
 if TYPE_CHECKING:
-    from gridstream.services.ingest_jobs import Job
-    from gridstream.services.ingestor import Ingestor
+    from gridstream.services.ingestor.jobs import Job
+    from gridstream.services.ingestor.service import Ingestor
 
 ingest_app = typer.Typer(
     help="Ingest EirGrid data: live polling, backfill, replay of recorded files, simulation.",
@@ -89,8 +89,8 @@ def _ingestor() -> Ingestor:
     from gridstream.bus.admin import Admin
     from gridstream.config import load_settings
     from gridstream.errors import BrokerError
-    from gridstream.services.ingest_settings import IngestSettings
-    from gridstream.services.ingestor import Ingestor
+    from gridstream.services.ingestor.service import Ingestor
+    from gridstream.services.ingestor.settings import IngestSettings
 
     settings = load_settings()
     if not Admin(settings.kafka(), quiet=True).reachable(timeout=5.0):
@@ -163,7 +163,7 @@ def live(
 ) -> None:
     """Poll the EirGrid API every N seconds until Ctrl-C (resumes from the watermarks)."""
     setup_cli_logging()
-    from gridstream.services.ingest_jobs import LiveJob
+    from gridstream.services.ingestor.jobs import LiveJob
 
     job = LiveJob(poll_seconds, lookback_hours, _names(regions), _names(areas), cycles)
     _run(job, as_json)
@@ -180,7 +180,7 @@ def backfill(
 ) -> None:
     """Fetch a past span from the API, area by area, with a progress bar."""
     setup_cli_logging()
-    from gridstream.services.ingest_jobs import BackfillJob
+    from gridstream.services.ingestor.jobs import BackfillJob
     from gridstream.sources.catalogue import area_regions
 
     first, last = _utc(start), _utc(end)
@@ -214,7 +214,7 @@ def replay(
 ) -> None:
     """Replay recorded EirGrid CSV/CSV.gz files in timestamp order across files."""
     setup_cli_logging()
-    from gridstream.services.ingest_jobs import ReplayJob
+    from gridstream.services.ingestor.jobs import ReplayJob
 
     pace = _speed(speed, fastest)
     job = ReplayJob(path, pace, _utc(start), _utc(end), _names(regions), _names(areas))
@@ -222,7 +222,7 @@ def replay(
         _run(job, as_json)
         return
     from gridstream.config import load_settings
-    from gridstream.services.ingest_pipeline import as_dict, count_replay
+    from gridstream.services.ingestor.pipeline import as_dict, count_replay
 
     with _bar(None, "replay+clean") as update:
         result = count_replay(
@@ -255,7 +255,7 @@ def simulate(
     Without --to it catches up to now and then follows the wall clock until Ctrl-C.
     """
     setup_cli_logging()
-    from gridstream.services.ingest_jobs import SimulateJob
+    from gridstream.services.ingestor.jobs import SimulateJob
 
     first = _utc(start) or datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(
         days=1

@@ -39,7 +39,7 @@ def up(
 
     setup_cli_logging()
     from gridstream.config import load_settings
-    from gridstream.services.ingest_settings import IngestSettings
+    from gridstream.services.ingestor.settings import IngestSettings
     from gridstream.stack.control import bring_up, wait_ready
     from gridstream.stack.files import StackFiles
     from gridstream.stack.source import choose_source, default_replay_dir, parse_speed, probe_live

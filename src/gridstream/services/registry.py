@@ -13,15 +13,15 @@ if TYPE_CHECKING:
     from gridstream.services.host import ServiceParts
 
 SERVICE_MODULES: dict[str, str] = {
-    "smart-ingestor": "gridstream.services.ingestor",
-    "smart-preprocessor": "gridstream.services.preprocessor",
-    "smart-ml-preprocessor": "gridstream.services.ml_preprocessor",
-    "smart-model-trainer": "gridstream.services.model_trainer",
-    "smart-ml-forecaster": "gridstream.services.forecaster",
-    "smart-anomaly-detector": "gridstream.services.anomaly_detector",
-    "smart-alert-engine": "gridstream.services.alert_engine",
-    "smart-storage-optimizer": "gridstream.services.storage_optimizer",
-    "smart-grid-rebalancer": "gridstream.services.grid_rebalancer",
+    "smart-ingestor": "gridstream.services.ingestor.service",
+    "smart-preprocessor": "gridstream.services.preprocessor.service",
+    "smart-ml-preprocessor": "gridstream.services.ml_preprocessor.service",
+    "smart-model-trainer": "gridstream.services.trainer.service",
+    "smart-ml-forecaster": "gridstream.services.forecaster.service",
+    "smart-anomaly-detector": "gridstream.services.anomaly_detector.service",
+    "smart-alert-engine": "gridstream.services.alert_engine.service",
+    "smart-storage-optimizer": "gridstream.services.storage_optimizer.service",
+    "smart-grid-rebalancer": "gridstream.services.grid_rebalancer.service",
     "dashboard": "gridstream.dashboard.service",
 }
 

@@ -19,10 +19,10 @@ from gridstream.bus.state import StateView
 from gridstream.bus.topics import TopicNames
 from gridstream.core.alerts.engine import AlertEngine
 from gridstream.schemas import anomaly_pb2, common_pb2
-from gridstream.services.alert_api import alerts_router
-from gridstream.services.alert_engine import ENGINE_KEY, AlertEngineProcessor
-from gridstream.services.alert_receivers import ReceiverHub
-from gridstream.services.alert_rules import DEFAULT_RULES_FILE, RulesHolder
+from gridstream.services.alert_engine.api import alerts_router
+from gridstream.services.alert_engine.receivers import ReceiverHub
+from gridstream.services.alert_engine.rules import DEFAULT_RULES_FILE, RulesHolder
+from gridstream.services.alert_engine.service import ENGINE_KEY, AlertEngineProcessor
 
 TOKEN = "a-long-enough-control-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -6,23 +6,23 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from gridstream.bus.anomaly_records import from_anomaly, parse_flags, to_anomaly
 from gridstream.bus.processor import InRecord
 from gridstream.bus.state import StateView
 from gridstream.bus.topics import TopicNames
 from gridstream.core.anomaly.model import ForecastPoint
 from gridstream.errors import ValidationError
 from gridstream.schemas import anomaly_pb2, features_pb2, forecast_pb2
-from gridstream.services.anomaly_detector import (
-    AnomalyDetectorProcessor,
-    RecentAnomalies,
-    anomalies_router,
-)
-from gridstream.services.anomaly_records import from_anomaly, parse_flags, to_anomaly
-from gridstream.services.anomaly_series import (
+from gridstream.services.anomaly_detector.series import (
     MAX_PENDING,
     SeriesSlot,
     slot_from_bytes,
     slot_to_bytes,
+)
+from gridstream.services.anomaly_detector.service import (
+    AnomalyDetectorProcessor,
+    RecentAnomalies,
+    anomalies_router,
 )
 
 DEMAND = "ALL/SYSTEM_DEMAND"

@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from gridstream.services.alert_control import AlertControl
-from gridstream.services.command_queue import CommandQueue, WorkerUnavailable
-from gridstream.services.rebalance_control import CommandQueue as RebalanceQueue
+from gridstream.bus.command_queue import CommandQueue, WorkerUnavailable
+from gridstream.services.alert_engine.control import AlertControl
+from gridstream.services.grid_rebalancer.control import CommandQueue as RebalanceQueue
 
 
 def _serve(commands: CommandQueue, stop: threading.Event) -> threading.Thread:

@@ -10,7 +10,7 @@ import pytest
 from gridstream.core.features import feature_names
 from gridstream.errors import ValidationError
 from gridstream.schemas import features_pb2
-from gridstream.services.feature_vector import FeatureView, vector_values
+from gridstream.services.forecaster.feature_vector import FeatureView, vector_values
 
 
 def _values() -> np.ndarray:

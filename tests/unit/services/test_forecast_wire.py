@@ -8,8 +8,8 @@ from gridstream.core.features import feature_names
 from gridstream.core.forecasting import Trajectory
 from gridstream.core.forecasting.trajectory import MODEL_KIND_LIGHTGBM
 from gridstream.schemas import forecast_pb2
-from gridstream.services.forecast_batch import Issue, forecast_batch, to_message
-from gridstream.services.forecast_wire import encode_steps
+from gridstream.services.forecaster.batch import Issue, forecast_batch, to_message
+from gridstream.services.forecaster.wire import encode_steps
 
 MINUTES = list(range(15, 24 * 60 + 1, 15))
 JAN_2022 = 1_640_995_200_000

@@ -11,10 +11,10 @@ from gridstream.bus.processor import InRecord
 from gridstream.bus.state import StateView
 from gridstream.config import Settings
 from gridstream.schemas import features_pb2, readings_pb2
-from gridstream.services import features_stream
-from gridstream.services.feature_vector import FeatureView, vector_values
-from gridstream.services.features_stream import FeatureSeries
-from gridstream.services.ml_preprocessor import MlPreprocessor, repartition_topic
+from gridstream.services.forecaster.feature_vector import FeatureView, vector_values
+from gridstream.services.ml_preprocessor import stream as features_stream
+from gridstream.services.ml_preprocessor.service import MlPreprocessor, repartition_topic
+from gridstream.services.ml_preprocessor.stream import FeatureSeries
 
 T0 = 1_640_995_200_000  # 2022-01-01 00:00 UTC
 STEP = 900_000

@@ -7,7 +7,7 @@ import pytest
 
 from gridstream.errors import ValidationError
 from gridstream.schemas.forecast_pb2 import Forecast, ForecastStep
-from gridstream.services.storage_messages import StepTables, horizon_from_forecasts
+from gridstream.services.storage_optimizer.messages import StepTables, horizon_from_forecasts
 
 T0 = 1_656_633_600_000
 STEP = 900_000

@@ -2,7 +2,7 @@
 
 Consumes ``ml_ready_data`` (FeatureVector) and ``forecast_output`` (Forecast). Both are keyed
 by series id with the same partition count, so one series' readings and forecasts meet in
-one partition and its :class:`~gridstream.services.anomaly_series.SeriesSlot` is ordinary
+one partition and its :class:`~gridstream.services.anomaly_detector.series.SeriesSlot` is ordinary
 keyed state (changelog-backed, exactly once). Forecast steps for future target times wait
 in the slot; when the reading for a target arrives it is scored against the step issued at
 least ``GRIDSTREAM_ANOMALY_FORECAST_HORIZON_MINUTES`` earlier (causal: only data up to t).
@@ -23,6 +23,7 @@ from fastapi import APIRouter, Query
 from google.protobuf.message import Message
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gridstream.bus.anomaly_records import parse_flags, to_anomaly
 from gridstream.bus.processor import InRecord, OutRecord, Processor
 from gridstream.bus.state import StateCodec, StateView
 from gridstream.bus.topics import TopicNames
@@ -42,8 +43,7 @@ from gridstream.core.cleaning.rules import DEFAULT_RULES
 from gridstream.core.features.grid import VECTOR_BATCH
 from gridstream.errors import ValidationError
 from gridstream.schemas import features_pb2, forecast_pb2
-from gridstream.services.anomaly_records import parse_flags, to_anomaly
-from gridstream.services.anomaly_series import SeriesSlot, slot_from_bytes, slot_to_bytes
+from gridstream.services.anomaly_detector.series import SeriesSlot, slot_from_bytes, slot_to_bytes
 from gridstream.services.base import runner_service
 from gridstream.services.host import ServiceParts
 

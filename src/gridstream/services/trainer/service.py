@@ -3,9 +3,9 @@
 * The Kafka loop writes every clean reading to the DuckDB history store
   (``<state_dir>/history/history.duckdb``) at the end of each batch, before its offsets are
   committed (upserts by series and time, so a replayed batch writes the same rows again).
-* A background thread (:class:`~gridstream.services.trainer_scheduler.TrainingScheduler`)
+* A background thread (:class:`~gridstream.services.trainer.scheduler.TrainingScheduler`)
   trains: bootstrap when a series has no model, daily by data time, on drift of the live
-  error, and on ``POST /train`` (see :mod:`gridstream.services.trainer_jobs`). Models go to
+  error, and on ``POST /train`` (see :mod:`gridstream.services.trainer.jobs`). Models go to
   the registry (``<state_dir>/models``); each promotion's ``ModelUpdate`` (keyed by series
   id) is queued and produced by the loop in its next transaction.
 
@@ -35,8 +35,8 @@ from gridstream.http.auth import token_guard
 from gridstream.schemas import model_pb2, readings_pb2
 from gridstream.services.base import make_runner
 from gridstream.services.host import ServiceParts
-from gridstream.services.trainer_jobs import TrainerSettings
-from gridstream.services.trainer_scheduler import SharedHistory, TrainingScheduler
+from gridstream.services.trainer.jobs import TrainerSettings
+from gridstream.services.trainer.scheduler import SharedHistory, TrainingScheduler
 from gridstream.store.registry import ModelRegistry
 
 SERVICE = "smart-model-trainer"

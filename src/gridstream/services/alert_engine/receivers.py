@@ -22,7 +22,7 @@ import httpx
 from prometheus_client import CollectorRegistry, Counter
 
 from gridstream.core.alerts.model import Notification
-from gridstream.services.alert_records import describe, notification_json, notification_key
+from gridstream.services.alert_engine.records import describe, notification_json, notification_key
 
 log = logging.getLogger(__name__)
 

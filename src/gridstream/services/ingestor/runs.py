@@ -22,9 +22,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from gridstream.schemas import alert_pb2, common_pb2, readings_pb2
-from gridstream.services.ingest_jobs import BackfillJob, LiveJob, ReplayJob, SimulateJob
-from gridstream.services.ingest_settings import IngestSettings
-from gridstream.services.ingest_sink import IngestSink
+from gridstream.services.ingestor.jobs import BackfillJob, LiveJob, ReplayJob, SimulateJob
+from gridstream.services.ingestor.settings import IngestSettings
+from gridstream.services.ingestor.sink import IngestSink
 from gridstream.sources.catalogue import area_regions, specs_for_area
 from gridstream.sources.client import EirGridClient
 from gridstream.sources.gaps import Gap

@@ -10,10 +10,10 @@ from pydantic import BaseModel, Field, SecretStr
 
 from gridstream.core.rebalance import ActionProposal, ActionStateError, Mode, UnknownAction
 from gridstream.http.auth import token_guard
-from gridstream.services.rebalance_control import WorkerUnavailable
+from gridstream.services.grid_rebalancer.control import WorkerUnavailable
 
 if TYPE_CHECKING:
-    from gridstream.services.grid_rebalancer import GridRebalancerProcessor
+    from gridstream.services.grid_rebalancer.service import GridRebalancerProcessor
 
 
 class Decision(BaseModel):

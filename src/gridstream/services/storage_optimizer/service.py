@@ -48,7 +48,8 @@ from gridstream.errors import ValidationError
 from gridstream.schemas.forecast_pb2 import Forecast
 from gridstream.services.base import runner_service
 from gridstream.services.host import ServiceParts
-from gridstream.services.storage_messages import (
+from gridstream.services.storage_optimizer.api import PublishedPlan, ScheduleBoard, schedule_router
+from gridstream.services.storage_optimizer.messages import (
     HORIZON_STEPS,
     carried_over,
     fallback_event,
@@ -57,8 +58,7 @@ from gridstream.services.storage_messages import (
     schedule_to_proto,
     series_of,
 )
-from gridstream.services.storage_router import PublishedPlan, ScheduleBoard, schedule_router
-from gridstream.services.storage_state import REGION_STATE_CODEC, RegionState
+from gridstream.services.storage_optimizer.state import REGION_STATE_CODEC, RegionState
 
 log = logging.getLogger(__name__)
 SERVICE = "smart-storage-optimizer"
@@ -229,7 +229,7 @@ class StorageOptimizerProcessor(Processor[RegionState]):
         self, now_ms: int, states: Mapping[int, StateView[RegionState]]
     ) -> Iterable[OutRecord]:
         """After a restart, show the restored schedules on the HTTP views."""
-        from gridstream.services.storage_messages import schedule_from_proto
+        from gridstream.services.storage_optimizer.messages import schedule_from_proto
 
         for view in states.values():
             for region in list(view.keys()):

@@ -44,8 +44,8 @@ from gridstream.core.features.grid import VECTOR_BATCH
 from gridstream.errors import GridstreamError, ValidationError
 from gridstream.schemas import features_pb2, forecast_pb2, model_pb2
 from gridstream.services.base import make_runner
-from gridstream.services.feature_vector import vector_values
-from gridstream.services.forecast_batch import Issue, ModelBook, forecast_batch
+from gridstream.services.forecaster.batch import Issue, ModelBook, forecast_batch
+from gridstream.services.forecaster.feature_vector import vector_values
 from gridstream.services.host import ServiceParts
 
 SERVICE = "smart-ml-forecaster"

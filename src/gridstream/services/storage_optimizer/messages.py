@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from gridstream.bus.forecast_steps import steps_by_target
 from gridstream.core.storage import HorizonForecast, Quantiles, ScheduleResult
 from gridstream.core.storage.schedule import STEP_MS
 from gridstream.errors import ValidationError
@@ -19,7 +20,6 @@ from gridstream.schemas.alert_pb2 import SystemEvent
 from gridstream.schemas.common_pb2 import SEVERITY_WARNING
 from gridstream.schemas.forecast_pb2 import Forecast
 from gridstream.schemas.storage_pb2 import StorageSchedule
-from gridstream.services.forecast_steps import steps_by_target
 
 SERVICE = "smart-storage-optimizer"
 HORIZON_STEPS = 96

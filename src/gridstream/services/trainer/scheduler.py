@@ -2,7 +2,7 @@
 
 Training never runs on the Kafka loop: :class:`TrainingScheduler` wakes every
 ``check_interval_s`` (or at once on ``POST /train``), decides per series what to train
-(:mod:`gridstream.services.trainer_jobs`), trains, and hands each promotion's
+(:mod:`gridstream.services.trainer.jobs`), trains, and hands each promotion's
 ``ModelUpdate`` to ``publish`` (the service queues it for the loop, which produces it).
 """
 
@@ -20,7 +20,7 @@ import pandas as pd
 from gridstream.core.features import SERIES_FIELDS
 from gridstream.schemas import model_pb2
 from gridstream.services.memory import release_free_memory
-from gridstream.services.trainer_jobs import (
+from gridstream.services.trainer.jobs import (
     TrainerSettings,
     decide,
     elapsed,

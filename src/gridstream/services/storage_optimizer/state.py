@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from gridstream.bus.state import StateCodec
 from gridstream.schemas.forecast_pb2 import Forecast
 from gridstream.schemas.storage_pb2 import StorageSchedule
-from gridstream.services.storage_messages import StepTables
+from gridstream.services.storage_optimizer.messages import StepTables
 
 
 @dataclass

@@ -49,9 +49,8 @@ from gridstream.schemas import alert_pb2, anomaly_pb2, forecast_pb2, storage_pb2
 from gridstream.schemas.common_pb2 import SEVERITY_INFO
 from gridstream.schemas.rebalance_pb2 import APPROVAL_STATE_EXECUTED, RebalanceAction
 from gridstream.services.base import runner_service
-from gridstream.services.host import ServiceParts
-from gridstream.services.rebalance_api import action_json, rebalance_router
-from gridstream.services.rebalance_context import (
+from gridstream.services.grid_rebalancer.api import action_json, rebalance_router
+from gridstream.services.grid_rebalancer.context import (
     Entry,
     alert_entry,
     anomaly_entries,
@@ -59,9 +58,10 @@ from gridstream.services.rebalance_context import (
     plan_entry,
     policy_inputs,
 )
-from gridstream.services.rebalance_control import CommandQueue
-from gridstream.services.rebalance_records import ledger_from_records, new_records
-from gridstream.services.rebalance_webhook import ActionWebhook
+from gridstream.services.grid_rebalancer.control import CommandQueue
+from gridstream.services.grid_rebalancer.records import ledger_from_records, new_records
+from gridstream.services.grid_rebalancer.webhook import ActionWebhook
+from gridstream.services.host import ServiceParts
 
 log = logging.getLogger(__name__)
 SERVICE = "smart-grid-rebalancer"

@@ -12,8 +12,8 @@ import dataclasses
 import threading
 from collections.abc import Iterable
 
+from gridstream.bus.command_queue import CommandQueue, WorkerUnavailable
 from gridstream.core.alerts.model import Alert, Silence
-from gridstream.services.command_queue import CommandQueue, WorkerUnavailable
 
 __all__ = ["AlertControl", "WorkerUnavailable"]
 

@@ -36,6 +36,7 @@ from typing import Any
 from google.protobuf.message import Message
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gridstream.bus.anomaly_records import from_anomaly
 from gridstream.bus.processor import InRecord, OutRecord, Processor
 from gridstream.bus.state import StateCodec, StateView
 from gridstream.bus.topics import TopicNames
@@ -46,11 +47,10 @@ from gridstream.core.anomaly.model import Label
 from gridstream.core.cleaning.cleaner import MAX_TS_MS, MIN_TS_MS
 from gridstream.errors import ValidationError
 from gridstream.schemas import alert_pb2, anomaly_pb2, common_pb2, readings_pb2
-from gridstream.services.alert_control import AlertControl
-from gridstream.services.alert_receivers import ReceiverHub, WebhookPolicy
-from gridstream.services.alert_records import alert_key, to_alert_pb
-from gridstream.services.alert_rules import RulesHolder
-from gridstream.services.anomaly_records import from_anomaly
+from gridstream.services.alert_engine.control import AlertControl
+from gridstream.services.alert_engine.receivers import ReceiverHub, WebhookPolicy
+from gridstream.services.alert_engine.records import alert_key, to_alert_pb
+from gridstream.services.alert_engine.rules import RulesHolder
 from gridstream.services.base import runner_service
 from gridstream.services.host import ServiceParts
 
@@ -312,7 +312,7 @@ class AlertWorker:
 
 
 def build(settings: Settings) -> ServiceParts:
-    from gridstream.services.alert_api import alerts_router
+    from gridstream.services.alert_engine.api import alerts_router
 
     config = AlertSettings()
     rules = RulesHolder(config.rules_file)

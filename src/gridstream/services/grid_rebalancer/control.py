@@ -7,8 +7,8 @@ its records are published in that transaction. The HTTP thread waits for the res
 
 from __future__ import annotations
 
-from gridstream.services import command_queue
-from gridstream.services.command_queue import WorkerUnavailable
+from gridstream.bus import command_queue
+from gridstream.bus.command_queue import WorkerUnavailable
 
 __all__ = ["CommandQueue", "WorkerUnavailable"]
 

@@ -20,10 +20,10 @@ from gridstream.core.alerts.model import AlertState, matches
 from gridstream.core.alerts.rules import parse_duration
 from gridstream.errors import ConfigError
 from gridstream.http.auth import token_guard
-from gridstream.services.alert_control import WorkerUnavailable
-from gridstream.services.alert_engine import AlertEngineProcessor
-from gridstream.services.alert_records import alert_json, silence_json
-from gridstream.services.alert_rules import RulesHolder
+from gridstream.services.alert_engine.control import WorkerUnavailable
+from gridstream.services.alert_engine.records import alert_json, silence_json
+from gridstream.services.alert_engine.rules import RulesHolder
+from gridstream.services.alert_engine.service import AlertEngineProcessor
 
 MAX_SILENCE_MS = 90 * 86_400_000
 

@@ -24,12 +24,12 @@ from gridstream.bus.reader import CommittedCounter
 from gridstream.bus.state import changelog_topic
 from gridstream.config import Settings
 from gridstream.errors import BrokerError
-from gridstream.services.ingest_jobs import ReplayJob
-from gridstream.services.ingest_runs import Progress
-from gridstream.services.ingest_settings import IngestSettings
-from gridstream.services.ingest_sink import watermark_topic
-from gridstream.services.ingestor import Ingestor
-from gridstream.services.preprocessor import SERVICE, preprocessor_runner
+from gridstream.services.ingestor.jobs import ReplayJob
+from gridstream.services.ingestor.runs import Progress
+from gridstream.services.ingestor.service import Ingestor
+from gridstream.services.ingestor.settings import IngestSettings
+from gridstream.services.ingestor.sink import watermark_topic
+from gridstream.services.preprocessor.service import SERVICE, preprocessor_runner
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ import bisect
 from collections.abc import Iterable
 from typing import Any
 
+from gridstream.bus.forecast_steps import steps_by_target
 from gridstream.core.rebalance import (
     Alert,
     Interconnector,
@@ -23,7 +24,6 @@ from gridstream.core.rebalance import (
     StoragePlan,
 )
 from gridstream.schemas import alert_pb2, anomaly_pb2, forecast_pb2, storage_pb2
-from gridstream.services.forecast_steps import steps_by_target
 
 Entry = dict[str, Any]
 STEP_MS = 900_000

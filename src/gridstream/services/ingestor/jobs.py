@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gridstream.errors import ConfigError
-from gridstream.services.ingest_settings import IngestSettings
+from gridstream.services.ingestor.settings import IngestSettings
 
 
 @dataclass(frozen=True)

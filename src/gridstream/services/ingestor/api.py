@@ -18,9 +18,9 @@ from fastapi.responses import JSONResponse
 from gridstream.config import Settings
 from gridstream.errors import ConfigError
 from gridstream.http.auth import token_guard
-from gridstream.services.ingest_jobs import LiveJob, StreamRequest, describe, job_from_request
-from gridstream.services.ingest_settings import IngestSettings
-from gridstream.services.ingestor import Ingestor, JobConflict
+from gridstream.services.ingestor.jobs import LiveJob, StreamRequest, describe, job_from_request
+from gridstream.services.ingestor.service import Ingestor, JobConflict
+from gridstream.services.ingestor.settings import IngestSettings
 
 
 def ingest_router(ingestor: Ingestor, settings: Settings, ingest: IngestSettings) -> APIRouter:

@@ -7,7 +7,7 @@ Two stages in one runner, both exactly once:
    repartition topic ``<ml_ready>-by-region`` (created by the service, as many partitions as
    the pipeline topics), so every series of a region lands in one partition;
 2. the repartition topic is consumed by the same service: its keyed state holds a
-   :class:`~gridstream.services.features_stream.FeatureSeries` per series, so cross-series
+   :class:`~gridstream.services.ml_preprocessor.stream.FeatureSeries` per series, so cross-series
    features (demand, wind, net demand, wind share at the same slot) see the whole region,
    and more instances split the regions between them (it still scales out).
 
@@ -38,7 +38,8 @@ from gridstream.core.features.grid import VECTOR_BATCH
 from gridstream.errors import ValidationError
 from gridstream.schemas import features_pb2, readings_pb2
 from gridstream.services.base import make_runner
-from gridstream.services.features_stream import (
+from gridstream.services.host import ServiceParts
+from gridstream.services.ml_preprocessor.stream import (
     PEERS,
     Arrival,
     FeatureSeries,
@@ -49,7 +50,6 @@ from gridstream.services.features_stream import (
     slot_of,
     snapshot,
 )
-from gridstream.services.host import ServiceParts
 
 SERVICE = "smart-ml-preprocessor"
 SWEEP_INTERVAL_MS = 10_000

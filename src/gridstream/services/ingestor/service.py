@@ -23,7 +23,7 @@ from gridstream.bus.topics import topic_specs
 from gridstream.config import Settings
 from gridstream.errors import ConfigError, GridstreamError
 from gridstream.services.host import ServiceParts
-from gridstream.services.ingest_jobs import (
+from gridstream.services.ingestor.jobs import (
     BackfillJob,
     Job,
     LiveJob,
@@ -31,7 +31,7 @@ from gridstream.services.ingest_jobs import (
     SimulateJob,
     describe,
 )
-from gridstream.services.ingest_runs import (
+from gridstream.services.ingestor.runs import (
     SERVICE,
     Progress,
     RunContext,
@@ -40,8 +40,8 @@ from gridstream.services.ingest_runs import (
     run_replay,
     run_simulate,
 )
-from gridstream.services.ingest_settings import IngestSettings
-from gridstream.services.ingest_sink import IngestSink
+from gridstream.services.ingestor.settings import IngestSettings
+from gridstream.services.ingestor.sink import IngestSink
 from gridstream.sources.client import EirGridClient
 
 log = logging.getLogger(__name__)
@@ -340,7 +340,7 @@ class Ingestor:
 
 
 def build(settings: Settings) -> ServiceParts:
-    from gridstream.services.ingest_api import ingest_router
+    from gridstream.services.ingestor.api import ingest_router
 
     ingest = IngestSettings()
     ingestor = Ingestor(settings, ingest)

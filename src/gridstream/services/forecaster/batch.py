@@ -24,8 +24,8 @@ from gridstream.core.features.grid import HORIZON_STEPS
 from gridstream.core.forecasting import QuantileForecaster, Trajectory, seasonal_naive_forecast
 from gridstream.errors import GridstreamError
 from gridstream.schemas import forecast_pb2
-from gridstream.services.feature_vector import FeatureView
-from gridstream.services.forecast_wire import encode_steps
+from gridstream.services.forecaster.feature_vector import FeatureView
+from gridstream.services.forecaster.wire import encode_steps
 
 log = logging.getLogger(__name__)
 _LEADS = np.arange(1, HORIZON_STEPS + 1, dtype=np.int64)

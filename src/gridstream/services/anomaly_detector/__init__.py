@@ -1,0 +1,1 @@
+"""smart-anomaly-detector: streaming anomaly scores per series."""

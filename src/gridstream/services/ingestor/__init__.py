@@ -1,0 +1,2 @@
+"""smart-ingestor: EirGrid readings into Kafka (live polling, backfill, replay, simulator), its
+job API and settings."""

@@ -1,0 +1,1 @@
+"""smart-ml-preprocessor: clean readings into feature vectors, per series in event-time order."""

@@ -1,0 +1,2 @@
+"""smart-preprocessor: validation and cleaning of raw readings, invalid ones to the dead-letter
+topic."""

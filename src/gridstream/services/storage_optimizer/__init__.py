@@ -1,0 +1,1 @@
+"""smart-storage-optimizer: battery schedules by optimisation over the forecasts."""

@@ -1,0 +1,2 @@
+"""smart-model-trainer: training jobs, the retraining schedule and publishing to the model
+registry."""

@@ -10,22 +10,42 @@ Commands run on the worker thread through :class:`AlertControl` (503 if it does 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from gridstream.core.alerts.engine import UnknownAlert
-from gridstream.core.alerts.model import AlertState, matches
+from gridstream.core.alerts.model import Alert, AlertState, Silence, matches
 from gridstream.core.alerts.rules import parse_duration
 from gridstream.errors import ConfigError
 from gridstream.http.auth import token_guard
-from gridstream.services.alert_engine.control import WorkerUnavailable
+from gridstream.services.alert_engine.control import AlertControl, WorkerUnavailable
 from gridstream.services.alert_engine.records import alert_json, silence_json
 from gridstream.services.alert_engine.rules import RulesHolder
-from gridstream.services.alert_engine.service import AlertEngineProcessor
 
 MAX_SILENCE_MS = 90 * 86_400_000
+
+
+class AlertCommands(Protocol):
+    """What the router needs of the engine: its command queue and the operator commands that
+    run on the worker thread through it."""
+
+    control: AlertControl
+
+    def acknowledge(self, fingerprint: str, by: str) -> Alert: ...
+
+    def add_silence(
+        self,
+        matchers: Mapping[str, str],
+        duration_ms: int,
+        created_by: str,
+        comment: str,
+        starts_at_ms: int | None = None,
+    ) -> Silence: ...
+
+    def expire_silence(self, silence_id: str) -> Silence: ...
 
 
 class SilenceRequest(BaseModel):
@@ -84,7 +104,7 @@ def _label_matchers(items: list[str]) -> dict[str, str]:
 
 
 def alerts_router(
-    processor: AlertEngineProcessor, rules: RulesHolder, token: SecretStr | None
+    processor: AlertCommands, rules: RulesHolder, token: SecretStr | None
 ) -> APIRouter:
     router = APIRouter(tags=["alerts"])
     control = processor.control

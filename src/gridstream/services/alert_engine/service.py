@@ -47,6 +47,7 @@ from gridstream.core.anomaly.model import Label
 from gridstream.core.cleaning.cleaner import MAX_TS_MS, MIN_TS_MS
 from gridstream.errors import ValidationError
 from gridstream.schemas import alert_pb2, anomaly_pb2, common_pb2, readings_pb2
+from gridstream.services.alert_engine.api import alerts_router
 from gridstream.services.alert_engine.control import AlertControl
 from gridstream.services.alert_engine.receivers import ReceiverHub, WebhookPolicy
 from gridstream.services.alert_engine.records import alert_key, to_alert_pb
@@ -312,7 +313,6 @@ class AlertWorker:
 
 
 def build(settings: Settings) -> ServiceParts:
-    from gridstream.services.alert_engine.api import alerts_router
 
     config = AlertSettings()
     rules = RulesHolder(config.rules_file)

@@ -3,17 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field, SecretStr
 
 from gridstream.core.rebalance import ActionProposal, ActionStateError, Mode, UnknownAction
 from gridstream.http.auth import token_guard
-from gridstream.services.grid_rebalancer.control import WorkerUnavailable
+from gridstream.services.grid_rebalancer.control import CommandQueue, WorkerUnavailable
 
-if TYPE_CHECKING:
-    from gridstream.services.grid_rebalancer.service import GridRebalancerProcessor
+
+class RebalancerCommands(Protocol):
+    """What the router needs of the rebalancer: what it has decided and the operator commands,
+    run on the worker thread through its command queue."""
+
+    control: CommandQueue
+    mode: Mode
+
+    def actions(self) -> list[ActionProposal]: ...
+
+    def audit(self) -> list[dict[str, Any]]: ...
+
+    def approve(self, action_id: str, by: str) -> ActionProposal: ...
+
+    def reject(self, action_id: str, by: str) -> ActionProposal: ...
+
+    def set_mode(self, mode: Mode, by: str) -> Mode: ...
 
 
 class Decision(BaseModel):
@@ -35,7 +50,7 @@ def action_json(action: ActionProposal) -> dict[str, Any]:
     return body
 
 
-def _run(processor: GridRebalancerProcessor, command: Any) -> Any:
+def _run(processor: RebalancerCommands, command: Any) -> Any:
     try:
         return processor.control.call(command)
     except UnknownAction as exc:
@@ -46,7 +61,7 @@ def _run(processor: GridRebalancerProcessor, command: Any) -> Any:
         raise HTTPException(503, str(exc)) from None
 
 
-def rebalance_router(processor: GridRebalancerProcessor, token: SecretStr | None) -> APIRouter:
+def rebalance_router(processor: RebalancerCommands, token: SecretStr | None) -> APIRouter:
     router = APIRouter(tags=["rebalance"])
     guard = [Depends(token_guard(token))]
 

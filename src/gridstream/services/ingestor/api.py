@@ -10,7 +10,7 @@ token as well. ``GET /status`` is read-only and open.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.responses import JSONResponse
@@ -18,12 +18,28 @@ from fastapi.responses import JSONResponse
 from gridstream.config import Settings
 from gridstream.errors import ConfigError
 from gridstream.http.auth import token_guard
-from gridstream.services.ingestor.jobs import LiveJob, StreamRequest, describe, job_from_request
-from gridstream.services.ingestor.service import Ingestor, JobConflict
+from gridstream.services.ingestor.jobs import (
+    Job,
+    JobConflict,
+    LiveJob,
+    StreamRequest,
+    describe,
+    job_from_request,
+)
 from gridstream.services.ingestor.settings import IngestSettings
 
 
-def ingest_router(ingestor: Ingestor, settings: Settings, ingest: IngestSettings) -> APIRouter:
+class JobControl(Protocol):
+    """What the router needs of the ingestor: submit, stop and report jobs."""
+
+    def submit(self, job: Job, replace: bool = False) -> None: ...
+
+    def stop_job(self) -> bool: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+
+def ingest_router(ingestor: JobControl, settings: Settings, ingest: IngestSettings) -> APIRouter:
     guard = Depends(token_guard(settings.control_token))
     router = APIRouter(tags=["ingest"])
     open_get = [] if ingest.open_get_stream else [guard]

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gridstream.errors import ConfigError
+from gridstream.errors import ConfigError, GridstreamError
 from gridstream.services.ingestor.settings import IngestSettings
 
 
@@ -154,3 +154,7 @@ def describe(job: Job) -> dict[str, object]:
         if name != "mode":
             out[name] = value.isoformat() if isinstance(value, datetime) else value
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in out.items()}
+
+
+class JobConflict(GridstreamError):
+    """A job is already running; stop it first (POST /stop) or ask to replace it."""

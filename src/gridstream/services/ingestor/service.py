@@ -21,11 +21,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from gridstream.bus.health import RunnerHealth
 from gridstream.bus.topics import topic_specs
 from gridstream.config import Settings
-from gridstream.errors import ConfigError, GridstreamError
+from gridstream.errors import ConfigError
 from gridstream.services.host import ServiceParts
 from gridstream.services.ingestor.jobs import (
     BackfillJob,
     Job,
+    JobConflict,
     LiveJob,
     ReplayJob,
     SimulateJob,
@@ -45,10 +46,6 @@ from gridstream.services.ingestor.sink import IngestSink
 from gridstream.sources.client import EirGridClient
 
 log = logging.getLogger(__name__)
-
-
-class JobConflict(GridstreamError):
-    """A job is already running; stop it first (POST /stop) or ask to replace it."""
 
 
 class Ingestor:

@@ -53,7 +53,7 @@ deploy-deps:
 	@bash tools/deploy-deps.sh
 
 bench: setup
-	$(BIN)/gridstream bench $(ARGS)
+	$(BIN)/gridstream bench $(if $(BASELINE),--baseline $(BASELINE)) $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gridstream.bench.latency import OUTPUTS, LatencyResult
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from gridstream.bench.compare import Row
 
 #: targets on the reference 2-core machine (the issue's), shown beside the measurements
 TARGETS = {
@@ -40,12 +45,12 @@ def _fmt(value: Any, unit: str = "") -> str:
     return f"{value}{unit}"
 
 
-def render(result: dict[str, Any]) -> None:
-    """Print the result as tables on stderr."""
+def render(result: dict[str, Any], console: Console | None = None) -> None:
+    """Print the result as tables (on stderr unless another console is given)."""
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(stderr=True)
+    console = console or Console(stderr=True)
     head = Table(title="GridStream benchmark", show_header=True)
     head.add_column("measure")
     head.add_column("value", justify="right")
@@ -99,3 +104,21 @@ def render(result: dict[str, Any]) -> None:
     console.print(mem)
     if result.get("missing_stages"):
         console.print(f"stages not available yet: {', '.join(result['missing_stages'])}")
+
+
+def render_comparison(rows: list[Row], differs: list[str], console: Console | None = None) -> None:
+    """The before/after table of ``--baseline``."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console(stderr=True)
+    table = Table(title="against the baseline (same machine; after / before)")
+    for col in ("measure", "before", "after", "factor", ""):
+        table.add_column(col, justify="left" if col == "measure" else "right")
+    marks = {True: "better", False: "worse", None: ""}
+    for row in rows:
+        factor = f"×{row.factor:g}" if row.factor is not None else "-"
+        table.add_row(row.measure, _fmt(row.before), _fmt(row.after), factor, marks[row.better])
+    console.print(table)
+    if differs:
+        console.print(f"[yellow]the runs differ in {', '.join(differs)}: compare with care[/]")

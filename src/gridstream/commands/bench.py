@@ -40,6 +40,20 @@ def bench(
     log_dir: Annotated[
         Path | None, typer.Option(help="Keep the services' logs in this folder.")
     ] = None,
+    output: Annotated[
+        Path,
+        typer.Option(
+            help="Folder for the result: bench.json (the document) and bench.txt (the tables)."
+        ),
+    ] = Path("bench-results"),
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="An earlier run's bench.json: print before/after figures against it.",
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON line (the result) on stdout.")
     ] = False,
@@ -47,7 +61,9 @@ def bench(
     """Measure the raw Kafka ceiling, the pipeline's readings/s in exactly-once mode, latency
     at a live-like rate and each service's peak memory, on a temporary broker.
 
-    Prints tables on stderr; with --json the result as one JSON line on stdout.
+    Prints tables on stderr and writes them with the JSON document to --output; with
+    --baseline also the figures before and after; with --json the result as one JSON line on
+    stdout (holding the comparison too, under "baseline").
     """
     setup_cli_logging()
     import logging
@@ -55,8 +71,8 @@ def bench(
     from rich.console import Console
 
     from gridstream.bench.data import DEFAULT_DATA
-    from gridstream.bench.report import render
     from gridstream.bench.run import BenchOptions, run_bench
+    from gridstream.bench.saved import load_result, save_result
 
     options = BenchOptions(
         data=data or DEFAULT_DATA,
@@ -70,10 +86,11 @@ def bench(
         log_dir=log_dir,
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    before = load_result(baseline) if baseline else None  # a bad file fails before the run
     console = Console(stderr=True)
     with console.status("benchmark") as status:
         result = run_bench(options, progress=lambda text: status.update(text))
-    render(result)
+    save_result(result, output, before)
     if as_json:
         emit_json(result)
 

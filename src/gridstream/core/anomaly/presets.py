@@ -16,6 +16,7 @@ outside anything seen is a new level, which context novelty already scores.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from gridstream.core.anomaly.ensemble import EnsembleDetector
@@ -35,3 +36,23 @@ DEFAULT_PARAMS: dict[str, Any] = {
 def default_detector() -> EnsembleDetector:
     """A fresh detector with the default parameters."""
     return EnsembleDetector(**DEFAULT_PARAMS)
+
+
+# The candidates ``gridstream nab run --cv`` chooses among on the training folds: the two
+# choices with a meaning that the alarm score is most sensitive to, the span over which one
+# incident raises one alarm (``peak_window`` readings) and how many decades of rarity make a
+# novelty certain (``surprise_full``). Everything else stays as in DEFAULT_PARAMS.
+CV_PEAK_WINDOWS = (500, 1000, 2000)
+CV_SURPRISE_FULL = (6.0, 8.0, 10.0)
+
+
+def candidate_grid() -> dict[str, dict[str, Any]]:
+    """Named parameter sets for cross-validation (DEFAULT_PARAMS is one of them)."""
+    out: dict[str, dict[str, Any]] = {}
+    for peak in CV_PEAK_WINDOWS:
+        for full in CV_SURPRISE_FULL:
+            params = copy.deepcopy(DEFAULT_PARAMS)
+            params["peak_window"] = peak
+            params["context"]["surprise_full"] = full
+            out[f"peak_window={peak},surprise_full={full:g}"] = params
+    return out

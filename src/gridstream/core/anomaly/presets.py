@@ -1,11 +1,15 @@
 """The one parameter set used for every series (nothing is tuned per file or per series).
 
-The alarm score comes from the two detectors that judge situations rather than single
-values: context novelty (a level, a run length, a transition or a rhythm never seen before,
-scored by how rarely this series meets anything new; ``surprise_full`` 8 decades score 1)
-and the relative-entropy regime-shift component with NAB's published window (52) and bin
-count (5). Peak-only alarm suppression follows: a score is kept only when it tops every score
-of the last 1000 readings, else it is halved, so one incident raises one alarm.
+The alarm score comes from context novelty, the detector that judges situations rather than
+single values (a level, a run length, a transition or a rhythm never seen before, scored by how
+rarely this series meets anything new; ``surprise_full`` 8 decades score 1). Peak-only alarm
+suppression follows: a score is kept only when it tops every score of the last 1000 readings,
+else it is halved, so one incident raises one alarm.
+
+The relative-entropy regime-shift component (NAB's window 52, 5 bins) is no longer part of
+the alarm score: under ``gridstream nab run --cv 6`` removing it raised the out-of-fold
+standard score from 86.52 to 89.55 (in-sample 90.77 -> 90.85) and drops two fitted numbers.
+It can still be switched on (``entropy={"window": 52, "bins": 5}``).
 
 The point detectors (robust z of the value over a day and a week of 15-min readings, and of
 the seasonal-naive error) still run for per-reading evidence (``last_point_z``, used by
@@ -24,7 +28,7 @@ from gridstream.core.anomaly.ensemble import EnsembleDetector
 DEFAULT_PARAMS: dict[str, Any] = {
     "zscore": {"windows": [96, 672], "min_history": 24, "z_half": 12.0},
     "surprise": {"error_window": 672, "min_history": 24, "z_half": 12.0},
-    "entropy": {"window": 52, "bins": 5},
+    "entropy": None,
     "context": {"warmup": 150, "bins": 10, "surprise_full": 8.0},
     "alarm_weights": {"robust_zscore": 0.0, "predictive_surprise": 0.0},
     "refractory": 0,

@@ -10,7 +10,7 @@ from typing import Any
 
 from gridstream.errors import ConfigError
 
-Progress = Callable[[str], None]
+Progress = Callable[[int, int, str], None]  # (done, total, what)
 
 
 def _entry(result: Any) -> dict[str, Any]:
@@ -50,13 +50,16 @@ def run_cv(
         wins = windows_to_indices(ts, labels[rel], rel)
         series.append((rel, ts, frame["value"].to_numpy(dtype=float), wins))
     runs: dict[str, dict[str, ScoredFile]] = {}
+    total = len(candidates) * len(series)
     for c, (name, params) in enumerate(candidates.items()):
-        if progress is not None:
-            progress(f"candidate {c + 1}/{len(candidates)}: {name}")
-        runs[name] = {
-            rel: ScoredFile(rel, detect_scores(ts, values, params), row_weights(len(ts), w), len(w))
-            for rel, ts, values, w in series
-        }
+        runs[name] = {}
+        for f, (rel, ts, values, wins) in enumerate(series):
+            if progress is not None:
+                progress(c * len(series) + f, total, f"{name} {rel}")
+            scores = detect_scores(ts, values, params)
+            runs[name][rel] = ScoredFile(rel, scores, row_weights(len(ts), wins), len(wins))
+    if progress is not None:
+        progress(total, total, "scoring folds")
     nulls = null_totals_for(windows, baseline)
     res = cross_validate(runs, k, DEFAULT_PROFILES, nulls)
     return {

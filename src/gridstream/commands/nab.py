@@ -221,13 +221,29 @@ def _run_cv(
     data: Path, out: Path, windows: Path, baseline: Path | None, k: int, json_out: bool
 ) -> None:
     from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from gridstream.commands._nab_cv import run_cv
     from gridstream.core.anomaly.presets import candidate_grid
 
-    console = Console(stderr=True)
-    with console.status("cross-validating") as status:
-        result = run_cv(data, windows, baseline, k, candidate_grid(), lambda t: status.update(t))
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[what]}"),
+        console=Console(stderr=True),
+    )
+    task = progress.add_task(f"--cv {k}", total=None, what="")
+    with progress:
+        result = run_cv(
+            data,
+            windows,
+            baseline,
+            k,
+            candidate_grid(),
+            lambda done, total, what: progress.update(task, completed=done, total=total, what=what),
+        )
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{DETECTOR_NAME}_cv{k}.json").write_text(json.dumps(result, indent=2))
     if json_out:

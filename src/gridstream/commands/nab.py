@@ -29,6 +29,44 @@ def _read_null_totals(null_dir: Path) -> dict[str, float]:
     return out
 
 
+def _baseline_dir(windows: Path | None, baseline: Path | None) -> Path | None:
+    if baseline is None:
+        guess = windows.parent.parent / "results" / "null" if windows else None
+        baseline = guess if guess is not None and guess.is_dir() else None
+    return baseline
+
+
+def null_totals_for(windows: Path | None, baseline: Path | None) -> dict[str, float] | None:
+    """NAB's null totals from ``baseline`` (default: results/null beside the labels)."""
+    found = _baseline_dir(windows, baseline)
+    return _read_null_totals(found) if found is not None else None
+
+
+def read_series(path: Path) -> tuple[Any, Any]:
+    """A NAB CSV as ``(frame, timestamps)``; a clear error when the columns are missing."""
+    import pandas as pd
+
+    frame = pd.read_csv(path)
+    if not {"timestamp", "value"} <= set(frame.columns):
+        raise ConfigError(f"{path} lacks the NAB columns timestamp,value")
+    ts = pd.to_datetime(frame["timestamp"]).to_numpy(dtype="datetime64[ns]")
+    return frame, ts
+
+
+def detect_scores(ts: Any, values: Any, params: dict[str, Any]) -> Any:
+    """Stream one series through a fresh detector with ``params``; its score per row."""
+    import numpy as np
+
+    from gridstream.core.anomaly.ensemble import EnsembleDetector
+
+    detector = EnsembleDetector(**params)
+    ts_ms = (ts.astype("int64") // 1_000_000).tolist()
+    return np.array(
+        [detector.score_one(t, v) for t, v in zip(ts_ms, values.tolist(), strict=True)],
+        dtype=float,
+    )
+
+
 def run_corpus(
     data: Path, out: Path, windows: Path | None, baseline: Path | None
 ) -> dict[str, Any]:
@@ -36,7 +74,7 @@ def run_corpus(
     import numpy as np
     import pandas as pd
 
-    from gridstream.core.anomaly.presets import DEFAULT_PARAMS, default_detector
+    from gridstream.core.anomaly.presets import DEFAULT_PARAMS
     from gridstream.core.nab.profiles import DEFAULT_PROFILES
     from gridstream.core.nab.scorer import ScoredFile, score_corpus
     from gridstream.core.nab.sweep import row_weights
@@ -52,18 +90,8 @@ def run_corpus(
     items: list[ScoredFile] = []
     for path in files:
         rel = path.relative_to(data).as_posix()
-        frame = pd.read_csv(path)
-        if not {"timestamp", "value"} <= set(frame.columns):
-            raise ConfigError(f"{path} lacks the NAB columns timestamp,value")
-        ts = pd.to_datetime(frame["timestamp"]).to_numpy(dtype="datetime64[ns]")
-        ts_ms = (ts.astype("int64") // 1_000_000).tolist()
-        detector = default_detector()
-        scores = np.array(
-            [
-                detector.score_one(t, v)
-                for t, v in zip(ts_ms, frame["value"].astype(float), strict=True)
-            ]
-        )
+        frame, ts = read_series(path)
+        scores = detect_scores(ts, frame["value"].to_numpy(dtype=float), DEFAULT_PARAMS)
         label = np.zeros(len(frame), dtype=int)
         if labels is not None and rel in labels:
             wins = windows_to_indices(ts, labels[rel], rel)
@@ -92,10 +120,8 @@ def run_corpus(
     }
     if labels is None:
         return result
-    if baseline is None:
-        guess = windows.parent.parent / "results" / "null" if windows else None
-        baseline = guess if guess is not None and guess.is_dir() else None
-    null_totals = _read_null_totals(baseline) if baseline is not None else None
+    null_totals = null_totals_for(windows, baseline)
+    baseline = _baseline_dir(windows, baseline)
     own = score_corpus(items, DEFAULT_PROFILES)
     official = (
         score_corpus(items, DEFAULT_PROFILES, null_scores=null_totals) if null_totals else None
@@ -152,17 +178,34 @@ def register(app: typer.Typer) -> None:
                 "own scorer (default: results/null beside the labels folder, if present)."
             ),
         ] = None,
+        cv: Annotated[
+            int | None,
+            typer.Option(
+                "--cv",
+                help="K-fold cross-validation (6 is the project's protocol): choose the "
+                "parameters on K-1 folds, score the pooled held-out detections; needs --windows.",
+            ),
+        ] = None,
         json_out: Annotated[
             bool, typer.Option("--json", help="Print the summary as JSON.")
         ] = False,
         verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
     ) -> None:
-        """Run the detector over every CSV under DATA, write OUT/gridstream/..., score it."""
+        """Run the detector over every CSV under DATA, write OUT/gridstream/..., score it.
+
+        With --cv K the headline is the out-of-fold score (parameters chosen without the
+        scored files), with the in-sample score beside it.
+        """
         setup_cli_logging(verbose)
         if not data.is_dir():
             raise ConfigError(f"--data {data} is not a folder")
         if windows is not None and not windows.is_file():
             raise ConfigError(f"--windows {windows} does not exist")
+        if cv is not None:
+            if windows is None:
+                raise ConfigError("--cv needs --windows (the labels to score folds with)")
+            _run_cv(data, out, windows, baseline, cv, json_out)
+            return
         result = run_corpus(data, out, windows, baseline)
         if json_out:
             emit_json(result)
@@ -172,3 +215,45 @@ def register(app: typer.Typer) -> None:
         )
         for profile, entry in result.get("scores", {}).items():
             typer.echo(f"{profile:20s} {json.dumps(entry)}")
+
+
+def _run_cv(
+    data: Path, out: Path, windows: Path, baseline: Path | None, k: int, json_out: bool
+) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gridstream.commands._nab_cv import run_cv
+    from gridstream.core.anomaly.presets import candidate_grid
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[what]}"),
+        console=Console(stderr=True),
+    )
+    task = progress.add_task(f"--cv {k}", total=None, what="")
+    with progress:
+        result = run_cv(
+            data,
+            windows,
+            baseline,
+            k,
+            candidate_grid(),
+            lambda done, total, what: progress.update(task, completed=done, total=total, what=what),
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{DETECTOR_NAME}_cv{k}.json").write_text(json.dumps(result, indent=2))
+    if json_out:
+        emit_json(result)
+        return
+    typer.echo(f"{result['protocol']} ({result['normalisation']})")
+    typer.echo(f"{'profile':20s} {'out-of-fold':>12s} {'in-sample':>10s}")
+    for profile, entry in result["out_of_fold"].items():
+        inside = result["in_sample"][profile]
+        typer.echo(
+            f"{profile:20s} {entry['normalized']:12.2f} {inside['normalized']:10.2f}"
+            f"  (in-sample choice: {inside['candidate']})"
+        )

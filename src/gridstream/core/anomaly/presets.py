@@ -1,11 +1,15 @@
 """The one parameter set used for every series (nothing is tuned per file or per series).
 
-The alarm score comes from the two detectors that judge situations rather than single
-values: context novelty (a level, a run length, a transition or a rhythm never seen before,
-scored by how rarely this series meets anything new; ``surprise_full`` 8 decades score 1)
-and the relative-entropy regime-shift component with NAB's published window (52) and bin
-count (5). Peak-only alarm suppression follows: a score is kept only when it tops every score
-of the last 1000 readings, else it is halved, so one incident raises one alarm.
+The alarm score comes from context novelty, the detector that judges situations rather than
+single values (a level, a run length, a transition or a rhythm never seen before, scored by how
+rarely this series meets anything new; ``surprise_full`` 8 decades score 1). Peak-only alarm
+suppression follows: a score is kept only when it tops every score of the last 1000 readings,
+else it is halved, so one incident raises one alarm.
+
+The relative-entropy regime-shift component (NAB's window 52, 5 bins) is no longer part of
+the alarm score: under ``gridstream nab run --cv 6`` removing it raised the out-of-fold
+standard score from 86.52 to 89.55 (in-sample 90.77 -> 90.85) and drops two fitted numbers.
+It can still be switched on (``entropy={"window": 52, "bins": 5}``).
 
 The point detectors (robust z of the value over a day and a week of 15-min readings, and of
 the seasonal-naive error) still run for per-reading evidence (``last_point_z``, used by
@@ -16,6 +20,7 @@ outside anything seen is a new level, which context novelty already scores.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from gridstream.core.anomaly.ensemble import EnsembleDetector
@@ -23,7 +28,7 @@ from gridstream.core.anomaly.ensemble import EnsembleDetector
 DEFAULT_PARAMS: dict[str, Any] = {
     "zscore": {"windows": [96, 672], "min_history": 24, "z_half": 12.0},
     "surprise": {"error_window": 672, "min_history": 24, "z_half": 12.0},
-    "entropy": {"window": 52, "bins": 5},
+    "entropy": None,
     "context": {"warmup": 150, "bins": 10, "surprise_full": 8.0},
     "alarm_weights": {"robust_zscore": 0.0, "predictive_surprise": 0.0},
     "refractory": 0,
@@ -35,3 +40,23 @@ DEFAULT_PARAMS: dict[str, Any] = {
 def default_detector() -> EnsembleDetector:
     """A fresh detector with the default parameters."""
     return EnsembleDetector(**DEFAULT_PARAMS)
+
+
+# The candidates ``gridstream nab run --cv`` chooses among on the training folds: the two
+# choices with a meaning that the alarm score is most sensitive to, the span over which one
+# incident raises one alarm (``peak_window`` readings) and how many decades of rarity make a
+# novelty certain (``surprise_full``). Everything else stays as in DEFAULT_PARAMS.
+CV_PEAK_WINDOWS = (500, 1000, 2000)
+CV_SURPRISE_FULL = (6.0, 8.0, 10.0)
+
+
+def candidate_grid() -> dict[str, dict[str, Any]]:
+    """Named parameter sets for cross-validation (DEFAULT_PARAMS is one of them)."""
+    out: dict[str, dict[str, Any]] = {}
+    for peak in CV_PEAK_WINDOWS:
+        for full in CV_SURPRISE_FULL:
+            params = copy.deepcopy(DEFAULT_PARAMS)
+            params["peak_window"] = peak
+            params["context"]["surprise_full"] = full
+            out[f"peak_window={peak},surprise_full={full:g}"] = params
+    return out

@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from gridstream.commands.nab import run_corpus
+from gridstream.commands._nab_corpus import run_corpus
 
 HTM = {"standard": 86.28, "reward_low_FP_rate": 83.80, "reward_low_FN_rate": 90.14}
 

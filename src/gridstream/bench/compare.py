@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gridstream.bench.run import BROKER
+from gridstream.bench.processes import BROKER
 
 
 def service_cpu_ms_per_reading(result: dict[str, Any]) -> float | None:

@@ -21,6 +21,8 @@ import httpx
 from gridstream.errors import BrokerError
 
 log = logging.getLogger(__name__)
+#: the name the broker's CPU and memory go under in the benchmark's tables
+BROKER = "kafka-broker"
 
 
 def peak_rss_mb(pid: int) -> float | None:

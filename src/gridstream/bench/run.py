@@ -22,7 +22,7 @@ from typing import Any
 from gridstream.bench.data import DEFAULT_DATA, expected_counts, live_rows, select_span
 from gridstream.bench.latency import live_reading, run_latency
 from gridstream.bench.pipeline import run_pipeline
-from gridstream.bench.processes import ChildSet, cpu_seconds
+from gridstream.bench.processes import BROKER, ChildSet, cpu_seconds
 from gridstream.bench.report import latency_fields
 from gridstream.bench.stages import available, hops
 from gridstream.broker.ports import free_ports
@@ -51,9 +51,6 @@ class BenchOptions:
     batch_size: int = 5000
     bootstrap: str | None = None
     log_dir: Path | None = None
-
-
-BROKER = "kafka-broker"
 
 
 @contextlib.contextmanager

@@ -30,7 +30,7 @@ def run_cv(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Detect every labelled file with every candidate, then cross-validate the choice."""
-    from gridstream.commands.nab import detect_scores, null_totals_for, read_series
+    from gridstream.commands._nab_corpus import detect_scores, null_totals_for, read_series
     from gridstream.core.nab.crossval import cross_validate
     from gridstream.core.nab.profiles import DEFAULT_PROFILES
     from gridstream.core.nab.scorer import ScoredFile

@@ -10,7 +10,7 @@ import pytest
 
 from gridstream.bench.compare import compare, service_cpu_ms_per_reading
 from gridstream.bench.latency import OUTPUTS
-from gridstream.bench.run import BROKER
+from gridstream.bench.processes import BROKER
 from gridstream.bench.saved import load_result, save_result
 from gridstream.errors import ConfigError
 

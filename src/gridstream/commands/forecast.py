@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from rich.console import Console
 
-    from gridstream.core.forecasting.quantile_model import TrainConfig
+    from gridstream.core.forecasting.train_config import TrainConfig
 
 DATA_AREAS = ["demandactual", "windactual", "co2intensity"]
 
@@ -33,7 +33,7 @@ def _load(data: Path, regions: list[str], first_year: int, last_year: int) -> pd
 
 
 def _config(samples: int, rounds: int, threads: int) -> TrainConfig:
-    from gridstream.core.forecasting.quantile_model import TrainConfig
+    from gridstream.core.forecasting.train_config import TrainConfig
 
     return TrainConfig(samples=samples, rounds=rounds, num_threads=threads)
 

@@ -17,7 +17,7 @@ from gridstream.core.forecasting.design import (
     pair_inputs,
     reference_of,
 )
-from gridstream.core.forecasting.quantile_model import sample_pairs
+from gridstream.core.forecasting.quantile_training import sample_pairs
 
 FIELDS = ["SYSTEM_DEMAND", "WIND_ACTUAL", "CO2_INTENSITY"]
 

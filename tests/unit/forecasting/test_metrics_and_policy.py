@@ -43,7 +43,7 @@ def test_retrain_triggers() -> None:
 
 
 def test_band_factors_calibrate_a_too_narrow_band_to_80_percent() -> None:
-    from gridstream.core.forecasting.quantile_model import band_factors
+    from gridstream.core.forecasting.lead_calibration import band_factors
 
     rng = np.random.default_rng(7)
     n = 96 * 400
@@ -60,7 +60,8 @@ def test_band_factors_calibrate_a_too_narrow_band_to_80_percent() -> None:
 
 
 def test_band_factors_follow_a_per_lead_coverage_target() -> None:
-    from gridstream.core.forecasting.quantile_model import TrainConfig, band_factors
+    from gridstream.core.forecasting.lead_calibration import band_factors
+    from gridstream.core.forecasting.train_config import TrainConfig
 
     rng = np.random.default_rng(11)
     n = 96 * 600

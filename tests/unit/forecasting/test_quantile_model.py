@@ -17,7 +17,7 @@ from gridstream.core.forecasting import (
     seasonal_naive_forecast,
 )
 from gridstream.core.forecasting.backtest import fit, prepare
-from gridstream.core.forecasting.quantile_model import sample_pairs
+from gridstream.core.forecasting.quantile_training import sample_pairs
 from gridstream.core.forecasting.trajectory import MODEL_KIND_SEASONAL_NAIVE
 
 from .conftest import synthetic_history
@@ -159,7 +159,7 @@ def test_predict_levels_in_chunks_equals_one_pass(
 def test_band_calibration_is_held_out_and_stored_with_the_model(history: pd.DataFrame) -> None:
     import json
 
-    from gridstream.core.forecasting.quantile_model import TARGET
+    from gridstream.core.forecasting.train_config import TARGET
 
     prepared = prepare(history, "ALL", "demand")
     start, until = prepared.index[0], prepared.index[-1]
@@ -225,7 +225,7 @@ def test_recalibration_sees_only_the_past_and_segments_pick_their_own_bands(
     # a segment forecaster with twice the band: the same P50 error, wider bands after it
     import json
 
-    from gridstream.core.forecasting.quantile_model import TARGET
+    from gridstream.core.forecasting.train_config import TARGET
 
     target = json.loads(texts[TARGET])
     target["band_factors"] = [2 * f for f in target["band_factors"]]
@@ -260,7 +260,7 @@ def test_relative_target_scales_the_residual_by_the_reference(history: pd.DataFr
     import json
     from dataclasses import replace
 
-    from gridstream.core.forecasting.quantile_model import TARGET
+    from gridstream.core.forecasting.train_config import TARGET
 
     prepared = prepare(history, "ALL", "demand")
     start, until = prepared.index[0], prepared.index[-1]
@@ -288,7 +288,7 @@ def test_median_is_refitted_on_the_held_out_window_after_calibration(
     import json
     from dataclasses import replace
 
-    from gridstream.core.forecasting.quantile_model import TARGET
+    from gridstream.core.forecasting.train_config import TARGET
 
     prepared = prepare(history, "ALL", "demand")
     start, until = prepared.index[0], prepared.index[-1]

@@ -24,16 +24,11 @@ from gridstream.core.features.grid import HORIZON_STEPS, SERIES_FIELDS, to_wide
 from gridstream.core.features.pipeline import FeatureGrid
 from gridstream.core.forecasting.baselines import BASELINES, baseline_point
 from gridstream.core.forecasting.design import origin_slots_of
+from gridstream.core.forecasting.lead_calibration import band_factors
 from gridstream.core.forecasting.metrics import coverage, mae, mape, pinball
-from gridstream.core.forecasting.quantile_model import (
-    REFIT,
-    TARGET,
-    QuantileForecaster,
-    TrainConfig,
-    band_factors,
-    sample_pairs,
-    train_quantile_texts,
-)
+from gridstream.core.forecasting.quantile_model import QuantileForecaster
+from gridstream.core.forecasting.quantile_training import REFIT, sample_pairs, train_quantile_texts
+from gridstream.core.forecasting.train_config import TARGET, TrainConfig
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from gridstream.core.features.grid import HORIZON_STEPS, SERIES_FIELDS, SLOT_MINUTES
 from gridstream.core.forecasting.backtest import fit, prepare
-from gridstream.core.forecasting.quantile_model import TrainConfig
+from gridstream.core.forecasting.train_config import TrainConfig
 
 ISSUE_EVERY_SLOTS = 4  # one forecast per hour
 

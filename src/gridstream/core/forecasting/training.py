@@ -23,7 +23,8 @@ from gridstream.core.features.pipeline import FEATURE_SET
 from gridstream.core.forecasting.backtest import PreparedSeries, evaluate, fit
 from gridstream.core.forecasting.design import model_feature_names
 from gridstream.core.forecasting.promotion import Decision, promotion_decision
-from gridstream.core.forecasting.quantile_model import QuantileForecaster, TrainConfig
+from gridstream.core.forecasting.quantile_model import QuantileForecaster
+from gridstream.core.forecasting.train_config import TrainConfig
 from gridstream.errors import GridstreamError
 from gridstream.store.registry import ModelMetadata, ModelRegistry
 

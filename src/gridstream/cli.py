@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "history",
     "forecast",
     "nab",
+    "anomaly",
     "storage",
     "rebalance",
     "stack",

@@ -214,13 +214,13 @@ def test_stuck_feed_night_from_features_to_alerts(settings: Settings, replay, un
     verdicts = [r.value for r in read_topic(kafka, topics.anomalies, anomaly_pb2.Anomaly)]
     assert len({v.record_id for v in verdicts}) == len(vectors)
     by_key = {(v.series_id, v.ts_ms): v for v in verdicts}
-    first_flag = STUCK_FROM + pd.Timedelta(minutes=105)  # the cleaner's 8th identical reading
+    first_flag = STUCK_FROM + pd.Timedelta(minutes=60)  # the 5th identical reading: an hour held
     for sid in ("ALL/SYSTEM_DEMAND", "ALL/GEN_EXP", "ALL/WIND_ACTUAL"):
         night = [by_key[(sid, _ms(t))] for t in pd.date_range(first_flag, STUCK_TO, freq="15min")]
         assert all(v.is_anomaly and v.label == "stuck" for v in night), sid
         assert all(v.severity == common_pb2.SEVERITY_CRITICAL for v in night), sid
     first = by_key[("ALL/SYSTEM_DEMAND", _ms(first_flag))]
-    assert first.explanation == "demand stuck at 4,708 MW for 2 h"
+    assert first.explanation == "demand stuck at 4,708 MW for 1.25 h"
     assert {e.kind for e in first.evidence} == {
         "streaming_detector",
         "forecast_residual",

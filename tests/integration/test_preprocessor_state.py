@@ -29,8 +29,8 @@ def _send(settings, values: list[tuple[int, float]]) -> None:  # type: ignore[no
 def test_state_survives_restart_and_episodes_once(kafka_bootstrap, unique, tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings = pipeline_settings(kafka_bootstrap, unique("pre"), tmp_path)
     group = unique("group")
-    # 6 moving values, then a flatline of 6 (limit 8 for demand: not stuck yet)
-    first = [(i, 4000.0 + 10 * i) for i in range(6)] + [(i, 5000.0) for i in range(6, 12)]
+    # 6 moving values, then a flatline of 3 (demand's limit is 5 readings, an hour: not stuck yet)
+    first = [(i, 4000.0 + 10 * i) for i in range(6)] + [(i, 5000.0) for i in range(6, 9)]
     pre = RunningPreprocessor(settings, group)
     wait_for(lambda: pre.runner.health.snapshot().ready, 90, "preprocessor ready")
     _send(settings, first)
@@ -38,7 +38,7 @@ def test_state_survives_restart_and_episodes_once(kafka_bootstrap, unique, tmp_p
     pre.stop()
 
     # after the restart: a duplicate of a seen reading, the flatline goes on, then moves again
-    second = [(11, 5000.0)] + [(i, 5000.0) for i in range(12, 20)] + [(20, 5100.0)]
+    second = [(8, 5000.0)] + [(i, 5000.0) for i in range(9, 20)] + [(20, 5100.0)]
     pre = RunningPreprocessor(settings, group)
     wait_for(lambda: pre.runner.health.snapshot().ready, 90, "preprocessor ready again")
     _send(settings, second)
@@ -53,12 +53,12 @@ def test_state_survives_restart_and_episodes_once(kafka_bootstrap, unique, tmp_p
     runs = [c.stuck_intervals for c in clean]
     assert runs[6:20] == list(range(1, 15))  # the run count continued across the restart
     stuck = [i for i, c in enumerate(clean) if common_pb2.QUALITY_FLAG_STUCK in c.flags]
-    assert stuck == list(range(13, 20))
+    assert stuck == list(range(10, 20))
     assert not any(c.gap_before_ms for c in clean)
     events = [
         r.value for r in read_topic(kafka, settings.topics.system_events, alert_pb2.SystemEvent)
     ]
     assert [(e.kind, e.ts_ms) for e in events] == [
-        ("feed_stuck", T0 + 13 * Q),
+        ("feed_stuck", T0 + 10 * Q),
         ("feed_recovered", T0 + 20 * Q),
     ]

@@ -23,9 +23,9 @@ from gridstream.config import Settings
 from gridstream.core.alerts.engine import AlertEngine
 from gridstream.core.alerts.model import AlertState, EngineOutput
 from gridstream.core.anomaly.incidents import Firing
-from gridstream.core.anomaly.model import Label
 from gridstream.errors import GridstreamError, ValidationError
-from gridstream.schemas import alert_pb2, anomaly_pb2, common_pb2, features_pb2, readings_pb2
+from gridstream.schemas import alert_pb2, anomaly_pb2, features_pb2, readings_pb2
+from gridstream.services.alert_engine.inputs import on_anomaly, on_clean, on_event
 from gridstream.services.alert_engine.rules import DEFAULT_RULES_FILE, load_rules_file
 from gridstream.services.anomaly_detector.service import AnomalyDetectorProcessor
 from gridstream.services.ml_preprocessor.stream import flag_strings
@@ -34,7 +34,6 @@ from gridstream.sources.catalogue import spec_for_field
 from gridstream.sources.recorded import list_files, read_frame
 from gridstream.sources.records import make_raw_reading
 
-DATA_QUALITY = "data-quality"
 DEFAULT_DATA = Path("../shared/data/eirgrid/smartgriddashboard")
 
 
@@ -89,18 +88,15 @@ class Replay:
             msg = clean_out.value
             if isinstance(msg, alert_pb2.SystemEvent):
                 self._collect(
-                    self._engine.on_system_event(
-                        msg.kind, msg.service, msg.ts_ms, msg.message, msg.labels
+                    on_event(
+                        self._engine, msg.kind, msg.service, msg.ts_ms, msg.message, msg.labels
                     )
                 )
             elif isinstance(msg, readings_pb2.CleanReading):
                 self._on_clean(msg)
 
     def _on_clean(self, clean: readings_pb2.CleanReading) -> None:
-        if common_pb2.QUALITY_FLAG_STUCK in clean.flags:
-            note = f"{clean.series_id} unchanged for {clean.stuck_intervals} readings"
-            self._stuck(clean.series_id, clean.ts_ms, note)
-        self._collect(self._engine.on_reading(clean.series_id, clean.ts_ms, clean.value))
+        self._collect(on_clean(self._engine, clean))
         vector = features_pb2.FeatureVector(
             series_id=clean.series_id,
             region=clean.region,
@@ -116,14 +112,7 @@ class Replay:
                 self.anomalies.append(
                     (result.series_id, result.ts_ms, result.score, result.label.value)
                 )
-            if result.label is Label.STUCK and result.is_anomaly:
-                self._stuck(result.series_id, result.ts_ms, result.explanation)
-            self._collect(self._engine.on_anomaly(result))
-
-    def _stuck(self, series_id: str, ts_ms: int, note: str) -> None:
-        region, _, fld = series_id.partition("/")
-        labels = {"series": series_id, "region": region, "field": fld}
-        self._collect(self._engine.on_system_event("feed_stuck", DATA_QUALITY, ts_ms, note, labels))
+            self._collect(on_anomaly(self._engine, result, with_reading=False))
 
     def _process(
         self, processor: Processor[Any], state: StateView[Any], value: Message

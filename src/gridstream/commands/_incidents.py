@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -17,6 +18,7 @@ from gridstream.core.anomaly.incidents import (
     Incident,
     Verdict,
     false_alarm_rate,
+    firings_outside,
     incident_start,
     judge,
     utc_ms,
@@ -51,13 +53,24 @@ def run_incident(data: Path, incident: Incident, plot_dir: Path | None) -> Verdi
 
 def false_alarms(
     data: Path, series: list[str], from_ms: int, to_ms: int, excluded: list[tuple[int, int]]
-) -> tuple[float, int]:
-    """Firings per series per month outside the incidents, and the number of firings counted."""
+) -> dict[str, Any]:
+    """Firings per series per month outside the incidents, in all and per rule and per year."""
     _, replay = _replay(data, series, from_ms - WARM_UP_MS, to_ms)
-    rate = false_alarm_rate(replay.firings, excluded, series, from_ms, to_ms)
-    counted = [f for f in replay.firings if f.series in series and from_ms <= f.at_ms < to_ms]
-    outside = [f for f in counted if not any(lo <= f.at_ms < hi for lo, hi in excluded)]
-    return rate, len(outside)
+    outside = firings_outside(replay.firings, excluded, series, from_ms, to_ms)
+    by_year: dict[str, float] = {}
+    year = pd.Timestamp(from_ms, unit="ms").year
+    while (lo := utc_ms(f"{year}-01-01T00:00")) < to_ms:
+        hi = min(utc_ms(f"{year + 1}-01-01T00:00"), to_ms)
+        rate = false_alarm_rate(outside, [], series, max(lo, from_ms), hi)
+        by_year[str(year)] = round(rate, 3)
+        year += 1
+    return {
+        "firings_outside_incidents": len(outside),
+        "per_series_per_month": round(false_alarm_rate(outside, [], series, from_ms, to_ms), 3),
+        "per_year": by_year,
+        "by_rule": dict(Counter(f.rule for f in outside).most_common()),
+        "by_series": dict(Counter(f.series for f in outside).most_common()),
+    }
 
 
 def run_all(
@@ -77,7 +90,7 @@ def run_all(
         progress(len(INCIDENTS), total, f"false alarms {fa_from}..{fa_to}")
     series = sorted({s for inc in INCIDENTS for s in inc.series})
     excluded = [(v.start_ms - DAY_MS, max(v.end_ms, v.start_ms) + DAY_MS) for v in verdicts]
-    rate, count = false_alarms(data, series, utc_ms(fa_from), utc_ms(fa_to), excluded)
+    alarms = false_alarms(data, series, utc_ms(fa_from), utc_ms(fa_to), excluded)
     if progress is not None:
         progress(total, total, "done")
     return {
@@ -88,8 +101,7 @@ def run_all(
             "from": fa_from,
             "to": fa_to,
             "series": series,
-            "firings_outside_incidents": count,
-            "per_series_per_month": round(rate, 3),
+            **alarms,
             "target": 1.0,
         },
         "note": "no forecaster in this replay: the forecast-residual rules cannot fire",

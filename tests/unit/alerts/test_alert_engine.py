@@ -112,3 +112,19 @@ def test_an_empty_rules_file_is_refused_but_an_empty_rule_list_is_fine(text: str
     with pytest.raises(ConfigError, match="rules: \\[\\]"):
         parse_rules_yaml(text)
     assert parse_rules_yaml("rules: []\n").rules == ()
+
+
+def test_exclude_series_leaves_a_glob_out_of_a_rule() -> None:
+    rules = parse_rules_yaml(
+        """
+rules:
+  - {name: AnomalyCritical, kind: anomaly, exclude_series: "*/INTER_*", min_severity: critical}
+"""
+    )
+    eng = AlertEngine(rules)
+    eng.on_anomaly(_anomaly(0, "ROI/INTER_EWIC"))
+    eng.on_anomaly(_anomaly(0, "ALL/SYSTEM_DEMAND"))
+    eng.tick(MIN)
+    assert {a.labels["series"] for a in eng.list_alerts()} == {"ALL/SYSTEM_DEMAND"}
+    (rule,) = rules.rules
+    assert rule.matches_series("NI/SYSTEM_DEMAND") and not rule.matches_series("NI/INTER_MOYLE")

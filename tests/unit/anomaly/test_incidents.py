@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from gridstream.cli import build_app
@@ -99,8 +100,16 @@ def test_cli_json_and_plots(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)  # nothing but the JSON on stdout
     assert summary["total"] == len(INCIDENTS) == len(summary["incidents"])
-    assert 0 <= summary["passed"] <= summary["total"]
-    assert summary["false_alarms"]["per_series_per_month"] >= 0
+    assert summary["passed"] == sum(v["passed"] for v in summary["incidents"])
+    alarms = summary["false_alarms"]
+    counted = alarms["firings_outside_incidents"]
+    assert sum(alarms["by_rule"].values()) == sum(alarms["by_series"].values()) == counted
+    assert list(alarms["per_year"]) == ["2019"]
+    months = 31 / 30.44
+    expected = counted / (len(alarms["series"]) * months)
+    assert alarms["per_series_per_month"] == pytest.approx(expected, abs=1e-3)
+    spike = next(v for v in summary["incidents"] if v["incident"].startswith("demand spike"))
+    assert spike["passed"] and "fell back" in spike["evidence"]
     assert len(list(tmp_path.glob("*.png"))) == len(INCIDENTS)
     covid = next(v for v in summary["incidents"] if v["incident"].startswith("COVID"))
     assert covid["expect_alarm"] is False

@@ -95,7 +95,7 @@ def test_stuck_after_n_intervals_and_spike() -> None:
     values = [3000.0 + 40 * (i % 3) for i in range(20)] + [3100.0] * 10 + [4500.0]
     out = run([raw("SYSTEM_DEMAND", T0 + i * Q, v) for i, v in enumerate(values)])
     stuck = [i for i, c in enumerate(out) if F.QUALITY_FLAG_STUCK in c.flags]
-    assert stuck == list(range(27, 30))  # the 8th, 9th and 10th equal value
+    assert stuck == list(range(24, 30))  # the 5th equal value (an hour held) onwards
     assert out[29].stuck_intervals == 10
     assert F.QUALITY_FLAG_SPIKE in out[30].flags
     assert not any(F.QUALITY_FLAG_SPIKE in c.flags for c in out[:30])
@@ -144,7 +144,8 @@ def test_real_sep_2020_freeze_is_flagged_and_clean_count_matches_unique_rows() -
         stuck = _flagged(out[series], F.QUALITY_FLAG_STUCK)
         in_event = [t for t in stuck if _ms(2020, 9, 9, 19) <= t <= _ms(2020, 9, 10, 3)]
         assert len(in_event) >= 10, series
-        assert len(stuck) - len(in_event) < 10, series  # rare elsewhere
+        # rare elsewhere: the shorter freezes of 14, 15 and 23 Sep (and 29 Apr for demand)
+        assert len(stuck) - len(in_event) < 20, series
     spikes = _flagged(out["ALL/SYSTEM_DEMAND"], F.QUALITY_FLAG_SPIKE)
     assert any(_ms(2020, 6, 11, 14) <= t <= _ms(2020, 6, 11, 16) for t in spikes)
 

@@ -53,6 +53,10 @@ def parse_duration(text: str | int | float) -> int:
     return int(float(m.group(1)) * _UNIT_MS[m.group(2)])
 
 
+def _glob(pattern: str, series_id: str) -> bool:
+    return re.fullmatch(re.escape(pattern).replace(r"\*", ".*"), series_id) is not None
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(
         extra="forbid", frozen=True, populate_by_name=True, validate_by_name=True
@@ -65,6 +69,8 @@ class Rule(_Model):
     severity: Literal["info", "warning", "critical"] = "warning"
     for_ms: int = Field(0, alias="for")
     series: str = "*"
+    #: a glob of series the rule leaves out even when ``series`` matches them
+    exclude_series: str = ""
     min_severity: Literal["info", "warning", "critical"] = "warning"
     min_score: float = 0.0
     above: float | None = None
@@ -82,7 +88,9 @@ class Rule(_Model):
         return parse_duration(v)
 
     def matches_series(self, series_id: str) -> bool:
-        return re.fullmatch(re.escape(self.series).replace(r"\*", ".*"), series_id) is not None
+        if self.exclude_series and _glob(self.exclude_series, series_id):
+            return False
+        return _glob(self.series, series_id)
 
 
 class Route(_Model):

@@ -45,7 +45,11 @@ def forecast_evidence(
 def quality_evidence(
     reading: Reading, flags: QualityFlags, config: EvidenceConfig
 ) -> Evidence | None:
-    """Stuck feeds and gaps as evidence (``None`` when the reading is clean)."""
+    """Stuck feeds, spikes that fell back and gaps as evidence (``None``: the reading is clean).
+
+    A spike is the cleaner's SPIKE step (many times the recent typical step) followed within
+    an hour by a return to the level before it: a transient, which a level shift is not.
+    """
     name = series_name(reading.series_id)
     step_ms = max(flags.interval_minutes, 1) * 60_000
     if flags.stuck and flags.stuck_intervals >= config.stuck_min_intervals:
@@ -55,6 +59,15 @@ def quality_evidence(
             1.0,
             f"{name} stuck at {amount(reading.value, reading.unit)} for {duration(frozen_ms)}",
             Label.STUCK,
+        )
+    if flags.spike_step:
+        direction = "jumped" if flags.spike_step > 0 else "dropped"
+        return Evidence(
+            "data_quality",
+            1.0,
+            f"{name} {direction} {amount(flags.spike_step, reading.unit)} and fell back "
+            f"after {duration(flags.spike_ms)}",
+            Label.SPIKE,
         )
     missing = flags.gap_before_ms // step_ms
     if missing >= config.gap_min_intervals:

@@ -60,7 +60,8 @@ INCIDENTS: tuple[Incident, ...] = (
     Incident(
         "EWIC flat, 28 Mar - 19 Apr 2022",
         ("ROI/INTER_EWIC",),
-        utc_ms("2022-03-25T00:00"),
+        # the README dates it from 28 Mar; the recorded flow sits at 3 MW from 14 Mar 14:15
+        utc_ms("2022-03-01T00:00"),
         utc_ms("2022-04-22T00:00"),
         "flat",
     ),
@@ -177,6 +178,23 @@ def judge(incident: Incident, start_ms: int, end_ms: int, firings: Sequence[Firi
     )
 
 
+def firings_outside(
+    firings: Sequence[Firing],
+    excluded: Sequence[tuple[int, int]],
+    series: Sequence[str],
+    from_ms: int,
+    to_ms: int,
+) -> list[Firing]:
+    """The firings on ``series`` over ``[from_ms, to_ms)`` outside the ``excluded`` spans."""
+    return [
+        f
+        for f in firings
+        if f.series in series
+        and from_ms <= f.at_ms < to_ms
+        and not any(lo <= f.at_ms < hi for lo, hi in excluded)
+    ]
+
+
 def false_alarm_rate(
     firings: Sequence[Firing],
     excluded: Sequence[tuple[int, int]],
@@ -185,12 +203,6 @@ def false_alarm_rate(
     to_ms: int,
 ) -> float:
     """Firings per series per month over ``[from_ms, to_ms)`` outside the ``excluded`` spans."""
-    kept = [
-        f
-        for f in firings
-        if f.series in series
-        and from_ms <= f.at_ms < to_ms
-        and not any(lo <= f.at_ms < hi for lo, hi in excluded)
-    ]
+    kept = firings_outside(firings, excluded, series, from_ms, to_ms)
     months = (to_ms - from_ms) / MONTH_MS
     return len(kept) / (len(series) * months) if series and months > 0 else 0.0

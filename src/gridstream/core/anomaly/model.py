@@ -54,6 +54,10 @@ class QualityFlags:
     stuck_intervals: int = 0
     gap_before_ms: int = 0
     interval_minutes: int = 15
+    #: a spike that has just fallen back: its step from the level before it (0: none) ...
+    spike_step: float = 0.0
+    #: ... and how long it lasted
+    spike_ms: int = 0
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,13 @@
 """A predictive detector: how surprising is the reading given a seasonal-naive prediction?
 
-The prediction for time ``t`` is the value one season earlier (a day by default) when known,
-else the previous value. The surprise is the robust z of the prediction error against the
-trailing distribution of past errors, so series with strong daily shape (demand) and series
-without (a sensor) are judged on the same scale.
+The predictions for time ``t`` are the values one season earlier (a day by default) when
+known, else the previous value. With several seasons (``week_ms`` as well as the day), the
+error is the one of the prediction closest to the reading: a reading is surprising only when
+it is unlike yesterday *and* unlike the same time last week, so the first working day after a
+weekend or the first Saturday morning is judged against the week before rather than against
+the day before. The surprise is the robust z of that error against the trailing distribution
+of past errors, so series with strong daily shape (demand) and series without (a sensor) are
+judged on the same scale.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from gridstream.core.anomaly.robust_zscore import robust_scale, z_to_score
 from gridstream.core.anomaly.rolling import SortedWindow
 
 DAY_MS = 86_400_000
+WEEK_MS = 7 * DAY_MS
 
 
 class PredictiveSurpriseDetector(Detector):
@@ -34,8 +39,11 @@ class PredictiveSurpriseDetector(Detector):
         rel_floor: float = 0.02,
         abs_floor: float = 1e-6,
         tolerance_ms: int = 60_000,
+        week_ms: int = 0,
     ) -> None:
         self.season_ms = season_ms
+        #: a second, longer season (0: none); the error is that of the closer prediction
+        self.week_ms = week_ms
         self.error_window = error_window
         self.min_history = min_history
         self.z_half = z_half
@@ -48,18 +56,29 @@ class PredictiveSurpriseDetector(Detector):
         self.last_z = 0.0
         self.last_prediction = math.nan
 
-    def predict(self, ts_ms: int) -> float:
-        """The value one season before ``ts_ms`` if recorded, else the last value (or NaN)."""
-        if not self._values:
-            return math.nan
-        target = ts_ms - self.season_ms
+    def _recorded(self, target: int) -> float:
         i = bisect.bisect_left(self._times, target - self.tolerance_ms)
         if i < len(self._times) and abs(self._times[i] - target) <= self.tolerance_ms:
             return self._values[i]
-        return self._values[-1]
+        return math.nan
+
+    def predict(self, ts_ms: int, value: float = math.nan) -> float:
+        """The value one season before ``ts_ms`` if recorded, else the last value (or NaN).
+
+        With a week season too and the reading's ``value`` given, the one of the two seasonal
+        values closer to it.
+        """
+        if not self._values:
+            return math.nan
+        day = self._recorded(ts_ms - self.season_ms)
+        if self.week_ms > 0 and not math.isnan(value):
+            week = self._recorded(ts_ms - self.week_ms)
+            if math.isnan(day) or (not math.isnan(week) and abs(value - week) < abs(value - day)):
+                day = week
+        return self._values[-1] if math.isnan(day) else day
 
     def score_one(self, ts_ms: int, value: float) -> float:
-        prediction = self.predict(ts_ms)
+        prediction = self.predict(ts_ms, value)
         z = 0.0
         if not math.isnan(prediction):
             error = value - prediction
@@ -70,7 +89,7 @@ class PredictiveSurpriseDetector(Detector):
             self._errors.push(error)
         self._times.append(ts_ms)
         self._values.append(value)
-        horizon = ts_ms - self.season_ms - self.tolerance_ms
+        horizon = ts_ms - max(self.season_ms, self.week_ms) - self.tolerance_ms
         while self._times and self._times[0] < horizon:
             self._times.popleft()
             self._values.popleft()
@@ -86,6 +105,7 @@ class PredictiveSurpriseDetector(Detector):
             "rel_floor": self.rel_floor,
             "abs_floor": self.abs_floor,
             "tolerance_ms": self.tolerance_ms,
+            "week_ms": self.week_ms,
         }
 
     def get_state(self) -> dict[str, Any]:

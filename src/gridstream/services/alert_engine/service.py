@@ -43,12 +43,12 @@ from gridstream.bus.topics import TopicNames
 from gridstream.config import Settings
 from gridstream.core.alerts.engine import AlertEngine, UnknownAlert
 from gridstream.core.alerts.model import Alert, EngineOutput, Silence
-from gridstream.core.anomaly.model import Label
 from gridstream.core.cleaning.cleaner import MAX_TS_MS, MIN_TS_MS
 from gridstream.errors import ValidationError
-from gridstream.schemas import alert_pb2, anomaly_pb2, common_pb2, readings_pb2
+from gridstream.schemas import alert_pb2, anomaly_pb2, readings_pb2
 from gridstream.services.alert_engine.api import alerts_router
 from gridstream.services.alert_engine.control import AlertControl
+from gridstream.services.alert_engine.inputs import on_anomaly, on_clean, on_event
 from gridstream.services.alert_engine.receivers import ReceiverHub, WebhookPolicy
 from gridstream.services.alert_engine.records import alert_key, to_alert_pb
 from gridstream.services.alert_engine.rules import RulesHolder
@@ -57,7 +57,6 @@ from gridstream.services.host import ServiceParts
 
 SERVICE = "smart-alert-engine"
 ENGINE_KEY = "engine"
-DATA_QUALITY = "data-quality"  # the "service" label of stuck-feed events derived from data
 
 
 class AlertSettings(BaseSettings):
@@ -86,11 +85,6 @@ class AlertSettings(BaseSettings):
             self.webhook_backoff_max_s,
             self.webhook_queue_size,
         )
-
-
-def _series_labels(series_id: str) -> dict[str, str]:
-    region, _, field = series_id.partition("/")
-    return {"series": series_id, "region": region, "field": field}
 
 
 class AlertEngineProcessor(Processor[AlertEngine]):
@@ -138,36 +132,24 @@ class AlertEngineProcessor(Processor[AlertEngine]):
             if "/" not in result.series_id:
                 raise ValidationError(f"anomaly without a series id: {msg.record_id!r}")
             _check_time(result.ts_ms, msg.record_id)
-            if result.label is Label.STUCK and result.is_anomaly:
-                self._stuck(engine, result.series_id, result.ts_ms, result.explanation, out)
-            if not self.consume_readings:
-                out.extend(engine.on_reading(result.series_id, result.ts_ms, result.value))
-            out.extend(engine.on_anomaly(result))
+            out.extend(on_anomaly(engine, result, with_reading=not self.consume_readings))
         elif isinstance(msg, readings_pb2.CleanReading):
             if "/" not in msg.series_id:
                 raise ValidationError(f"reading without a series id: {msg.record_id!r}")
             _check_time(msg.ts_ms, msg.record_id)
-            if common_pb2.QUALITY_FLAG_STUCK in msg.flags:
-                note = f"{msg.series_id} unchanged for {msg.stuck_intervals} readings"
-                self._stuck(engine, msg.series_id, msg.ts_ms, note, out)
-            out.extend(engine.on_reading(msg.series_id, msg.ts_ms, msg.value))
+            out.extend(on_clean(engine, msg))
         elif isinstance(msg, alert_pb2.SystemEvent):
             if not msg.kind:
                 raise ValidationError(f"system event without a kind: {msg.event_id!r}")
             ts = msg.ts_ms or record.timestamp_ms
             _check_time(ts, msg.event_id)
             service = msg.service or record.key or "unknown"
-            out.extend(engine.on_system_event(msg.kind, service, ts, msg.message, msg.labels))
+            out.extend(on_event(engine, msg.kind, service, ts, msg.message, msg.labels))
         else:
             raise ValidationError(f"unexpected message {type(msg).__name__}")
         state.put(ENGINE_KEY, engine)
         self._clock[state.partition] = (engine.now_ms, _wall_ms())
         return self._emit(out, engine)
-
-    @staticmethod
-    def _stuck(engine: AlertEngine, series_id: str, ts: int, note: str, out: EngineOutput) -> None:
-        labels = _series_labels(series_id)
-        out.extend(engine.on_system_event("feed_stuck", DATA_QUALITY, ts, note, labels))
 
     def _engine(self, state: StateView[AlertEngine]) -> AlertEngine:
         engine = state.get(ENGINE_KEY)

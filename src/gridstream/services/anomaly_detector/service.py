@@ -189,7 +189,8 @@ class AnomalyDetectorProcessor(Processor[SeriesSlot]):
                     if slot.last_ts_ms
                     else 0
                 )
-            quality = QualityFlags(flags.stuck, slot.stuck_run, gap_ms, interval)
+            step, lasted = slot.follow_spike(msg.ts_ms, msg.value, "SPIKE" in flags.names)
+            quality = QualityFlags(flags.stuck, slot.stuck_run, gap_ms, interval, step, lasted)
             unit = rule.unit if rule is not None else ""
             reading = Reading(series_id, msg.ts_ms, msg.value, unit)
             forecast = slot.take(msg.ts_ms)

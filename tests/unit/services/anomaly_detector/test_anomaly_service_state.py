@@ -12,7 +12,7 @@ from gridstream.bus.state import StateView
 from gridstream.bus.topics import TopicNames
 from gridstream.core.anomaly.model import ForecastPoint
 from gridstream.errors import ValidationError
-from gridstream.schemas import anomaly_pb2, features_pb2, forecast_pb2
+from gridstream.schemas import anomaly_pb2, common_pb2, features_pb2, forecast_pb2
 from gridstream.services.anomaly_detector.series import (
     MAX_PENDING,
     SeriesSlot,
@@ -124,9 +124,9 @@ def test_stuck_run_counts_from_the_cleaners_limit_and_uses_carried_details() -> 
     for i in range(30):
         _verdict(proc, state, _fv(i, 4000.0 + i))
     first = _verdict(proc, state, _fv(30, 4708.0, ["QUALITY_FLAG_STUCK"]))
-    assert first.label == "stuck" and first.explanation == "demand stuck at 4,708 MW for 2 h"
+    assert first.label == "stuck" and first.explanation == "demand stuck at 4,708 MW for 1.25 h"
     second = _verdict(proc, state, _fv(31, 4708.0, ["STUCK"]))
-    assert second.explanation.endswith("for 2.25 h")
+    assert second.explanation.endswith("for 1.5 h")
     carried = _verdict(proc, state, _fv(32, 4708.0, ["stuck", "stuck_intervals=16"]))
     assert carried.explanation.endswith("for 4 h")
     clean = _verdict(proc, state, _fv(33, 4000.0))
@@ -205,3 +205,28 @@ def test_the_kept_scorer_encoding_is_never_stale() -> None:
     state.load(DEMAND, copy)
     _verdict(proc, state, _fv(40, 4100.0))
     check()
+
+
+def test_a_spike_that_falls_back_is_critical_and_a_level_shift_is_not() -> None:
+    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[SeriesSlot](0)
+    for i in range(40):
+        _verdict(proc, state, _fv(i, 4400.0 + 10 * (i % 4)))
+    up = _verdict(proc, state, _fv(40, 5450.0, ["QUALITY_FLAG_SPIKE"]))
+    assert "fell back" not in up.explanation
+    # a restart between the spike and its fall: the open spike is part of the state
+    slot = state.get(DEMAND)
+    assert slot is not None
+    state.put(DEMAND, slot_from_bytes(slot_to_bytes(slot)))
+    _verdict(proc, state, _fv(41, 5550.0))
+    back = _verdict(proc, state, _fv(42, 4450.0))
+    assert back.label == "spike" and back.severity == common_pb2.SEVERITY_CRITICAL
+    assert back.explanation == "demand jumped 1,020 MW and fell back after 30 min"
+    # the same step that stays (a level shift) is never called a spike
+    for i in range(43, 80):
+        _verdict(proc, state, _fv(i, 4400.0 + 10 * (i % 4)))
+    _verdict(proc, state, _fv(80, 5450.0, ["QUALITY_FLAG_SPIKE"]))
+    later = [_verdict(proc, state, _fv(i, 5450.0 + 10 * (i % 4))) for i in range(81, 90)]
+    assert not any("fell back" in v.explanation for v in later)
+    # nor does a return more than an hour later close it
+    late = _verdict(proc, state, _fv(90, 4400.0))
+    assert "fell back" not in late.explanation

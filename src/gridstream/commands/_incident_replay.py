@@ -129,8 +129,12 @@ class Replay:
         self._collect(self._engine.tick(now_ms))
 
     def _collect(self, out: EngineOutput) -> None:
+        """Alerts that went to firing and would be notified: ``out.changes`` holds copies taken
+        before the engine applied its inhibitions and silences, so those are read from the
+        engine's own alert after the call."""
         for alert in out.changes:
-            if alert.state is AlertState.FIRING and not alert.suppressed:
+            live = self._engine.alerts.get(alert.fingerprint, alert)
+            if alert.state is AlertState.FIRING and not live.suppressed:
                 series = alert.labels.get("series", "")
                 summary = alert.annotations.get("summary", "")
                 self.firings.append(Firing(alert.name, series, alert.updated_at_ms, summary))

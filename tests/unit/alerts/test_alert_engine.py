@@ -128,3 +128,22 @@ rules:
     assert {a.labels["series"] for a in eng.list_alerts()} == {"ALL/SYSTEM_DEMAND"}
     (rule,) = rules.rules
     assert rule.matches_series("NI/SYSTEM_DEMAND") and not rule.matches_series("NI/INTER_MOYLE")
+
+
+def test_exclude_labels_leaves_gap_readings_to_the_staleness_rule() -> None:
+    rules = parse_rules_yaml(
+        """
+rules:
+  - {name: AnomalyCritical, kind: anomaly, exclude_labels: [gap], min_severity: critical}
+"""
+    )
+    eng = AlertEngine(rules)
+    gap = AnomalyResult(
+        "ALL/SYSTEM_DEMAND", 0, 100.0, 1.0, True, Label.GAP, Severity.CRITICAL, "2 h missing"
+    )
+    eng.on_anomaly(gap)
+    assert eng.list_alerts() == []
+    eng.on_anomaly(_anomaly(MIN))
+    assert [a.name for a in eng.list_alerts()] == ["AnomalyCritical"]
+    with pytest.raises(ConfigError):
+        parse_rules_yaml("rules: [{name: A, kind: anomaly, exclude_labels: [bogus]}]")

@@ -65,6 +65,7 @@ class AlertEngine:
                     result.is_anomaly
                     and rank >= SEVERITIES.index(rule.min_severity)
                     and result.score >= rule.min_score
+                    and result.label not in rule.exclude_labels
                 )
             else:
                 active = forecast >= max(rule.min_score, 1e-9)

@@ -26,6 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticError
 
+from gridstream.core.anomaly.model import Label
 from gridstream.errors import ConfigError
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
@@ -71,6 +72,8 @@ class Rule(_Model):
     series: str = "*"
     #: a glob of series the rule leaves out even when ``series`` matches them
     exclude_series: str = ""
+    #: anomaly labels (``gap``, ``stuck``, ``spike``, ...) an ``anomaly`` rule leaves out
+    exclude_labels: tuple[Label, ...] = ()
     min_severity: Literal["info", "warning", "critical"] = "warning"
     min_score: float = 0.0
     above: float | None = None

@@ -117,8 +117,11 @@ def plot_incident(
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
-    lo = verdict.start_ms - 3 * DAY_MS
-    hi = max(verdict.end_ms, verdict.start_ms) + 2 * DAY_MS
+    # context in proportion to the incident: half a day around a spike, days around a freeze
+    span = max(verdict.end_ms - verdict.start_ms, 0)
+    margin = min(max(DAY_MS // 2, 2 * span), 3 * DAY_MS)
+    lo = verdict.start_ms - margin
+    hi = max(verdict.end_ms, verdict.start_ms) + min(margin, 2 * DAY_MS)
     fig, axes = plt.subplots(
         len(incident.series), 1, figsize=(12, 2.8 * len(incident.series)), squeeze=False
     )
@@ -132,12 +135,17 @@ def plot_incident(
             alpha=0.25,
             label="incident",
         )
-        for f in firings:
-            if f.series == sid and lo <= f.at_ms < hi:
-                ax.axvline(pd.to_datetime(f.at_ms, unit="ms"), color="red", lw=0.8, alpha=0.7)
-        ax.set_title(f"{sid}: red lines are alerts firing", fontsize=9)
-    status = "passed" if verdict.passed else "missed target"
-    fig.suptitle(f"{incident.name} ({status})")
+        shown = [f for f in firings if f.series == sid and lo <= f.at_ms < hi]
+        for f in shown:
+            ax.axvline(pd.to_datetime(f.at_ms, unit="ms"), color="red", lw=0.8, alpha=0.7)
+        rules = ", ".join(sorted({f.rule for f in shown})) or "none"
+        ax.set_title(f"{sid}: red lines are alerts firing ({rules})", fontsize=9)
+    if verdict.delay_minutes is not None:
+        status = f"flagged after {verdict.delay_minutes:g} min"
+    else:
+        status = "not flagged"
+    target = "passed" if verdict.passed else "missed target"
+    fig.suptitle(f"{incident.name}: {status} ({target}), UTC")
     fig.tight_layout()
     name = "".join(c if c.isalnum() else "_" for c in incident.name).strip("_")
     path = out / f"{name}.png"

@@ -227,7 +227,7 @@ def browser_page(dashboard: dict[str, Any]) -> Iterator[Any]:
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(dashboard["url"])
-        page.wait_for_selector("#conn.live", timeout=30_000)
+        page.wait_for_selector("#conn.up", timeout=30_000)
         yield page, errors
         context.close()
 
@@ -246,6 +246,10 @@ def test_charts_render_with_data_and_update_live(
         assert _points(page, chart) > 0, chart
     assert page.locator("#tiles .tile[data-field=SYSTEM_DEMAND] .v").inner_text() != "–"
     assert "lightgbm-quantile" in page.locator("#model-note").inner_text()
+    # the readings are a replay: the header says so, with the day shown, and never "live"
+    mode = page.locator("#mode").inner_text()
+    assert (mode.startswith("replay of ") and mode.endswith("2022")) or ", ×" in mode, mode
+    assert page.locator("#conn").inner_text() == "replay"
     assert page.evaluate("view.snap.anomalies['ALL/SYSTEM_DEMAND'].length") == 1
     rows = page.locator("#pipeline tbody tr")
     assert rows.count() == 9

@@ -40,6 +40,7 @@ def reading(msg: readings_pb2.CleanReading) -> dict[str, Any]:
         "v": msg.value,
         "unit": msg.unit,
         "flags": [_enum(common_pb2.QualityFlag, f, "QUALITY_FLAG_") for f in msg.flags],
+        "source": msg.source,
     }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from google.protobuf.message import Message
 
 from gridstream.dashboard import convert
+from gridstream.dashboard.mode import StreamMode
 
 Delta = dict[str, list[Any]]
 KINDS = ("reading", "forecast", "anomaly", "alert", "schedule", "action", "dead_letter", "model")
@@ -31,6 +32,7 @@ class DashboardState:
         max_alerts: int = 300,
         max_actions: int = 200,
         delta_ring: int = 400,
+        mode: StreamMode | None = None,
     ) -> None:
         self._lock = threading.Lock()
         self._window = window
@@ -52,6 +54,8 @@ class DashboardState:
         self._pipeline: list[dict[str, object]] = []
         self._seq = 0
         self._ring: deque[tuple[int, Delta]] = deque(maxlen=delta_ring)
+        self._mode = mode or StreamMode()
+        self._mode_label = ""
 
     # ---- writing (feed thread) ---------------------------------------------------------
     def apply(self, items: Iterable[tuple[str, Message]]) -> int:
@@ -63,6 +67,10 @@ class DashboardState:
                 if converted is not None:
                     delta.setdefault(kind, []).append(converted)
                     self._counts[kind] = self._counts.get(kind, 0) + 1
+            mode = self._mode.describe()
+            if mode["label"] != self._mode_label:
+                self._mode_label = mode["label"]
+                delta["mode"] = [mode]
             if delta:
                 self._seq += 1
                 self._ring.append((self._seq, delta))
@@ -78,6 +86,7 @@ class DashboardState:
         if kind == "reading":
             item = convert.reading(msg)
             self._add_reading(item)
+            self._mode.observe(item["source"], item["t"])
             return item
         if kind == "forecast":
             item = convert.forecast(msg)
@@ -196,6 +205,7 @@ class DashboardState:
                 "counts": dict(self._counts),
                 "pipeline": list(self._pipeline),
                 "latest_ms": self._latest(),
+                "mode": self._mode.describe(),
             }
 
     def latest_ms(self) -> int | None:

@@ -4,7 +4,7 @@
 const SNSP_LIMIT = 75; // % — EirGrid's operational SNSP limit
 const TZ = "Europe/Dublin";
 const $ = (sel) => document.querySelector(sel);
-const view = { region: "ALL", hours: 24, snap: null, seq: 0, source: null, dirty: false };
+const view = { region: "ALL", hours: 24, snap: null, seq: 0, source: null, dirty: false, connected: false };
 const charts = {};
 
 // ---------- helpers ----------
@@ -46,8 +46,8 @@ function connect() {
   if (view.source) view.source.close();
   const src = new EventSource(`/api/stream?since=${view.seq}`);
   view.source = src;
-  src.onopen = () => { $("#conn").textContent = "live"; $("#conn").className = "conn live"; };
-  src.onerror = () => { $("#conn").textContent = "reconnecting…"; $("#conn").className = "conn down"; };
+  src.onopen = () => { view.connected = true; renderMode(); };
+  src.onerror = () => { view.connected = false; $("#conn").textContent = "reconnecting…"; $("#conn").className = "conn down"; };
   src.addEventListener("reset", async () => { await loadSnapshot(); connect(); });
   src.addEventListener("delta", (ev) => {
     const msg = JSON.parse(ev.data);
@@ -95,6 +95,20 @@ function applyDelta(d) {
     s.dead_letters.by_service[x.service] = (s.dead_letters.by_service[x.service] || 0) + 1;
   }
   if (d.pipeline && d.pipeline.length) s.pipeline = d.pipeline[d.pipeline.length - 1];
+  if (d.mode && d.mode.length) s.mode = d.mode[d.mode.length - 1];
+}
+
+// ---------- what is shown: live, a replay (which day, how fast) or a simulation ----------
+function renderMode() {
+  const mode = (view.snap && view.snap.mode) || { source: null, label: "waiting for data" };
+  const kind = mode.source === "live" ? "live" : mode.source === "simulate" ? "simulation" : mode.source ? "replay" : "";
+  $("#mode").textContent = mode.label;
+  $("#mode").className = "mode " + kind;
+  document.title = `GridStream — Ireland's grid, ${mode.label}`;
+  if (view.connected) {
+    $("#conn").textContent = kind || "connected";
+    $("#conn").className = "conn up " + kind;
+  }
 }
 
 function upsert(list, item) {
@@ -245,6 +259,7 @@ function render() {
   view.dirty = false;
   if (!view.snap) return;
   $("#datatime").textContent = fmtTime(view.snap.latest_ms);
+  renderMode();
   renderSeriesCharts();
   renderStorage();
   renderAlerts();

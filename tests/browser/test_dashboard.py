@@ -27,6 +27,8 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import SecretStr
 
+from gridstream.schemas import common_pb2
+
 from . import pipeline_messages as pm
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -187,6 +189,7 @@ def dashboard(kafka_bootstrap: str) -> Iterator[dict[str, Any]]:
                 "bootstrap": kafka_bootstrap,
                 "topics": topics,
                 "tail": tail,
+                "last_t": last_t,
             }
         finally:
             proc.terminate()
@@ -320,4 +323,40 @@ def test_phone_layout_and_screenshot(dashboard: dict[str, Any], browser_page: An
     assert overflow <= 0, f"page is {overflow}px wider than a phone screen"
     box = page.locator("#chart-demand canvas").bounding_box()
     assert box is not None and box["width"] <= 390
+    assert not errors, errors
+
+
+def test_tables_group_alerts_collapse_held_actions_and_page(
+    dashboard: dict[str, Any], browser_page: Any
+) -> None:
+    page, errors = browser_page
+    topics, last_t = dashboard["topics"], dashboard["last_t"]
+    stale = []
+    for i in range(23):  # one feed-stale alert per series: one group, not 23 rows
+        a = pm.alert(last_t, fingerprint=f"fp-stale-{i}")
+        a.name, a.severity = "FeedStale", common_pb2.SEVERITY_WARNING
+        a.labels.update({"series": f"ROI/FIELD_{i}"})
+        stale.append((topics.alerts, f"ROI/FIELD_{i}", a))
+    held = [(topics.rebalance, "ALL", pm.action(f"act-hold-{i}", last_t + i, 7)) for i in range(60)]
+    extra = [
+        (topics.rebalance, "ALL", pm.action(f"act-more-{i}", last_t + i, 1)) for i in range(12)
+    ]
+    _produce(dashboard["bootstrap"], stale + held + extra)
+    group = page.locator("#alerts tr.group[data-group='FeedStale']")
+    group.wait_for(timeout=30_000)
+    assert "×23" in group.inner_text() and "23 series" in group.inner_text()
+    assert page.locator("#alerts tr.member").count() == 0  # collapsed until asked for
+    assert "firing" in page.locator("#alert-count").inner_text()
+    group.locator("button.expand").click()
+    assert page.locator("#alerts tr.member").count() == 10  # a page at a time
+    pager = page.locator("#alerts tr.pager[data-pager='alerts:FeedStale']")
+    assert "1–10 of 23" in pager.inner_text()
+    pager.locator("button.page-next").click()
+    assert "11–20 of 23" in page.locator("#alerts tr.pager").inner_text()
+    # 60 holds behind one count; the 14 other actions paged by ten
+    assert "60" in page.locator("#held-row").inner_text()
+    assert page.locator("#actions tr[data-action-id^='act-hold-']").count() == 0
+    assert page.locator("#actions tbody tr[data-action-id]").count() == 10
+    page.locator("#held-row button.toggle-held").click()
+    assert page.locator("#actions tr[data-action-id^='act-hold-']").count() == 10
     assert not errors, errors

@@ -215,35 +215,114 @@ function renderStorage() {
   el.dataset.points = String(st.length);
 }
 
-// ---------- tables ----------
-function renderAlerts() {
-  const active = view.snap.alerts.filter((a) => a.state !== "resolved");
-  $("#alert-count").textContent = active.length ? `${active.length} active` : "";
-  $("#alerts-empty").style.display = active.length ? "none" : "";
-  $("#alerts tbody").innerHTML = active.slice(0, 50).map((a) => {
-    const where = [a.labels.region, a.labels.field || a.labels.service].filter(Boolean).join(" / ");
-    const flags = [a.state, a.silenced ? "silenced" : "", a.acknowledged ? `ack by ${a.acknowledged_by}` : ""].filter(Boolean).join(" · ");
-    return `<tr data-alert-id="${esc(a.id)}">
+// ---------- tables: grouped, collapsed and paged for people ----------
+const PAGE = 10;
+const SEV_RANK = { critical: 0, warning: 1, info: 2 };
+view.pages = {};
+view.open = {};
+view.showHeld = false;
+
+function page(key, rows) {
+  const pages = Math.max(1, Math.ceil(rows.length / PAGE));
+  const at = Math.min(view.pages[key] || 0, pages - 1);
+  view.pages[key] = at;
+  return { rows: rows.slice(at * PAGE, (at + 1) * PAGE), at, pages };
+}
+function pager(key, p, total, cols) {
+  if (p.pages <= 1) return "";
+  const from = p.at * PAGE + 1, to = Math.min(total, (p.at + 1) * PAGE);
+  return `<tr class="pager" data-pager="${esc(key)}"><td colspan="${cols}">
+    <button class="page-prev" data-page="${esc(key)}" ${p.at ? "" : "disabled"}>‹</button>
+    ${from}–${to} of ${total}
+    <button class="page-next" data-page="${esc(key)}" ${p.at + 1 < p.pages ? "" : "disabled"}>›</button></td></tr>`;
+}
+function alertState(a) { return a.state === "firing" && a.silenced ? "silenced" : a.state; }
+
+function alertRow(a, cls = "") {
+  const where = [a.labels.region, a.labels.field || a.labels.service].filter(Boolean).join(" / ");
+  const flags = [a.state, a.silenced ? "silenced" : "", a.acknowledged ? `ack by ${a.acknowledged_by}` : ""].filter(Boolean).join(" · ");
+  return `<tr class="${cls}" data-alert-id="${esc(a.id)}">
       <td><span class="sev ${esc(a.severity)}">${esc(a.severity)}</span></td>
       <td><b>${esc(a.name)}</b><br><span class="muted">${esc(a.summary)}</span></td>
       <td>${esc(where)}</td><td>${fmtTime(a.starts)}</td><td class="state">${esc(flags)}</td>
       <td class="actions"><button class="ack" data-id="${esc(a.id)}" ${a.acknowledged ? "disabled" : ""}>Ack</button><button class="silence" data-id="${esc(a.id)}" ${a.silenced ? "disabled" : ""}>Silence 1 h</button></td>
     </tr>`;
-  }).join("");
+}
+
+function renderAlerts() {
+  const all = view.snap.alerts;
+  const counts = {};
+  for (const a of all) counts[alertState(a)] = (counts[alertState(a)] || 0) + 1;
+  $("#alert-count").textContent = ["firing", "pending", "silenced", "resolved"]
+    .filter((k) => counts[k]).map((k) => `${fmtNum(counts[k])} ${k}`).join(" · ");
+  const active = all.filter((a) => a.state !== "resolved");
+  $("#alerts-empty").style.display = active.length ? "none" : "";
+  const groups = new Map();
+  for (const a of active) {
+    if (!groups.has(a.name)) groups.set(a.name, []);
+    groups.get(a.name).push(a);
+  }
+  const ordered = [...groups.entries()].sort(([, x], [, y]) =>
+    (SEV_RANK[x[0].severity] ?? 3) - (SEV_RANK[y[0].severity] ?? 3) || y.length - x.length);
+  const html = [];
+  for (const [name, alerts] of ordered) {
+    if (alerts.length === 1) { html.push(alertRow(alerts[0])); continue; }
+    const states = {};
+    for (const a of alerts) states[alertState(a)] = (states[alertState(a)] || 0) + 1;
+    const where = new Set(alerts.map((a) => a.labels.series || [a.labels.region, a.labels.field].filter(Boolean).join("/")));
+    const open = Boolean(view.open[name]);
+    html.push(`<tr class="group" data-group="${esc(name)}">
+      <td><span class="sev ${esc(alerts[0].severity)}">${esc(alerts[0].severity)}</span></td>
+      <td><b>${esc(name)}</b> <span class="count">×${alerts.length}</span><br><span class="muted">${esc(alerts[0].summary)}</span></td>
+      <td>${where.size === 1 ? esc([...where][0]) : `${where.size} series`}</td>
+      <td>${fmtTime(Math.min(...alerts.map((a) => a.starts)))}</td>
+      <td class="state">${Object.entries(states).map(([k, n]) => `${n} ${esc(k)}`).join(" · ")}</td>
+      <td class="actions"><button class="expand" data-group="${esc(name)}">${open ? "Hide" : "Show"} ${alerts.length}</button></td></tr>`);
+    if (open) {
+      const p = page(`alerts:${name}`, alerts);
+      html.push(...p.rows.map((a) => alertRow(a, "member")), pager(`alerts:${name}`, p, alerts.length, 6));
+    }
+  }
+  $("#alerts tbody").innerHTML = html.join("");
 }
 
 const KIND = { storage_charge: "Charge batteries", storage_discharge: "Discharge batteries", interconnector_import: "Import", interconnector_export: "Export", wind_curtail: "Curtail wind", demand_response: "Demand response", hold: "Hold" };
+const isHeld = (a) => a.kind === "hold" || a.approval === "expired";
 
-function renderActions() {
-  const acts = view.snap.actions.slice(0, 40);
-  $("#actions-empty").style.display = acts.length ? "none" : "";
-  $("#actions tbody").innerHTML = acts.map((a) => `<tr data-action-id="${esc(a.id)}">
+function actionRow(a, cls = "") {
+  return `<tr class="${cls}" data-action-id="${esc(a.id)}">
       <td><b>${esc(KIND[a.kind] || a.kind)}</b><br><span class="muted">${esc(a.mode)}</span></td>
       <td>${fmtNum(a.mw)}</td><td>${esc(a.region)}</td><td>${fmtTime(a.from)}–${fmtTime(a.until).split(", ").pop()}</td>
       <td>${esc(a.reason)}</td><td class="state">${esc(a.approval)}${a.decided_by ? `<br><span class="muted">${esc(a.decided_by)}</span>` : ""}</td>
       <td class="actions">${a.approval === "proposed" ? `<button class="approve primary" data-id="${esc(a.id)}">Approve</button><button class="reject danger" data-id="${esc(a.id)}">Reject</button>` : ""}</td>
-    </tr>`).join("");
+    </tr>`;
 }
+
+function renderActions() {
+  const acts = view.snap.actions;
+  $("#actions-empty").style.display = acts.length ? "none" : "";
+  const main = acts.filter((a) => !isHeld(a)), held = acts.filter(isHeld);
+  const p = page("actions", main);
+  const html = [...p.rows.map((a) => actionRow(a)), pager("actions", p, main.length, 7)];
+  if (held.length) {
+    html.push(`<tr class="collapsed" id="held-row"><td colspan="7"><span class="count">${fmtNum(held.length)}</span> held or expired
+      <button class="toggle-held">${view.showHeld ? "Hide" : "Show"}</button></td></tr>`);
+    if (view.showHeld) {
+      const q = page("held", held);
+      html.push(...q.rows.map((a) => actionRow(a, "member")), pager("held", q, held.length, 7));
+    }
+  }
+  $("#actions tbody").innerHTML = html.join("");
+}
+
+document.addEventListener("click", (ev) => {
+  const t = ev.target.closest("button.expand, button.toggle-held, button.page-prev, button.page-next");
+  if (!t) return;
+  if (t.classList.contains("expand")) view.open[t.dataset.group] = !view.open[t.dataset.group];
+  else if (t.classList.contains("toggle-held")) view.showHeld = !view.showHeld;
+  else view.pages[t.dataset.page] = (view.pages[t.dataset.page] || 0) + (t.classList.contains("page-next") ? 1 : -1);
+  render();
+});
 
 function renderPipeline() {
   const dl = view.snap.dead_letters.by_service;

@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import random
 import subprocess
 import sys
 import time
@@ -55,14 +54,10 @@ def one_week(target: Path) -> Path:
 
 
 def free_offset() -> int:
-    from gridstream.broker.ports import port_in_use
+    from gridstream.broker.ports import free_offset as offset
     from gridstream.config import SERVICE_PORTS
 
-    for _ in range(50):
-        offset = random.randrange(20000, 40000, 100)
-        if not any(port_in_use(p + offset) for p in SERVICE_PORTS.values()):
-            return offset
-    raise AssertionError("no free block of service ports")
+    return offset(SERVICE_PORTS.values())
 
 
 def gridstream(

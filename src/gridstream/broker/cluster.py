@@ -150,6 +150,18 @@ class LocalCluster:
             return state
         return None
 
+    def reset(self) -> bool:
+        """Forget a stopped cluster's data (topics, offsets, state); True when there was any.
+
+        Refuses while a node runs: stop it first."""
+        if self.running_state() is not None:
+            raise BrokerError(f"the cluster in {self.state_dir} is running: stop it first")
+        nodes = sorted(self.state_dir.glob("node-*"))
+        for node in nodes:
+            _remove_tree(node)
+        self.state_file.unlink(missing_ok=True)
+        return bool(nodes)
+
     # ---- start -------------------------------------------------------------------------
     def _specs(self) -> list[NodeSpec]:
         ports = [self.port + i for i in range(self.nodes)]

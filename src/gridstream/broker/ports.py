@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import socket
+from collections.abc import Iterable
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
@@ -62,3 +63,14 @@ def free_port_block(count: int) -> int:
         if not any(port_in_use(base + i) for i in range(count)):
             return base
     raise OSError(f"no block of {count} free consecutive ports found")
+
+
+def free_offset(ports: Iterable[int], tries: int = 50) -> int:
+    """An offset (a multiple of 100 in 20000-39900) at which none of ``ports`` is in use:
+    ``up --port-offset`` for a second stack beside a first."""
+    wanted = list(ports)
+    for _ in range(tries):
+        offset = random.randrange(20000, 40000, 100)
+        if not any(port_in_use(p + offset) for p in wanted):
+            return offset
+    raise OSError(f"no free block of {len(wanted)} service ports found in {tries} tries")

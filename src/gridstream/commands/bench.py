@@ -95,5 +95,48 @@ def bench(
         emit_json(result)
 
 
+@friendly_errors
+def bench_dashboard(
+    url: Annotated[
+        str | None, typer.Option(help="Dashboard URL [default: the running stack's].")
+    ] = None,
+    seconds: Annotated[float, typer.Option(min=1, help="How long to measure.")] = 60.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")] = False,
+) -> None:
+    """Time the running dashboard's answers (/api/snapshot and the page): p50, p95, p99 and
+    the largest, per path. Run it while the pipeline works flat out (`up --speed max`)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from gridstream.bench.http_latency import measure
+    from gridstream.errors import ConfigError
+
+    if url is None:
+        from gridstream.config import load_settings
+        from gridstream.stack.files import StackFiles
+
+        plan = StackFiles(load_settings().state_dir).read_plan()
+        if plan is None:
+            raise ConfigError("no running stack: start one (gridstream up) or give --url")
+        url = plan.url_of("dashboard")
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task(f"GET {url}", total=1.0)
+        result = measure(url, seconds, tick=lambda done: bar.update(task, completed=done))
+    paths = result.summary()
+    doc = {"url": url, "seconds": seconds, "paths": paths}
+    if as_json:
+        emit_json(doc)
+        return
+    typer.echo(
+        f"{'path':16} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+    )
+    for path, row in paths.items():
+        typer.echo(
+            f"{path:16} {row['requests']:>8} {row['errors']:>6} {row['p50_ms']!s:>8} "
+            f"{row['p99_ms']!s:>8} {row['max_ms']!s:>8}"
+        )
+
+
 def register(app: typer.Typer) -> None:
     app.command("bench")(bench)
+    app.command("bench-dashboard")(bench_dashboard)

@@ -26,31 +26,70 @@ def up(
         ),
     ] = "auto",
     speed: Annotated[
-        str | None, typer.Option(help="Replay/simulation speed factor, e.g. 60, or 'max'.")
+        str | None,
+        typer.Option(
+            help="Seconds of grid time per second, e.g. 60, or 'max' (as fast as possible). "
+            "Replays default to 300: a quarter-hour every 3 s, a day in under 5 minutes."
+        ),
     ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Replay from this date (UTC), e.g. 2022-12-03 [default: 14 days before the "
+            "recording ends; with --speed max, its first file].",
+        ),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Keep the previous run's topics and history: a replay goes on where it "
+            "stopped [default: a replay starts afresh on the local broker].",
+        ),
+    ] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for every /ready.")] = 240.0,
     port_offset: Annotated[
         int, typer.Option(help="Add this to every service port (run a second stack).")
     ] = 0,
 ) -> None:
     """Start Kafka (unless GRIDSTREAM_BOOTSTRAP is set), the topics, the nine services and the
-    dashboard; wait until every one is ready; print where everything is."""
+    dashboard; wait until every one is ready; print where everything is.
+
+    Offline, the default replays the latest two recorded weeks at a pace you can watch, with
+    the trainer warmed on the weeks before them."""
     import logging
 
     setup_cli_logging()
     from gridstream.config import load_settings
     from gridstream.services.ingestor.settings import IngestSettings
-    from gridstream.stack.control import bring_up, wait_ready
+    from gridstream.stack.control import bring_up, start_afresh, wait_ready
     from gridstream.stack.files import StackFiles
-    from gridstream.stack.source import choose_source, default_replay_dir, parse_speed, probe_live
+    from gridstream.stack.source import (
+        choose_pace,
+        choose_source,
+        default_replay_dir,
+        parse_speed,
+        probe_live,
+        recording_end,
+    )
 
     settings = load_settings()
-    if speed is not None and speed.lower() != "max":
+    if speed is not None:
         parse_speed(speed)
     replay_dir = default_replay_dir(settings.data_dir)
     choice = choose_source(source, replay_dir, lambda: probe_live(IngestSettings().api_base_url))
     typer.echo(f"data source: {choice.describe()}", err=True)
-    plan = bring_up(settings, choice, speed, port_offset)
+    path = choice.path
+    pace = choose_pace(choice, speed, start, lambda: recording_end(path or replay_dir))
+    if choice.kind == "replay":
+        typer.echo(f"replay: {pace.describe()}", err=True)
+        if not resume:
+            for what in start_afresh(settings):
+                typer.echo(f"starting afresh: cleared {what}", err=True)
+        if pace.start is not None and path is not None:
+            _warm_trainer(settings, path, pace.start)
+    plan = bring_up(settings, choice, pace, port_offset)
     files = StackFiles(settings.state_dir)
     typer.echo(f"Kafka at {plan.bootstrap}; starting {len(plan.services)} services…", err=True)
 
@@ -67,6 +106,34 @@ def up(
     typer.echo(_screen(plan, probes, files))
     if not all(p.ready for p in probes.values()):
         raise typer.Exit(1)
+
+
+def _warm_trainer(settings: Any, replay_dir: Path, start: Any) -> None:
+    """Train the trainer's targets on the recorded weeks before ``start``, with a bar."""
+    import time
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from gridstream.stack.warmup import warm_trainer
+
+    began = time.monotonic()
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task(f"warming the trainer on the weeks before {start:%d %b %Y}", total=1)
+
+        def step(sid: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=f"training {sid}")
+
+        models = warm_trainer(
+            replay_dir, start, settings.state_dir / "models", settings.history_store, step
+        )
+    trained = sum(m.trained for m in models)
+    typer.echo(
+        f"trainer warm: {len(models)} models on the weeks before {start:%d %b %Y} "
+        f"({trained} trained, {len(models) - trained} kept from an earlier run) "
+        f"in {time.monotonic() - began:.0f} s",
+        err=True,
+    )
 
 
 def _screen(plan: StackPlan, probes: dict[str, ServiceProbe], files: Any) -> str:

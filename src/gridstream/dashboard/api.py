@@ -9,8 +9,9 @@ from importlib import resources
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 
+from gridstream.dashboard.snapshot_cache import SnapshotCache
 from gridstream.dashboard.state import DashboardState
 
 STREAM_TICK_S = 0.5
@@ -25,6 +26,7 @@ def static_dir() -> Path:
 def page_router(state: DashboardState) -> APIRouter:
     router = APIRouter(tags=["dashboard"])
     root = static_dir()
+    snapshots = SnapshotCache(state)
 
     @router.get("/", response_class=HTMLResponse, summary="The dashboard page")
     def index() -> HTMLResponse:
@@ -43,16 +45,12 @@ def page_router(state: DashboardState) -> APIRouter:
     def snapshot(
         region: str | None = Query(None, description="ALL, ROI or NI; all regions if absent"),
         hours: float | None = Query(None, gt=0, le=24 * 90, description="data-time range"),
-    ) -> JSONResponse:
+    ) -> Response:
         if region is not None and region not in REGIONS:
             raise HTTPException(
                 422, f"unknown region {region!r}: choose one of {', '.join(REGIONS)}"
             )
-        since = None
-        latest = state.latest_ms()
-        if hours is not None and latest is not None:
-            since = latest - int(hours * 3_600_000)
-        return JSONResponse(state.snapshot(region, since))
+        return Response(snapshots.body(region, hours), media_type="application/json")
 
     @router.get("/api/stream", summary="Server-sent events: what changed since `since`")
     async def stream(request: Request, since: int = Query(0, ge=0)) -> StreamingResponse:

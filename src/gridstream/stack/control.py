@@ -19,7 +19,7 @@ from gridstream.config import SERVICE_PORTS, Settings
 from gridstream.errors import ConfigError
 from gridstream.stack.files import ServicePlan, StackFiles, StackPlan, StackState
 from gridstream.stack.probe import RateTracker, ServiceProbe, probe_service
-from gridstream.stack.source import SourceChoice
+from gridstream.stack.source import Pace, SourceChoice
 
 SERVICES = tuple(SERVICE_PORTS)
 GIVE_UP_AFTER_RESTARTS = 3
@@ -81,8 +81,38 @@ def create_topics(settings: Settings, bootstrap: str) -> list[str]:
     return Admin(kafka).ensure_topics(specs)
 
 
+def start_afresh(settings: Settings) -> list[str]:
+    """Before a fresh replay: forget the previous run's topics and the trainer's history.
+
+    Only the local broker that ``up`` manages is cleared, and only while it is stopped; the
+    model registry is kept (a warm-up finds its models again). Returns what was cleared."""
+    files = StackFiles(settings.state_dir)
+    if running_state(files) is not None:
+        raise ConfigError(
+            "the stack is already running: see `gridstream status`; stop it with `gridstream down`"
+        )
+    cleared: list[str] = []
+    if not settings.external_cluster:
+        from gridstream.broker.cluster import LocalCluster
+
+        cluster = LocalCluster(settings.broker_state_dir, port=settings.broker.port)
+        if cluster.running_state() is not None:
+            raise ConfigError(
+                "a local broker started outside `up` is running; a fresh replay clears its "
+                "topics: stop it (`gridstream broker stop`) or keep them with --resume"
+            )
+        if cluster.reset():
+            cleared.append(f"the local broker's topics ({settings.broker_state_dir})")
+    history = settings.history_store
+    if history.exists():
+        for path in history.parent.glob(history.name + "*"):  # the store and its WAL
+            path.unlink()
+        cleared.append(f"the trainer's history store ({history})")
+    return cleared
+
+
 def bring_up(
-    settings: Settings, choice: SourceChoice, speed: str | None, port_offset: int = 0
+    settings: Settings, choice: SourceChoice, pace: Pace, port_offset: int = 0
 ) -> StackPlan:
     """Broker, topics, then the supervisor (detached), which starts every service."""
     files = StackFiles(settings.state_dir)
@@ -102,7 +132,7 @@ def bring_up(
         "GRIDSTREAM_BOOTSTRAP": bootstrap,
         "GRIDSTREAM_STATE_DIR": str(settings.state_dir),
         "GRIDSTREAM_DASHBOARD_SERVICE_URLS": json.dumps(urls),
-        **choice.env(speed),
+        **choice.env(pace),
     }
     plan = StackPlan(
         services,

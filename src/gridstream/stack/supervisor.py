@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from gridstream.config import SERVICE_PORTS
 from gridstream.stack.files import ServicePlan, ServiceState, StackFiles, StackPlan, StackState
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,21 @@ def last_error_line(path: str, max_bytes: int = 20_000) -> str:
         if line.strip():
             return line.strip()[:400]
     return ""
+
+
+#: the pipeline's services yield the CPU to the dashboard (and to the operator's shell): a
+#: replay at full speed keeps both cores busy, and the page must still answer at once
+BATCH_SERVICES = frozenset(name for name in SERVICE_PORTS if name != "dashboard")
+BATCH_NICENESS = 5
+
+
+def lower_priority(pid: int) -> None:
+    """Renice a just-started service (before its threads exist: they inherit it)."""
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, pid)
+        os.setpriority(os.PRIO_PROCESS, pid, min(19, current + BATCH_NICENESS))
+    except OSError as exc:  # gone already, or not allowed: it runs at normal priority
+        log.warning("could not lower the priority of pid %d: %s", pid, exc)
 
 
 @dataclass
@@ -133,6 +149,8 @@ class Supervisor:
                 stdin=subprocess.DEVNULL,
                 env=env,
             )
+        if child.plan.name in BATCH_SERVICES:
+            lower_priority(child.proc.pid)
         child.state.pid = child.proc.pid
         child.state.state = "starting"
         child.state.started_at = time.time()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,13 @@ from gridstream.schemas import (
     storage_pb2,
 )
 from gridstream.stack.probe import MetricTotals, RateTracker, ServiceProbe, parse_metrics
-from gridstream.stack.source import choose_source
+from gridstream.stack.source import (
+    DEFAULT_REPLAY_SPEED,
+    Pace,
+    choose_pace,
+    choose_source,
+    recording_end,
+)
 from gridstream.stack.supervisor import backoff_s, last_error_line
 from gridstream.stack.trace import build_trace, parse_record_id
 
@@ -71,18 +78,70 @@ def test_auto_prefers_live_then_replay_then_simulation(tmp_path: Path) -> None:
 
 def test_explicit_sources_and_their_environment(tmp_path: Path) -> None:
     choice = choose_source(f"replay:{tmp_path}", tmp_path / "x", lambda: None)
-    assert choice.env("max") == {
+    assert choice.env(Pace()) == {
         "GRIDSTREAM_INGEST_SOURCE": "replay",
         "GRIDSTREAM_INGEST_REPLAY_PATH": str(tmp_path.resolve()),
     }
-    assert (
-        choose_source("simulate", tmp_path, lambda: None).env("60")["GRIDSTREAM_INGEST_SPEED"]
-        == "60.0"
+    simulate = choose_source("simulate", tmp_path, lambda: None)
+    assert simulate.env(choose_pace(simulate, "60", None, _no_end))["GRIDSTREAM_INGEST_SPEED"] == (
+        "60.0"
     )
     with pytest.raises(ConfigError, match="does not exist"):
         choose_source(f"replay:{tmp_path / 'nope'}", tmp_path, lambda: None)
     with pytest.raises(ConfigError, match="choose auto"):
         choose_source("kafka", tmp_path, lambda: None)
+
+
+END = dt.datetime(2022, 12, 31, 23, 45, tzinfo=dt.UTC)
+
+
+def _no_end() -> dt.datetime:
+    raise AssertionError("the recording's end is not needed here")
+
+
+def test_a_replay_plays_the_latest_two_weeks_at_a_watchable_pace(tmp_path: Path) -> None:
+    replay = choose_source(f"replay:{tmp_path}", tmp_path, lambda: None)
+    pace = choose_pace(replay, None, None, lambda: END)
+    assert pace.speed == DEFAULT_REPLAY_SPEED == 300.0  # a quarter-hour every 3 s
+    assert pace.start == dt.datetime(2022, 12, 17, tzinfo=dt.UTC)
+    assert pace.warmup_days == 7.0
+    env = replay.env(pace)
+    assert env["GRIDSTREAM_INGEST_REPLAY_FROM"] == "2022-12-17T00:00:00+00:00"
+    assert env["GRIDSTREAM_INGEST_SPEED"] == "300.0"
+    assert "×300" in pace.describe() and "17 Dec 2022" in pace.describe()
+
+
+def test_from_and_speed_choose_another_start_and_pace(tmp_path: Path) -> None:
+    replay = choose_source(f"replay:{tmp_path}", tmp_path, lambda: None)
+    chosen = choose_pace(replay, "60", "2022-12-03", lambda: END)
+    assert (chosen.speed, chosen.start) == (60.0, dt.datetime(2022, 12, 3, tzinfo=dt.UTC))
+    # --speed max alone floods the whole recording; with --from it floods from there
+    assert choose_pace(replay, "max", None, _no_end) == Pace(None)
+    flood = choose_pace(replay, "MAX", "2022-06-01T12:00", lambda: END)
+    assert flood.speed is None and flood.start == dt.datetime(2022, 6, 1, 12, tzinfo=dt.UTC)
+    assert "GRIDSTREAM_INGEST_SPEED" not in replay.env(flood)
+    with pytest.raises(ConfigError, match="recording ends"):
+        choose_pace(replay, None, "2023-01-02", lambda: END)
+    with pytest.raises(ConfigError, match="give a date"):
+        choose_pace(replay, None, "next tuesday", lambda: END)
+    with pytest.raises(ConfigError, match="give a factor"):
+        choose_pace(replay, "fast", None, lambda: END)
+    simulate = choose_source("simulate", tmp_path, lambda: None)
+    with pytest.raises(ConfigError, match="--from is for replays"):
+        choose_pace(simulate, None, "2022-12-03", _no_end)
+    assert choose_pace(simulate, None, None, _no_end) == Pace(None)
+
+
+def test_recording_end_is_the_latest_reading(tmp_path: Path) -> None:
+    folder = tmp_path / "ALL"
+    folder.mkdir()
+    (folder / "ALL_demandactual_21_Eirgrid.csv").write_text(
+        "31-Dec-2021 23:45:00,SYSTEM_DEMAND,ALL,4000\n"
+    )
+    (folder / "ALL_demandactual_22_Eirgrid.csv").write_text(
+        "01-Mar-2022 00:00:00,SYSTEM_DEMAND,ALL,4100\n02-Mar-2022 10:30:00,SYSTEM_DEMAND,ALL,4200\n"
+    )
+    assert recording_end(tmp_path) == dt.datetime(2022, 3, 2, 10, 30, tzinfo=dt.UTC)  # GMT
 
 
 def test_record_ids_are_checked() -> None:

@@ -6,6 +6,7 @@ exactly the history the models see.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 
 import numpy as np
@@ -41,6 +42,29 @@ _WEEK_KEYS = tuple(f"prof_w1_{h}" for h in range(1, HORIZON_STEPS + 1))
 _DAY_KEYS = tuple(f"prof_d1_{h}" for h in range(1, HORIZON_STEPS + 1))
 
 
+def bridge_gaps(profile: np.ndarray, max_gap: int = 2) -> np.ndarray:
+    """Fill runs of at most ``max_gap`` missing steps between two known ones, linearly.
+
+    A series published every half hour (SNSP) has every other quarter-hour of its profiles
+    missing; without this its forecast alternates between the profile and the latest value.
+    Up to ``max_gap`` steps at either end take the nearest known value. Longer gaps stay
+    missing (the caller falls back to another profile)."""
+    known = np.flatnonzero(np.isfinite(profile))
+    if len(known) < 2 or len(known) == len(profile):
+        return profile
+    out = profile.copy()
+    if 0 < known[0] <= max_gap:
+        out[: known[0]] = profile[known[0]]
+    if 0 < len(profile) - 1 - known[-1] <= max_gap:
+        out[known[-1] + 1 :] = profile[known[-1]]
+    for left, right in itertools.pairwise(known):
+        if 1 < right - left <= max_gap + 1:
+            steps = np.arange(left + 1, right)
+            weight = (steps - left) / (right - left)
+            out[steps] = profile[left] + weight * (profile[right] - profile[left])
+    return out
+
+
 def seasonal_naive_forecast(features: Mapping[str, float], issue_ts_ms: int) -> Trajectory:
     """A 24 h trajectory without a model: same quarter-hour last week, else yesterday, else now.
 
@@ -49,8 +73,8 @@ def seasonal_naive_forecast(features: Mapping[str, float], issue_ts_ms: int) -> 
     interval. Forecasts are labelled ``seasonal-naive`` so consumers can tell them apart.
     """
     get = features.get
-    week = np.array([get(k, np.nan) for k in _WEEK_KEYS], dtype=np.float64)
-    day = np.array([get(k, np.nan) for k in _DAY_KEYS], dtype=np.float64)
+    week = bridge_gaps(np.array([get(k, np.nan) for k in _WEEK_KEYS], dtype=np.float64))
+    day = bridge_gaps(np.array([get(k, np.nan) for k in _DAY_KEYS], dtype=np.float64))
     now = float(features.get("value", np.nan))
     p50 = np.where(np.isnan(week), day, week)
     p50 = np.where(np.isnan(p50), now, p50)

@@ -169,27 +169,71 @@ function seriesData(field) {
   const fc = s.forecasts[id];
   const future = fc ? fc.steps.filter((st) => !actual.length || st[0] > actual[actual.length - 1][0]) : [];
   const anomalies = (s.anomalies[id] || []).filter((a) => a.t >= since);
+  // undefined: nothing at this x (the line goes on); null: a real gap in the readings. A series
+  // read every 30 min (SNSP) thus draws a line across the 15-minute forecast grid.
   const rows = new Map();
-  const row = (t) => { if (!rows.has(t)) rows.set(t, [null, null, null, null, null]); return rows.get(t); };
-  for (const [t, v] of actual) row(t)[0] = v;
-  for (const [t, p10, p50, p90] of [...band, ...future]) { const r = row(t); r[1] = p10; r[2] = p50; r[3] = p90; }
+  const row = (t) => { if (!rows.has(t)) rows.set(t, [undefined, undefined, undefined, undefined, undefined]); return rows.get(t); };
+  const step = readingStep(actual);
+  actual.forEach(([t, v], i) => {
+    row(t)[0] = v;
+    const next = actual[i + 1];
+    if (next && next[0] - t > 1.5 * step && row(t + step)[0] === undefined) row(t + step)[0] = null;
+  });
+  const [lo, hi] = field === "SNSP_ALL" ? [0, 100] : [-Infinity, Infinity];
+  const clamp = (v) => (v == null ? v : Math.min(hi, Math.max(lo, v)));
+  for (const [t, p10, p50, p90] of [...band, ...future]) { const r = row(t); r[1] = clamp(p10); r[2] = clamp(p50); r[3] = clamp(p90); }
   for (const a of anomalies) row(a.t)[4] = a.v;
   const xs = [...rows.keys()].sort((a, b) => a - b);
   const cols = [xs.map((t) => t / 1e3)];
   for (let i = 0; i < 5; i++) cols.push(xs.map((t) => rows.get(t)[i]));
   if (field === "SNSP_ALL") cols.push(xs.map(() => SNSP_LIMIT));
-  return { cols, last: actual.length ? actual[actual.length - 1][1] : null, unit: s.series[id]?.unit };
+  return { cols, last: actual.length ? actual[actual.length - 1] : null, hourAgo: valueBefore(actual, 3600e3), unit: s.series[id]?.unit };
+}
+
+// the most common spacing of a series' readings (15 min for most, 30 min for SNSP)
+function readingStep(points) {
+  const counts = new Map();
+  for (let i = 1; i < points.length; i++) {
+    const d = points[i][0] - points[i - 1][0];
+    if (d > 0) counts.set(d, (counts.get(d) || 0) + 1);
+  }
+  let best = 900e3, n = 0;
+  for (const [d, c] of counts) if (c > n) { best = d; n = c; }
+  return best;
+}
+
+// the reading `ago` ms before the latest one (null when the history is shorter)
+function valueBefore(points, ago) {
+  if (!points.length) return null;
+  const target = points[points.length - 1][0] - ago;
+  for (let i = points.length - 1; i >= 0; i--) if (points[i][0] <= target) return points[i][0] >= target - ago / 2 ? points[i][1] : null;
+  return null;
+}
+
+function renderTile(field, last, hourAgo) {
+  const tile = document.querySelector(`.tile[data-field="${field}"]`);
+  if (!tile) return;
+  const digits = field === "SNSP_ALL" ? 1 : 0;
+  tile.querySelector(".v").textContent = fmtNum(last && last[1], digits);
+  const delta = tile.querySelector(".d");
+  if (!last || hourAgo == null) { delta.textContent = ""; delta.className = "d"; return; }
+  const change = last[1] - hourAgo;
+  const arrow = change > 0 ? "▲" : change < 0 ? "▼" : "■";
+  delta.textContent = `${arrow} ${fmtNum(Math.abs(change), digits)} in 1 h`;
+  delta.className = "d " + (change > 0 ? "up" : change < 0 ? "down" : "flat");
 }
 
 function renderSeriesCharts() {
   document.querySelectorAll(".chart[data-chart]").forEach((el) => {
     const field = el.dataset.chart;
     if (!charts[field]) makeChart(field, el, lineSeries(field), "", [{ series: [4, 2], fill: "rgba(76,195,255,0.18)" }]);
-    const { cols, last } = seriesData(field);
+    const { cols, last, hourAgo } = seriesData(field);
     charts[field].setData(cols);
     el.dataset.points = String(cols[0].length);
-    const tile = document.querySelector(`.tile[data-field="${field}"] .v`);
-    if (tile) tile.textContent = fmtNum(last, field === "SNSP_ALL" ? 1 : 0);
+    el.dataset.actual = String(cols[1].filter((v) => v != null).length);
+    el.dataset.band = String(cols[2].filter((v) => v != null).length);
+    el.dataset.dataTime = last ? String(last[0]) : "";
+    renderTile(field, last, hourAgo);
   });
   const m = view.snap.models[seriesId("SYSTEM_DEMAND")];
   const fc = view.snap.forecasts[seriesId("SYSTEM_DEMAND")];
@@ -211,6 +255,9 @@ function renderStorage() {
   if (!sc) { $("#sched-meta").textContent = "no schedule yet"; charts.storage.setData([[], [], [], []]); return; }
   $("#sched-meta").textContent = `${sc.region} · ${sc.objective} · ${sc.fallback ? "fallback: " + sc.reason : sc.status} · ${fmtNum(sc.solve_ms, 1)} ms`;
   const st = sc.steps;
+  el.dataset.dataTime = String(sc.issued);
+  el.dataset.charge = String(st.filter((x) => x[1] > 0.05).length);
+  el.dataset.discharge = String(st.filter((x) => x[2] > 0.05).length);
   charts.storage.setData([st.map((x) => x[0] / 1e3), st.map((x) => x[3]), st.map((x) => x[1]), st.map((x) => x[2])]);
   el.dataset.points = String(st.length);
 }

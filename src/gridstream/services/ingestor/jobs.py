@@ -50,7 +50,10 @@ class BackfillJob:
 
 @dataclass(frozen=True)
 class ReplayJob:
-    """Replay recorded files under ``path`` in timestamp order (``speed`` None: at once)."""
+    """Replay recorded files under ``path`` in timestamp order (``speed`` None: at once).
+
+    With ``paced_from`` the readings before it (from ``start``) go at once, a warm-up that
+    fills the services' windows, and pacing begins there."""
 
     path: Path
     speed: float | None = None
@@ -59,6 +62,7 @@ class ReplayJob:
     regions: tuple[str, ...] = ()
     areas: tuple[str, ...] = ()
     mode: str = "replay"
+    paced_from: datetime | None = None
 
     @property
     def scope(self) -> str:
@@ -110,6 +114,25 @@ def _utc(moment: datetime | None) -> datetime | None:
 def _inside(path: Path, roots: list[Path]) -> bool:
     resolved = path.resolve()
     return any(resolved == r.resolve() or r.resolve() in resolved.parents for r in roots)
+
+
+def replay_job(ingest: IngestSettings) -> ReplayJob:
+    """The start-up replay of ``GRIDSTREAM_INGEST_REPLAY_PATH`` the settings describe."""
+    if ingest.replay_path is None:
+        raise ConfigError("GRIDSTREAM_INGEST_SOURCE=replay needs GRIDSTREAM_INGEST_REPLAY_PATH")
+    paced_from = _utc(ingest.replay_from)
+    start = None
+    if paced_from is not None:
+        start = paced_from - timedelta(days=ingest.replay_warmup_days)
+    return ReplayJob(
+        ingest.replay_path,
+        ingest.speed,
+        start,
+        None,
+        ingest.regions,
+        ingest.areas,
+        paced_from=paced_from if ingest.speed is not None else None,
+    )
 
 
 def job_from_request(

@@ -106,8 +106,11 @@ def pump(
     readings: Iterable[readings_pb2.RawReading],
     speed: float | None,
     follow_clock: bool = False,
+    paced_from_ms: int | None = None,
 ) -> int:
-    """Send readings in order, paced, skipping those sent before a restart; returns count."""
+    """Send readings in order, paced, skipping those sent before a restart; returns count.
+
+    Readings before ``paced_from_ms`` are sent at once (the warm-up of a paced replay)."""
     resume = ctx.sink.watermarks(scope)
     pacer = Pacer(speed)
     batch: list[readings_pb2.RawReading] = []
@@ -119,7 +122,8 @@ def pump(
             break
         if not resume.is_new(reading):
             continue
-        wait = pacer.delay_s(reading.ts_ms)
+        early = paced_from_ms is not None and reading.ts_ms < paced_from_ms
+        wait = 0.0 if early else pacer.delay_s(reading.ts_ms)
         if follow_clock:
             wait = max(wait, reading.ts_ms / 1000 - ctx.clock())
         if wait > 0:
@@ -156,14 +160,21 @@ def windowed(
 
 def replay_files(job: ReplayJob) -> list[Path]:
     years = None
-    if job.start is not None and job.end is not None:
-        years = range(job.start.year, job.end.year + 1)
+    if job.start is not None:
+        last = job.end.year if job.end is not None else 2099
+        years = range(job.start.year, last + 1)
     return list_files(job.path, job.regions or None, job.areas or None, years)
 
 
 def run_replay(ctx: RunContext, job: ReplayJob) -> int:
     readings = iter_recorded(replay_files(job), source="replay")
-    return pump(ctx, job.scope, windowed(readings, job.start, job.end), job.speed)
+    return pump(
+        ctx,
+        job.scope,
+        windowed(readings, job.start, job.end),
+        job.speed,
+        paced_from_ms=_ms(job.paced_from),
+    )
 
 
 def run_simulate(ctx: RunContext, job: SimulateJob) -> int:

@@ -21,7 +21,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from gridstream.bus.health import RunnerHealth
 from gridstream.bus.topics import topic_specs
 from gridstream.config import Settings
-from gridstream.errors import ConfigError
 from gridstream.services.host import ServiceParts
 from gridstream.services.ingestor.jobs import (
     BackfillJob,
@@ -31,6 +30,7 @@ from gridstream.services.ingestor.jobs import (
     ReplayJob,
     SimulateJob,
     describe,
+    replay_job,
 )
 from gridstream.services.ingestor.runs import (
     SERVICE,
@@ -313,11 +313,7 @@ class Ingestor:
         if source == "idle":
             return None
         if source == "replay":
-            if ing.replay_path is None:
-                raise ConfigError(
-                    "GRIDSTREAM_INGEST_SOURCE=replay needs GRIDSTREAM_INGEST_REPLAY_PATH"
-                )
-            return ReplayJob(ing.replay_path, ing.speed, regions=ing.regions, areas=ing.areas)
+            return replay_job(ing)
         if source == "simulate":
             start = datetime.fromtimestamp(self.clock(), UTC) - timedelta(days=1)
             return SimulateJob(

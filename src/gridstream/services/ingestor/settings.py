@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -18,7 +19,8 @@ class IngestSettings(BaseSettings):
     """What smart-ingestor does when it starts and how it talks to the EirGrid API.
 
     ``source``: ``auto`` replays ``replay_path`` when set, else ingests live when the API
-    answers, else simulates; ``idle`` waits for ``GET/POST /stream``.
+    answers, else simulates; ``idle`` waits for ``GET/POST /stream``. A replay with
+    ``replay_from`` sends the ``replay_warmup_days`` before it at once, then paces at ``speed``.
     """
 
     model_config = SettingsConfigDict(env_prefix="GRIDSTREAM_INGEST_", frozen=True, extra="ignore")
@@ -26,6 +28,8 @@ class IngestSettings(BaseSettings):
     source: SourceKind = "auto"
     replay_path: Path | None = None
     speed: float | None = Field(None, gt=0)  # None: as fast as possible
+    replay_from: datetime | None = None  # paced replay from here (None: the whole recording)
+    replay_warmup_days: float = Field(0.0, ge=0)  # sent at once before replay_from
     poll_seconds: float = Field(60.0, gt=0)
     lookback_hours: float = Field(6.0, gt=0)
     max_catchup_days: int = Field(7, ge=1)

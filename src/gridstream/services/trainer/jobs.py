@@ -46,6 +46,9 @@ from gridstream.store.registry import ModelRegistry
 log = logging.getLogger(__name__)
 DAY = pd.Timedelta(days=1)
 _SHORT = {v: k for k, v in SERIES_FIELDS.items()}
+#: reasons trained on the bootstrap budget; ``warm-up`` is `gridstream up` training before a
+#: replay (see :mod:`gridstream.stack.warmup`)
+SMALL_RUNS = frozenset({"bootstrap", "warm-up"})
 
 
 class TrainerSettings(BaseSettings):
@@ -195,8 +198,9 @@ def run_training(
 ) -> TrainOutcome | None:
     """Train one series on the latest window of ``history`` (None: not enough history).
 
-    Bootstrap runs are small (see the module docstring); the others use the full budget."""
-    small = reason == "bootstrap"
+    Bootstrap and warm-up runs are small (see the module docstring); the others use the
+    full budget."""
+    small = reason in SMALL_RUNS
     prepared = prepare(history, region, name)
     del history  # the grid holds what training needs; the caller keeps no reference either
     span = observed_span(prepared)

@@ -2,11 +2,11 @@
 
 Each component scores the reading; the ensemble keeps the strongest evidence (each component
 weighted by ``alarm_weights``, default 1), then suppresses repeats: after an alarm-level score,
-later scores are damped for ``refractory`` readings, or (``peak_window``) a score is kept only
-when it tops every score of the recent past, because one incident should raise one alarm,
-not a burst of them. The point components (robust z of the value and of the seasonal-naive
-error) always run: their robust z (``last_point_z``) is per-reading evidence for callers that
-label every reading, even when their alarm weight is 0.
+later scores are damped for ``refractory`` readings, or a score is kept only when it tops every
+score of the recent past (``peak_span_ms`` of event time, or ``peak_window`` readings), because
+one incident should raise one alarm, not a burst of them. The point components (robust z of
+the value and of the seasonal-naive error) always run: their robust z (``last_point_z``) is
+per-reading evidence for callers that label every reading, even when their alarm weight is 0.
 """
 
 from __future__ import annotations
@@ -43,7 +43,10 @@ class EnsembleDetector(Detector):
         peak_window: int = 0,
         context: dict[str, Any] | None = None,
         alarm_weights: dict[str, float] | None = None,
+        peak_span_ms: int = 0,
     ) -> None:
+        #: peak-only suppression over a span of event time (0: ``peak_window`` readings)
+        self.peak_span_ms = int(peak_span_ms)
         self.context = None if context is None else ContextNoveltyDetector(**context)
         self.alarm_weights = {str(k): float(w) for k, w in (alarm_weights or {}).items()}
         self.peak_window = peak_window
@@ -76,8 +79,11 @@ class EnsembleDetector(Detector):
         self.last_components = parts
         weights = self.alarm_weights
         score = self._likelihood(max(weights.get(k, 1.0) * v for k, v in parts.items()))
+        if self.peak_span_ms > 0:
+            return self._peak_only(score, ts_ms, self.peak_span_ms)
         if self.peak_window > 0:
-            return self._peak_only(score)
+            self._n += 1
+            return self._peak_only(score, self._n, self.peak_window)
         if self._quiet_left > 0:
             self._quiet_left -= 1
             return score * self.damping
@@ -94,16 +100,19 @@ class EnsembleDetector(Detector):
         """
         return max(self.zscore.last_z, self.surprise.last_z)
 
-    def _peak_only(self, score: float) -> float:
-        """Keep a score only when it tops every score of the last ``peak_window`` readings."""
-        self._n += 1
+    def _peak_only(self, score: float, now: int, span: int) -> float:
+        """Keep a score only when it tops every score of the last ``span`` before ``now``.
+
+        ``now`` and ``span`` are both event time (ms) or both reading counts. The remembered
+        peaks are the decreasing maxima of the span (oldest first), so the first is the top.
+        """
         peaks = self._peaks
-        while peaks and peaks[0][0] <= self._n - self.peak_window:
+        while peaks and peaks[0][0] <= now - span:
             peaks.popleft()
         top = peaks[0][1] if peaks else -1.0
         while peaks and peaks[-1][1] <= score:
             peaks.pop()
-        peaks.append((self._n, score))
+        peaks.append((now, score))
         return score if score > top else score * self.damping
 
     def _likelihood(self, raw: float) -> float:
@@ -141,6 +150,7 @@ class EnsembleDetector(Detector):
             "peak_window": self.peak_window,
             "context": None if self.context is None else self.context.params(),
             "alarm_weights": dict(self.alarm_weights),
+            "peak_span_ms": self.peak_span_ms,
         }
 
     def get_state(self) -> dict[str, Any]:

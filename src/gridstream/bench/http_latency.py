@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-PATHS = ("/api/snapshot", "/")
+PATHS = ("/api/snapshot?region=ALL", "/")  # what the page asks for first
 
 
 @dataclass

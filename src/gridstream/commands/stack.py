@@ -110,6 +110,7 @@ def up(
 
 def _warm_trainer(settings: Any, replay_dir: Path, start: Any) -> None:
     """Train the trainer's targets on the recorded weeks before ``start``, with a bar."""
+    import logging
     import time
 
     from rich.console import Console
@@ -118,6 +119,8 @@ def _warm_trainer(settings: Any, replay_dir: Path, start: Any) -> None:
     from gridstream.stack.warmup import warm_trainer
 
     began = time.monotonic()
+    # the bar says which series is training; the trainer's own log lines would break it up
+    logging.getLogger("gridstream.core.forecasting").setLevel(logging.WARNING)
     with Progress(transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task(f"warming the trainer on the weeks before {start:%d %b %Y}", total=1)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import httpx
 from google.protobuf.message import Message
@@ -32,6 +33,11 @@ from gridstream.schemas import (
 from gridstream.stack.probe import RateTracker, probe_service
 
 log = logging.getLogger(__name__)
+#: records folded per turn; while a backlog lasts (a replay at full speed) the feed pauses as
+#: long as each full batch took, so it holds the interpreter at most half the time and the
+#: HTTP handlers answer at once: the view falls behind the pipeline rather than the page
+BATCH = 1000
+MAX_PAUSE_S = 0.2
 
 
 def topic_kinds(settings: Settings) -> dict[str, tuple[str, type[Message]]]:
@@ -78,9 +84,12 @@ class DashboardFeed:
                 if turns % refresh_every == 0:
                     self._refresh(tail)
                 turns += 1
-                records = tail.poll(max_records=2000, timeout=0.5)
+                began = time.monotonic()
+                records = tail.poll(max_records=BATCH, timeout=0.5)
                 if records:
                     self.state.apply((kinds[r.topic][0], r.value) for r in records)
+                if len(records) == BATCH:  # a backlog: leave the page's requests room
+                    self._stop.wait(min(MAX_PAUSE_S, time.monotonic() - began))
                 self.health.loop()
         finally:
             tail.close()

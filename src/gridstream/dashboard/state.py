@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from google.protobuf.message import Message
@@ -21,6 +21,27 @@ from gridstream.dashboard.mode import StreamMode
 Delta = dict[str, list[Any]]
 KINDS = ("reading", "forecast", "anomaly", "alert", "schedule", "action", "dead_letter", "model")
 KINDS_WITH_EVENT = (*KINDS, "event")
+
+
+_CONVERTERS: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "reading": convert.reading,
+    "forecast": convert.forecast,
+    "anomaly": convert.anomaly,
+    "alert": convert.alert,
+    "schedule": convert.schedule,
+    "action": convert.action,
+    "dead_letter": convert.dead_letter,
+    "model": convert.model_update,
+    "event": convert.system_event,
+}
+
+
+def _convert(kind: str, msg: Any) -> dict[str, Any] | None:
+    """The page's form of one message (None: nothing to show, e.g. a normal anomaly score)."""
+    if kind == "anomaly" and not msg.is_anomaly:
+        return None
+    converter = _CONVERTERS.get(kind)
+    return None if converter is None else converter(msg)
 
 
 class DashboardState:
@@ -59,14 +80,19 @@ class DashboardState:
 
     # ---- writing (feed thread) ---------------------------------------------------------
     def apply(self, items: Iterable[tuple[str, Message]]) -> int:
-        """Fold a batch of (kind, message) into the state; return the new sequence number."""
+        """Fold a batch of (kind, message) into the state; return the new sequence number.
+
+        Messages are converted before the lock is taken: the page's requests wait only for
+        the few dictionary updates, not for decoding a batch of forecasts."""
+        converted = [(kind, _convert(kind, msg)) for kind, msg in items]
         delta: Delta = {}
         with self._lock:
-            for kind, msg in items:
-                converted = self._fold(kind, msg)
-                if converted is not None:
-                    delta.setdefault(kind, []).append(converted)
-                    self._counts[kind] = self._counts.get(kind, 0) + 1
+            for kind, item in converted:
+                if item is None:
+                    continue
+                self._store(kind, item)
+                delta.setdefault(kind, []).append(item)
+                self._counts[kind] = self._counts.get(kind, 0) + 1
             mode = self._mode.describe()
             if mode["label"] != self._mode_label:
                 self._mode_label = mode["label"]
@@ -82,14 +108,11 @@ class DashboardState:
             self._seq += 1
             self._ring.append((self._seq, {"pipeline": [probes]}))
 
-    def _fold(self, kind: str, msg: Any) -> dict[str, Any] | None:
+    def _store(self, kind: str, item: dict[str, Any]) -> None:  # under the lock
         if kind == "reading":
-            item = convert.reading(msg)
             self._add_reading(item)
             self._mode.observe(item["source"], item["t"])
-            return item
-        if kind == "forecast":
-            item = convert.forecast(msg)
+        elif kind == "forecast":
             self._forecasts[item["series"]] = item
             if item["steps"]:
                 band = self._bands.setdefault(item["series"], deque(maxlen=self._window))
@@ -97,45 +120,27 @@ class DashboardState:
                 while band and band[-1][0] >= first[0]:
                     band.pop()
                 band.append(first)
-            return item
-        if kind == "anomaly":
-            if not msg.is_anomaly:
-                return None
-            item = convert.anomaly(msg)
+        elif kind == "anomaly":
             self._anomalies.setdefault(item["series"], deque(maxlen=200)).append(item)
-            return item
-        if kind == "alert":
-            item = convert.alert(msg)
+        elif kind == "alert":
             self._alerts.pop(item["id"], None)
             self._alerts[item["id"]] = item
             _trim(self._alerts, self._max_alerts)
-            return item
-        if kind == "schedule":
-            item = convert.schedule(msg)
+        elif kind == "schedule":
             self._schedules[item["region"]] = item
-            return item
-        if kind == "action":
-            item = convert.action(msg)
+        elif kind == "action":
             self._actions.pop(item["id"], None)
             self._actions[item["id"]] = item
             _trim(self._actions, self._max_actions)
-            return item
-        if kind == "dead_letter":
-            item = convert.dead_letter(msg)
+        elif kind == "dead_letter":
             self._dead.append(item)
             self._dead_by_service[item["service"]] = (
                 self._dead_by_service.get(item["service"], 0) + 1
             )
-            return item
-        if kind == "model":
-            item = convert.model_update(msg)
+        elif kind == "model":
             self._models[item["series"]] = item
-            return item
-        if kind == "event":
-            item = convert.system_event(msg)
+        elif kind == "event":
             self._events.append(item)
-            return item
-        return None
 
     def _add_reading(self, item: dict[str, Any]) -> None:
         series = item["series"]

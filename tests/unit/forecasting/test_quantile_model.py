@@ -311,3 +311,23 @@ def test_weather_series_keep_the_held_out_median() -> None:
     assert TrainConfig().for_series("demand").refit_median
     assert not TrainConfig().for_series("wind").refit_median
     assert not TrainConfig().for_series("co2").refit_median
+
+
+def test_seasonal_naive_bridges_a_half_hourly_profile() -> None:
+    """SNSP is read every 30 min: every other quarter-hour of its profiles is missing."""
+    feats = {f"prof_w1_{h}": (20.0 + h if h % 2 == 0 else float("nan")) for h in range(1, 97)}
+    feats |= {f"prof_d1_{h}": float("nan") for h in range(1, 97)}
+    feats["value"] = 90.0  # far from the profile: a trajectory that falls back to it zigzags
+    trajectory = seasonal_naive_forecast(feats, 0)
+    assert trajectory.p50[0] == 22.0  # the first step takes its known neighbour
+    assert trajectory.p50[1:4].tolist() == [22.0, 23.0, 24.0]  # bridged linearly
+    assert np.all(np.abs(np.diff(trajectory.p50)) <= 1.0 + 1e-9)  # no jumps to "now"
+
+
+def test_bridge_gaps_leaves_long_gaps_to_the_fallback() -> None:
+    from gridstream.core.forecasting.baselines import bridge_gaps
+
+    nan = float("nan")
+    out = bridge_gaps(np.array([nan, 1.0, nan, 3.0, nan, nan, nan, 7.0, nan]))
+    assert out[:4].tolist() == [1.0, 1.0, 2.0, 3.0] and out[-1] == 7.0
+    assert np.isnan(out[4:7]).all()  # three missing steps: not a cadence, a gap

@@ -177,3 +177,29 @@ def test_trace_follows_a_reading_to_the_action_it_fed() -> None:
     assert [s["schedule_id"] for s in steps["schedules"]] == ["s1"]
     assert [a["action_id"] for a in steps["actions"]] == ["a1"]
     assert len(steps["anomalies"]) == 1 and steps["features"] == []
+
+
+def test_a_stopped_local_broker_is_reset_and_the_pipeline_yields_to_the_dashboard(
+    tmp_path: Path,
+) -> None:
+    import os
+    import subprocess
+
+    from gridstream.broker.cluster import LocalCluster
+    from gridstream.stack.supervisor import BATCH_NICENESS, BATCH_SERVICES, lower_priority
+
+    cluster = LocalCluster(tmp_path / "broker")
+    (tmp_path / "broker" / "node-1" / "logs").mkdir(parents=True)
+    assert cluster.reset() is True
+    assert not (tmp_path / "broker" / "node-1").exists()
+    assert cluster.reset() is False  # nothing left to clear
+
+    assert "dashboard" not in BATCH_SERVICES and "smart-storage-optimizer" in BATCH_SERVICES
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        before = os.getpriority(os.PRIO_PROCESS, child.pid)
+        lower_priority(child.pid)
+        assert os.getpriority(os.PRIO_PROCESS, child.pid) == min(19, before + BATCH_NICENESS)
+    finally:
+        child.kill()
+        child.wait()

@@ -101,6 +101,10 @@ def bench_dashboard(
         str | None, typer.Option(help="Dashboard URL [default: the running stack's].")
     ] = None,
     seconds: Annotated[float, typer.Option(min=1, help="How long to measure.")] = 60.0,
+    path: Annotated[
+        list[str] | None,
+        typer.Option(help="A path to time (repeat it) [default: /api/snapshot?region=ALL and /]."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")] = False,
 ) -> None:
     """Time the running dashboard's answers (/api/snapshot and the page): p50, p95, p99 and
@@ -108,7 +112,7 @@ def bench_dashboard(
     from rich.console import Console
     from rich.progress import Progress
 
-    from gridstream.bench.http_latency import measure
+    from gridstream.bench.http_latency import PATHS, measure
     from gridstream.errors import ConfigError
 
     if url is None:
@@ -121,18 +125,20 @@ def bench_dashboard(
         url = plan.url_of("dashboard")
     with Progress(transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task(f"GET {url}", total=1.0)
-        result = measure(url, seconds, tick=lambda done: bar.update(task, completed=done))
+        result = measure(
+            url, seconds, path or PATHS, tick=lambda done: bar.update(task, completed=done)
+        )
     paths = result.summary()
     doc = {"url": url, "seconds": seconds, "paths": paths}
     if as_json:
         emit_json(doc)
         return
     typer.echo(
-        f"{'path':16} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+        f"{'path':26} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
     )
-    for path, row in paths.items():
+    for name, row in paths.items():
         typer.echo(
-            f"{path:16} {row['requests']:>8} {row['errors']:>6} {row['p50_ms']!s:>8} "
+            f"{name:26} {row['requests']:>8} {row['errors']:>6} {row['p50_ms']!s:>8} "
             f"{row['p99_ms']!s:>8} {row['max_ms']!s:>8}"
         )
 

@@ -44,7 +44,10 @@ def reading(msg: readings_pb2.CleanReading) -> dict[str, Any]:
     }
 
 
-def forecast(msg: forecast_pb2.Forecast) -> dict[str, Any]:
+def forecast(msg: forecast_pb2.Forecast, steps: int | None = None) -> dict[str, Any]:
+    """The page's form of a forecast; ``steps=1`` keeps only the first (the band's) step, for
+    a forecast that a later one of the same batch replaces."""
+    kept = msg.steps if steps is None else msg.steps[:steps]
     return {
         "id": msg.forecast_id,
         **_series(msg),
@@ -52,7 +55,7 @@ def forecast(msg: forecast_pb2.Forecast) -> dict[str, Any]:
         "model": msg.model_version,
         "kind": msg.model_kind,
         "unit": msg.unit,
-        "steps": [[s.target_time_ms, s.p10, s.p50, s.p90] for s in msg.steps],
+        "steps": [[s.target_time_ms, s.p10, s.p50, s.p90] for s in kept],
     }
 
 

@@ -34,9 +34,10 @@ from gridstream.stack.probe import RateTracker, probe_service
 
 log = logging.getLogger(__name__)
 #: records folded per turn; while a backlog lasts (a replay at full speed) the feed pauses as
-#: long as each full batch took, so it holds the interpreter at most half the time and the
+#: long as each turn's work took, so it holds the interpreter at most half the time and the
 #: HTTP handlers answer at once: the view falls behind the pipeline rather than the page
 BATCH = 1000
+BUSY_S = 0.01
 MAX_PAUSE_S = 0.2
 
 
@@ -88,8 +89,9 @@ class DashboardFeed:
                 records = tail.poll(max_records=BATCH, timeout=0.5)
                 if records:
                     self.state.apply((kinds[r.topic][0], r.value) for r in records)
-                if len(records) == BATCH:  # a backlog: leave the page's requests room
-                    self._stop.wait(min(MAX_PAUSE_S, time.monotonic() - began))
+                busy = time.monotonic() - began if records else 0.0
+                if busy > BUSY_S:  # a backlog: leave the page's requests room
+                    self._stop.wait(min(MAX_PAUSE_S, busy))
                 self.health.loop()
         finally:
             tail.close()

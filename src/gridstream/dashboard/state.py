@@ -36,10 +36,17 @@ _CONVERTERS: dict[str, Callable[[Any], dict[str, Any]]] = {
 }
 
 
-def _convert(kind: str, msg: Any) -> dict[str, Any] | None:
-    """The page's form of one message (None: nothing to show, e.g. a normal anomaly score)."""
+def _size(delta: Delta) -> int:
+    return sum(len(items) for items in delta.values())
+
+
+def _convert(kind: str, msg: Any, whole: bool = True) -> dict[str, Any] | None:
+    """The page's form of one message (None: nothing to show, e.g. a normal anomaly score);
+    a forecast not ``whole`` keeps its first step only."""
     if kind == "anomaly" and not msg.is_anomaly:
         return None
+    if kind == "forecast" and not whole:
+        return convert.forecast(msg, steps=1)
     converter = _CONVERTERS.get(kind)
     return None if converter is None else converter(msg)
 
@@ -53,6 +60,7 @@ class DashboardState:
         max_alerts: int = 300,
         max_actions: int = 200,
         delta_ring: int = 400,
+        ring_items: int = 20_000,
         mode: StreamMode | None = None,
     ) -> None:
         self._lock = threading.Lock()
@@ -74,7 +82,12 @@ class DashboardState:
         self._counts: dict[str, int] = dict.fromkeys(KINDS_WITH_EVENT, 0)
         self._pipeline: list[dict[str, object]] = []
         self._seq = 0
+        # the ring is bounded in batches and in items: during a replay at full speed 400
+        # batches of a thousand forecasts would hold gigabytes, and the collector's passes
+        # over them would stall every request for seconds
         self._ring: deque[tuple[int, Delta]] = deque(maxlen=delta_ring)
+        self._ring_items_max = ring_items
+        self._ring_items = 0
         self._mode = mode or StreamMode()
         self._mode_label = ""
 
@@ -84,7 +97,17 @@ class DashboardState:
 
         Messages are converted before the lock is taken: the page's requests wait only for
         the few dictionary updates, not for decoding a batch of forecasts."""
-        converted = [(kind, _convert(kind, msg)) for kind, msg in items]
+        batch = list(items)
+        # during a replay at full speed a batch holds several forecasts per series: the page
+        # keeps the last one whole and only the first step (the band) of the others
+        last_forecast: dict[str, int] = {}
+        for i, (kind, msg) in enumerate(batch):
+            if kind == "forecast":
+                last_forecast[getattr(msg, "series_id", "")] = i
+        converted = [
+            (kind, _convert(kind, msg, whole=last_forecast.get(getattr(msg, "series_id", "")) == i))
+            for i, (kind, msg) in enumerate(batch)
+        ]
         delta: Delta = {}
         with self._lock:
             for kind, item in converted:
@@ -99,14 +122,23 @@ class DashboardState:
                 delta["mode"] = [mode]
             if delta:
                 self._seq += 1
-                self._ring.append((self._seq, delta))
+                self._push(delta)
             return self._seq
+
+    def _push(self, delta: Delta) -> None:  # under the lock
+        if len(self._ring) == self._ring.maxlen:
+            self._ring_items -= _size(self._ring[0][1])
+        self._ring.append((self._seq, delta))
+        self._ring_items += _size(delta)
+        while len(self._ring) > 1 and self._ring_items > self._ring_items_max:
+            _, dropped = self._ring.popleft()
+            self._ring_items -= _size(dropped)
 
     def set_pipeline(self, probes: list[dict[str, object]]) -> None:
         with self._lock:
             self._pipeline = probes
             self._seq += 1
-            self._ring.append((self._seq, {"pipeline": [probes]}))
+            self._push({"pipeline": [probes]})
 
     def _store(self, kind: str, item: dict[str, Any]) -> None:  # under the lock
         if kind == "reading":

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from gridstream.config import SERVICE_PORTS
 from gridstream.stack.files import ServicePlan, ServiceState, StackFiles, StackPlan, StackState
@@ -76,6 +77,17 @@ def lower_priority(pid: int) -> None:
         log.warning("could not lower the priority of pid %d: %s", pid, exc)
 
 
+def lower_group_priority(autogroup: Path = Path("/proc/self/autogroup")) -> bool:
+    """Lower the scheduling weight of this session's group (Linux autogroups), where the nine
+    services run. The kernel shares the CPU between sessions first, so niceness inside the
+    group alone cannot keep the dashboard (a session of its own) from being starved."""
+    try:
+        autogroup.write_text(str(BATCH_NICENESS))
+    except OSError:  # no autogroups (another kernel, or disabled): nice inside the group only
+        return False
+    return True
+
+
 @dataclass
 class Child:
     plan: ServicePlan
@@ -92,6 +104,7 @@ class Supervisor:
         self.children = [Child(p, ServiceState(p.name)) for p in plan.services]
 
     def run(self) -> None:
+        lower_group_priority()
         signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
         signal.signal(signal.SIGINT, lambda *_: self._stop.set())
         self.files.logs.mkdir(parents=True, exist_ok=True)
@@ -148,6 +161,9 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=env,
+                # its own session is its own scheduling group (Linux autogroups): the page
+                # then gets a fair share of the CPU beside the nine services, not a tenth
+                start_new_session=child.plan.name not in BATCH_SERVICES,
             )
         if child.plan.name in BATCH_SERVICES:
             lower_priority(child.proc.pid)

@@ -79,3 +79,15 @@ def test_alerts_update_in_place_and_resolved_ones_are_trimmed_first() -> None:
     alerts = state.snapshot()["alerts"]
     assert [a["id"] for a in alerts] == ["b", "a"]
     assert alerts[1]["acknowledged"] is True and alerts[1]["state"] == "firing"
+
+
+def test_the_delta_ring_is_bounded_in_items_not_only_in_batches() -> None:
+    state = DashboardState(delta_ring=400, ring_items=50)
+    first = state.apply([("reading", clean("ALL/SYSTEM_DEMAND", 0, 1.0))])
+    for batch in range(1, 6):  # five batches of 20 readings: 100 items
+        state.apply(
+            [("reading", clean("ALL/SYSTEM_DEMAND", batch * 100 + i, 1.0)) for i in range(20)]
+        )
+    assert state.deltas_since(first) is None  # dropped: the page must reload the snapshot
+    latest, deltas = state.deltas_since(state.seq - 2) or (0, [])
+    assert latest == state.seq and sum(len(d["reading"]) for d in deltas) == 40

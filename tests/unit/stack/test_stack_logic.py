@@ -186,7 +186,12 @@ def test_a_stopped_local_broker_is_reset_and_the_pipeline_yields_to_the_dashboar
     import subprocess
 
     from gridstream.broker.cluster import LocalCluster
-    from gridstream.stack.supervisor import BATCH_NICENESS, BATCH_SERVICES, lower_priority
+    from gridstream.stack.supervisor import (
+        BATCH_NICENESS,
+        BATCH_SERVICES,
+        lower_group_priority,
+        lower_priority,
+    )
 
     cluster = LocalCluster(tmp_path / "broker")
     (tmp_path / "broker" / "node-1" / "logs").mkdir(parents=True)
@@ -195,6 +200,10 @@ def test_a_stopped_local_broker_is_reset_and_the_pipeline_yields_to_the_dashboar
     assert cluster.reset() is False  # nothing left to clear
 
     assert "dashboard" not in BATCH_SERVICES and "smart-storage-optimizer" in BATCH_SERVICES
+    group = tmp_path / "autogroup"
+    group.write_text("/autogroup-1 nice 0\n")
+    assert lower_group_priority(group) and group.read_text() == str(BATCH_NICENESS)
+    assert not lower_group_priority(tmp_path / "absent" / "autogroup")  # no autogroups: fine
     child = subprocess.Popen(["sleep", "30"])
     try:
         before = os.getpriority(os.PRIO_PROCESS, child.pid)

@@ -13,8 +13,6 @@ docs/dashboard.png.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -35,25 +33,15 @@ PANELS = ("chart-demand", "chart-wind", "chart-co2", "chart-snsp", "chart-storag
 HOUR_MS = 3_600_000
 
 
-def _cli(env: dict[str, str], *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from gridstream.cli import main; main()", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=REPO,
-    )
-
-
 @pytest.fixture(scope="module")
 def stack() -> Iterator[dict[str, Any]]:
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed: run `make test` (tools/browser-deps.sh)")
     if not RECORDED.is_dir():
         pytest.skip(f"real data not available: {RECORDED} is missing")
-    from gridstream.broker.ports import free_offset, free_ports
-    from gridstream.config import SERVICE_PORTS
+    from e2e.test_up import free_offset, gridstream
+
+    from gridstream.broker.ports import free_ports
 
     closed_port = free_ports(1)[0]  # nothing listens there: the "internet" is down
     with tempfile.TemporaryDirectory() as state_dir:
@@ -65,10 +53,10 @@ def stack() -> Iterator[dict[str, Any]]:
                 "GRIDSTREAM_INGEST_API_BASE_URL": f"http://127.0.0.1:{closed_port}",
             }
         )
-        offset = free_offset(SERVICE_PORTS.values())
+        offset = free_offset()
         started = time.monotonic()
         try:
-            up = _cli(env, "up", "--port-offset", str(offset), timeout=600)
+            up = gridstream(env, "up", "--port-offset", str(offset), timeout=600)
             assert up.returncode == 0, f"up failed:\n{up.stdout}\n{up.stderr[-4000:]}"
             yield {
                 "started": started,
@@ -78,7 +66,7 @@ def stack() -> Iterator[dict[str, Any]]:
                 "stderr": up.stderr,
             }
         finally:
-            down = _cli(env, "down", timeout=180)
+            down = gridstream(env, "down", timeout=180)
             assert down.returncode == 0, down.stderr
 
 

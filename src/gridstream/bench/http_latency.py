@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from gridstream.bench.latency import nearest_rank
+
 PATHS = ("/api/snapshot?region=ALL", "/")  # what the page asks for first
 
 
@@ -24,11 +26,7 @@ class HttpLatency:
     bytes: dict[str, int] = field(default_factory=dict)
 
     def percentile(self, path: str, q: float) -> float | None:
-        values = sorted(self.samples_ms.get(path, []))
-        if not values:
-            return None
-        rank = min(len(values) - 1, max(0, round(q / 100.0 * len(values) + 0.5) - 1))
-        return round(values[rank], 1)
+        return nearest_rank(self.samples_ms.get(path, []), q)
 
     def summary(self) -> dict[str, dict[str, float | int | None]]:
         return {

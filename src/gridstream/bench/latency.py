@@ -51,11 +51,16 @@ class LatencyResult:
     samples_ms: dict[str, list[float]] = field(default_factory=dict)
 
     def percentile(self, stage: str, q: float) -> float | None:
-        values = sorted(self.samples_ms.get(stage, []))
-        if not values:
-            return None
-        rank = min(len(values) - 1, max(0, round(q / 100.0 * len(values) + 0.5) - 1))
-        return round(values[rank], 1)
+        return nearest_rank(self.samples_ms.get(stage, []), q)
+
+
+def nearest_rank(samples: list[float], q: float) -> float | None:
+    """The ``q``-th percentile of ``samples`` by nearest rank (None when there are none)."""
+    values = sorted(samples)
+    if not values:
+        return None
+    rank = min(len(values) - 1, max(0, round(q / 100.0 * len(values) + 0.5) - 1))
+    return round(values[rank], 1)
 
 
 def live_reading(row: Row) -> readings_pb2.RawReading:

@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     #: live rates (a 10 readings/s bench: p99 reading -> clean 125 ms at 10 ms, 319 ms at
     #: 500 ms) but makes idle consumers poll the broker more often
     fetch_wait_ms: int = Field(100, ge=1, le=10_000)
+    #: how time moves in joins and timers. ``event``: by the data alone (replay, backfill,
+    #: simulation, verify), so a replay or a crash gives the same outputs. ``live``: also by
+    #: the wall clock, but only past an input that has been idle for ``idle_advance_s``
+    #: seconds, and every record decided that way says so
+    clock: Literal["event", "live"] = "event"
+    #: in ``live`` clock mode, wall seconds an input must be quiet before time moves on
+    idle_advance_s: float = Field(30.0, gt=0, le=3600)
     #: glibc malloc arenas per service process (0 = glibc's default of 8 per core); see
     #: ``gridstream.services.memory``
     malloc_arenas: int = Field(2, ge=0, le=64)

@@ -62,8 +62,10 @@ class SourceChoice:
     reason: str
 
     def env(self, pace: Pace) -> dict[str, str]:
-        """Environment for the ingestor."""
+        """Environment for the services (the ingestor's source, the clock mode)."""
         env = {"GRIDSTREAM_INGEST_SOURCE": self.kind}
+        if self.kind == "live":  # only a live feed lets the wall clock move idle inputs on
+            env["GRIDSTREAM_CLOCK"] = "live"
         if self.path is not None:
             env["GRIDSTREAM_INGEST_REPLAY_PATH"] = str(self.path)
         return env | pace.env()

@@ -38,6 +38,7 @@ class ModelBook:
     def __init__(self, registry_root: Path) -> None:
         self.root = registry_root
         self._models: dict[str, QuantileForecaster | None] = {}
+        self._versions: dict[tuple[str, str], QuantileForecaster] = {}
 
     def get(self, series_id: str) -> QuantileForecaster | None:
         if series_id not in self._models:
@@ -57,6 +58,20 @@ class ModelBook:
         model = QuantileForecaster.load(self.root, series_id, version)
         self._models[series_id] = model
         log.info("%s: hot-reloaded model %s", series_id, version)
+        return model
+
+    def at(self, series_id: str, version: str) -> QuantileForecaster | None:
+        """The model ``version`` of a series ("": none, seasonal-naive), loaded once."""
+        if not version:
+            return None
+        key = (series_id, version)
+        model = self._versions.get(key)
+        if model is None:
+            model = QuantileForecaster.load(self.root, series_id, version)
+            self._versions[key] = model
+            for old in [k for k in self._versions if k[0] == series_id][:-3]:
+                del self._versions[old]  # the newest three per series stay loaded
+        self._models[series_id] = model
         return model
 
     def versions(self) -> dict[str, str | None]:

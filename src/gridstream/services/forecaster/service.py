@@ -23,14 +23,17 @@ HTTP: ``GET /forecast?series=ALL/SYSTEM_DEMAND`` — the latest forecast of a se
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
 from google.protobuf.message import Message
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gridstream.bus.correlation import correlation_header
@@ -41,14 +44,18 @@ from gridstream.config import Settings
 from gridstream.core.cleaning.cleaner import MAX_TS_MS, MIN_TS_MS
 from gridstream.core.features import SERIES_FIELDS, SLOT_MS
 from gridstream.core.features.grid import VECTOR_BATCH
+from gridstream.core.forecasting.model_schedule import ModelSchedule
 from gridstream.errors import GridstreamError, ValidationError
 from gridstream.schemas import features_pb2, forecast_pb2, model_pb2
 from gridstream.services.base import make_runner
+from gridstream.services.forecaster import model_join
 from gridstream.services.forecaster.batch import Issue, ModelBook, forecast_batch
 from gridstream.services.forecaster.feature_vector import vector_values
+from gridstream.services.forecaster.model_join import State, Timeline, Waiting
 from gridstream.services.host import ServiceParts
 
 SERVICE = "smart-ml-forecaster"
+log = logging.getLogger(__name__)
 _TS = struct.Struct("<q")
 
 
@@ -64,6 +71,13 @@ class ForecasterSettings(BaseSettings):
     fields: str = ",".join([*SERIES_FIELDS.values(), "SNSP_ALL"])
     #: LightGBM threads for prediction
     threads: int = 2
+    #: follow the trainer's decisions in event time (``model_join``): each forecast uses the
+    #: model decided for its origin and waits for that decision. Set where the trainer runs
+    #: (`gridstream up`, `verify` with the trainer); off, an update applies when it arrives
+    follow_trainer: bool = False
+    #: data hours a series' vectors may wait for a trainer decision before they are forecast
+    #: with the model in force (a dead or far-behind trainer must not stop the forecasts)
+    trainer_grace_hours: float = Field(168.0, gt=0)
 
     def field_set(self) -> frozenset[str]:
         return frozenset(f.strip() for f in self.fields.split(",") if f.strip())
@@ -94,9 +108,12 @@ class LatestForecasts:
             return sorted(self._by_series)
 
 
-class ForecasterProcessor(Processor[int]):
+class ForecasterProcessor(Processor[State]):
     max_batch = VECTOR_BATCH
-    state_codec = StateCodec(_TS.pack, lambda b: int(_TS.unpack(b)[0]))
+    state_codec: StateCodec[State] = StateCodec(
+        lambda v: model_join.to_bytes(v, _TS.pack),
+        lambda b: model_join.from_bytes(b, _TS.unpack),
+    )
     punctuate_interval_s = 0.0  # forecast what the batch collected, inside its transaction
 
     def __init__(
@@ -111,6 +128,14 @@ class ForecasterProcessor(Processor[int]):
         self.models = ModelBook(settings.state_dir / "models")
         self.latest = latest or LatestForecasts()
         self._pending: dict[str, Issue] = {}  # forecast id -> issue, in arrival order
+        self.clock = settings.clock
+        self.idle_advance_s = settings.idle_advance_s
+        self.schedule = ModelSchedule()
+        self.trained = self.schedule.series_ids() if self.config.follow_trainer else frozenset()
+        self.grace_ms = int(self.config.trainer_grace_hours * 3_600_000)
+        self._waiting: dict[int, dict[str, list[int]]] = {}  # partition -> series -> ts waiting
+        self._views: dict[int, StateView[State]] = {}
+        self._last_update_wall = time.monotonic()
 
     def inputs(self) -> Mapping[str, type[Message]]:
         return {
@@ -118,10 +143,10 @@ class ForecasterProcessor(Processor[int]):
             self.topics.model_updates: model_pb2.ModelUpdate,
         }
 
-    def process(self, record: InRecord, state: StateView[int]) -> Iterable[OutRecord]:
+    def process(self, record: InRecord, state: StateView[State]) -> Iterable[OutRecord]:
         msg = record.value
         if isinstance(msg, model_pb2.ModelUpdate):
-            self._on_update(msg, record.key)
+            self._on_update(msg, record.key, state)
             return []
         assert isinstance(msg, features_pb2.FeatureVector)
         sid = msg.series_id or record.key or ""
@@ -136,17 +161,103 @@ class ForecasterProcessor(Processor[int]):
         if values is None:
             return []  # a late value-only vector
         last = state.get(sid)
-        if last is not None and msg.ts_ms <= last:
+        if isinstance(last, int) and msg.ts_ms <= last:
             return []
         state.put(sid, msg.ts_ms)
-        issue = Issue(
-            sid, region, fld, msg.ts_ms, values, self.models.get(sid), record.correlation_id
-        )
-        self._pending[f"{sid}@{msg.ts_ms}"] = issue
+        if sid not in self.trained:
+            model = self.models.get(sid)
+            self._issue(Issue(sid, region, fld, msg.ts_ms, values, model, record.correlation_id))
+            return []
+        timeline = self._timeline(sid, msg.ts_ms, state)
+        waiting = self._waiting_of(state).setdefault(sid, [])
+        if not waiting and timeline.ready(self.schedule.serving(msg.ts_ms)):
+            self._issue_at(sid, msg.ts_ms, values, record.correlation_id, timeline)
+            return []
+        state.put(model_join.wait_key(sid, msg.ts_ms), Waiting(values, record.correlation_id))
+        waiting.append(msg.ts_ms)
+        self._release(sid, timeline, state)
         return []
 
-    def _on_update(self, msg: model_pb2.ModelUpdate, key: str | None) -> None:
+    def _issue(self, issue: Issue) -> None:
+        self._pending[f"{issue.series_id}@{issue.issue_ts_ms}"] = issue
+
+    def _issue_at(
+        self, sid: str, ts_ms: int, values: Any, correlation_id: str, timeline: Timeline
+    ) -> None:
+        region, _, fld = sid.partition("/")
+        version = timeline.version_at(self.schedule.serving(ts_ms))
+        try:
+            model = self.models.at(sid, version)
+        except GridstreamError as exc:
+            log.warning("%s: model %s cannot be loaded (%s); seasonal-naive", sid, version, exc)
+            model = None
+        self._issue(Issue(sid, region, fld, ts_ms, values, model, correlation_id))
+
+    def _timeline(self, sid: str, ts_ms: int, state: StateView[State]) -> Timeline:
+        key = model_join.TIMELINE_PREFIX + sid
+        found = state.get(key)
+        if isinstance(found, Timeline):
+            return found
+        current = self.models.get(sid)  # the registry's, before any decision of this stream
+        timeline = Timeline(ts_ms, current.version if current is not None else "")
+        state.put(key, timeline)
+        return timeline
+
+    def _waiting_of(self, state: StateView[State]) -> dict[str, list[int]]:
+        """Per series, the origins waiting in this partition's state (indexed once)."""
+        self._views[state.partition] = state
+        found = self._waiting.get(state.partition)
+        if found is None:
+            found = {}
+            keys = state.keys()
+            for key in sorted(k for k in keys if k.startswith(model_join.WAIT_PREFIX)):
+                sid, ts = model_join.parse_wait_key(key)
+                found.setdefault(sid, []).append(ts)
+            self._waiting[state.partition] = found
+        return found
+
+    def _release(
+        self, sid: str, timeline: Timeline, state: StateView[State], force: str = ""
+    ) -> None:
+        """Forecast the series' waiting vectors whose decision is in (in origin order); past
+        the grace, or with ``force`` (why), the oldest go with the model in force."""
+        waiting = self._waiting_of(state).get(sid, [])
+        while waiting:
+            ts = waiting[0]
+            ready = timeline.ready(self.schedule.serving(ts))
+            late = waiting[-1] - ts > self.grace_ms
+            if not (ready or late or force):
+                break
+            if not ready:
+                log.warning(
+                    "%s@%d: forecast without the trainer's decision for %d (%s)",
+                    sid,
+                    ts,
+                    self.schedule.serving(ts),
+                    force or f"waited past the grace of {self.config.trainer_grace_hours:g} h",
+                )
+            key = model_join.wait_key(sid, ts)
+            parked = state.get(key)
+            waiting.pop(0)
+            state.delete(key)
+            if isinstance(parked, Waiting):
+                self._issue_at(sid, ts, parked.values, parked.correlation_id, timeline)
+
+    def _on_update(
+        self, msg: model_pb2.ModelUpdate, key: str | None, state: StateView[State]
+    ) -> None:
         sid = msg.series_id or key or ""
+        self._last_update_wall = time.monotonic()
+        if sid in self.trained:
+            if "/" not in sid or msg.train_until_ms <= 0:
+                raise ValidationError(f"model update without series id or data end: {sid!r}")
+            if msg.model_version:
+                self._check_loadable(sid, msg.model_version)
+            timeline = self._timeline(sid, msg.train_until_ms, state)
+            if timeline.add(msg.train_until_ms, msg.model_version):
+                state.put(model_join.TIMELINE_PREFIX + sid, timeline)
+            self._release(sid, timeline, state)
+            return
         if "/" not in sid or not msg.model_version:
             raise ValidationError(f"model update without series id or version: {sid!r}")
         try:
@@ -156,7 +267,17 @@ class ForecasterProcessor(Processor[int]):
                 f"cannot load {sid}@{msg.model_version}: {exc}; keeping the previous model"
             ) from exc
 
-    def punctuate(self, now_ms: int, states: Mapping[int, StateView[int]]) -> Iterable[OutRecord]:
+    def _check_loadable(self, sid: str, version: str) -> None:
+        try:
+            self.models.at(sid, version)
+        except GridstreamError as exc:
+            raise ValidationError(
+                f"cannot load {sid}@{version}: {exc}; keeping the previous model"
+            ) from exc
+
+    def punctuate(self, now_ms: int, states: Mapping[int, StateView[State]]) -> Iterable[OutRecord]:
+        if self.clock == "live" and time.monotonic() - self._last_update_wall > self.idle_advance_s:
+            self._release_idle(states)
         if not self._pending:
             return []
         issues = list(self._pending.values())
@@ -170,8 +291,24 @@ class ForecasterProcessor(Processor[int]):
             for i, f in zip(issues, forecasts, strict=True)
         ]
 
+    def _release_idle(self, states: Mapping[int, StateView[State]]) -> None:
+        """Live feed, trainer quiet: the waiting vectors go with the model in force."""
+        for state in states.values():
+            for sid, waiting in list(self._waiting_of(state).items()):
+                if not waiting:
+                    continue
+                found = state.get(model_join.TIMELINE_PREFIX + sid)
+                if isinstance(found, Timeline):
+                    idle = (
+                        f"moved on by the wall clock: model_updates idle {self.idle_advance_s:g} s"
+                    )
+                    self._release(sid, found, state, force=idle)
+
     def on_revoked(self, partitions: list[int]) -> None:
         self._pending.clear()  # not committed: the next owner re-reads those vectors
+        for p in partitions:
+            self._waiting.pop(p, None)
+            self._views.pop(p, None)
 
 
 def forecast_json(msg: forecast_pb2.Forecast) -> dict[str, Any]:
@@ -217,7 +354,7 @@ def forecast_router(latest: LatestForecasts) -> APIRouter:
 
 def forecaster_runner(
     settings: Settings, group: str | None = None, latest: LatestForecasts | None = None
-) -> Runner[int]:
+) -> Runner[State]:
     """The service's runner; ``group`` isolates offsets and state (tests, tools)."""
     # where the models predict through LightGBM (no C compiler for the tree kernel), its idle
     # OpenMP threads sleep instead of spinning on shared cores (set before it is imported)

@@ -21,9 +21,7 @@ ORIGINS = 6
 
 
 def in_order(dropped: frozenset[tuple[str, int]]) -> list[Forecast]:
-    return [
-        forecast(s, i) for i in range(ORIGINS) for s in SERIES if (s, i) not in dropped
-    ]
+    return [forecast(s, i) for i in range(ORIGINS) for s in SERIES if (s, i) not in dropped]
 
 
 def interleave(data: st.DataObject, dropped: frozenset[tuple[str, int]]) -> list[Forecast]:
@@ -49,7 +47,8 @@ def run(order: list[Forecast], data: st.DataObject | None = None) -> list[OutRec
     commit = data.draw(st.integers(0, len(order)), label="commit")
     crash = data.draw(st.integers(commit, len(order)), label="crash")
     out = d.send(order[:commit])
-    saved = {k: REGION_STATE_CODEC.to_bytes(v) for k in d.view.keys() if (v := d.view.get(k))}
+    # the changelog at the commit: every entry the records before it changed
+    saved = {k: REGION_STATE_CODEC.to_bytes(v) for k, v in d.view.take_dirty() if v is not None}
     lost = d.send(order[commit:crash])
     for _ in range(data.draw(st.integers(0, 2), label="punctuations")):
         assert list(d.proc.punctuate(1_900_000_000_000, {0: d.view})) == []

@@ -73,6 +73,8 @@ from gridstream.services.storage_optimizer.state import (
     BY_WATERMARK,
     REGION_STATE_CODEC,
     Decision,
+    JoinEntry,
+    RegionJoin,
     RegionState,
 )
 
@@ -124,7 +126,7 @@ def required_series(weights: ObjectiveWeights) -> tuple[str, ...]:
     return tuple(sorted(need))
 
 
-class StorageOptimizerProcessor(Processor[RegionState]):
+class StorageOptimizerProcessor(Processor[JoinEntry]):
     state_codec = REGION_STATE_CODEC
     punctuate_interval_s = 5.0
 
@@ -177,7 +179,7 @@ class StorageOptimizerProcessor(Processor[RegionState]):
     def inputs(self) -> Mapping[str, type[Forecast]]:
         return {self.topics.forecasts: Forecast, self.by_region_topic: Forecast}
 
-    def process(self, record: InRecord, state: StateView[RegionState]) -> Iterable[OutRecord]:
+    def process(self, record: InRecord, state: StateView[JoinEntry]) -> Iterable[OutRecord]:
         forecast = record.value
         if not isinstance(forecast, Forecast):
             raise ValidationError(f"expected a Forecast, got {type(forecast).__name__}")
@@ -195,23 +197,23 @@ class StorageOptimizerProcessor(Processor[RegionState]):
         return self._on_regional(region, name, forecast, state)
 
     def _on_regional(
-        self, region: str, name: str, forecast: Forecast, state: StateView[RegionState]
+        self, region: str, name: str, forecast: Forecast, state: StateView[JoinEntry]
     ) -> list[OutRecord]:
         self._arrivals[region] = self._arrivals.get(region, 0) + 1
         if name not in self.required:
             return []  # the objective does not plan on it (the join waits for required ones)
-        current = state.get(region) or RegionState(region)
-        if not current.accept(name, forecast):
+        join = RegionJoin(state, region)
+        if not join.accept(name, forecast):
             return []  # a duplicate or an older forecast arriving late: its turn has passed
-        out = self._decide(current)
-        state.put(region, current)
+        out = self._decide(join)
+        join.save()
         return out
 
-    def _decide(self, current: RegionState) -> list[OutRecord]:
+    def _decide(self, join: RegionJoin) -> list[OutRecord]:
         """Plan every origin the data has decided, oldest first."""
         out: list[OutRecord] = []
-        while (decision := current.next_decision(self.required, self.grace_ms)) is not None:
-            out += self._solve(current, decision)
+        while (decision := join.next_decision(self.required, self.grace_ms)) is not None:
+            out += self._solve(join, decision)
         return out
 
     def _join_note(self, decision: Decision, used: Mapping[str, Forecast]) -> str:
@@ -231,7 +233,8 @@ class StorageOptimizerProcessor(Processor[RegionState]):
         )
         return f"missing at this origin: {', '.join(decision.missing)} ({cause}); {instead}"
 
-    def _solve(self, current: RegionState, decision: Decision) -> list[OutRecord]:
+    def _solve(self, join: RegionJoin, decision: Decision) -> list[OutRecord]:
+        current = join.head
         region = current.region
         issue_ms = decision.origin_ms
         fleet = self.fleets.for_region(region)
@@ -240,7 +243,7 @@ class StorageOptimizerProcessor(Processor[RegionState]):
             if current.schedule is None
             else current.initial_soc_mwh
         )
-        used = current.take(decision)
+        used = join.take(decision)
         note = self._join_note(decision, used)
         unplannable = [n for n in decision.missing if n not in used]
         horizon: HorizonForecast | None = None
@@ -305,24 +308,23 @@ class StorageOptimizerProcessor(Processor[RegionState]):
         return out
 
     def punctuate(
-        self, now_ms: int, states: Mapping[int, StateView[RegionState]]
+        self, now_ms: int, states: Mapping[int, StateView[JoinEntry]]
     ) -> Iterable[OutRecord]:
         """After a restart, show the restored schedules on the HTTP views. With the live
         clock, also plan a region's oldest waiting origin once its forecast input has been
         idle for ``idle_advance_s`` (the schedule says the wall clock moved it)."""
         out: list[OutRecord] = []
         for view in states.values():
-            for region in sorted(view.keys()):
-                current = view.get(region)
-                if current is None:
-                    continue
-                self._show_restored(current)
-                if self.clock == "live" and current.pending and self._idle(region, now_ms):
-                    decision = current.oldest(self.required)
+            keys = sorted(view.keys())  # a copy: planning deletes origin entries
+            for region in (k for k in keys if isinstance(view.get(k), RegionState)):
+                join = RegionJoin(view, region)
+                self._show_restored(join.head)
+                if self.clock == "live" and join.head.waiting and self._idle(region, now_ms):
+                    decision = join.oldest(self.required)
                     if decision is not None:
-                        out += self._solve(current, decision)
-                        out += self._decide(current)
-                        view.put(region, current)
+                        out += self._solve(join, decision)
+                        out += self._decide(join)
+                        join.save()
         return out
 
     def _idle(self, region: str, now_ms: int) -> bool:
@@ -359,7 +361,7 @@ class StorageOptimizerProcessor(Processor[RegionState]):
         self.board.put(plan)
 
 
-def _ensure_internal_topic(runner: Runner[RegionState], spec: TopicSpec) -> None:
+def _ensure_internal_topic(runner: Runner[JoinEntry], spec: TopicSpec) -> None:
     runner.config = replace(runner.config, ensure_topics=(*runner.config.ensure_topics, spec))
 
 

@@ -16,7 +16,7 @@ from gridstream.services.storage_optimizer.service import (
     StorageOptimizerProcessor,
     repartition_topic,
 )
-from gridstream.services.storage_optimizer.state import RegionState
+from gridstream.services.storage_optimizer.state import JoinEntry
 
 T0 = 1_656_633_600_000  # 2022-07-01 00:00 UTC
 STEP = 900_000
@@ -92,7 +92,7 @@ def processor(**options: object) -> StorageOptimizerProcessor:
 class Driver:
     """Feeds forecasts to a processor as by-region records of one partition."""
 
-    def __init__(self, proc: StorageOptimizerProcessor, view: StateView[RegionState]) -> None:
+    def __init__(self, proc: StorageOptimizerProcessor, view: StateView[JoinEntry]) -> None:
         self.proc = proc
         self.view = view
         self.offset = 0

@@ -15,7 +15,13 @@ from gridstream.core.storage import limit_violations
 from gridstream.schemas.alert_pb2 import SystemEvent
 from gridstream.schemas.storage_pb2 import StorageSchedule
 from gridstream.services.storage_optimizer.messages import carried_over, schedule_from_proto
-from gridstream.services.storage_optimizer.state import REGION_STATE_CODEC, RegionState
+from gridstream.services.storage_optimizer.state import (
+    REGION_STATE_CODEC,
+    JoinEntry,
+    OriginForecasts,
+    RegionJoin,
+    RegionState,
+)
 
 from .join_helpers import (
     BY_REGION,
@@ -45,6 +51,17 @@ def driver(**options: object) -> Driver:
     return Driver(processor(**options), StateView(0))
 
 
+def head(d: Driver) -> RegionState:
+    state = d.view.get("ALL")
+    assert isinstance(state, RegionState)
+    return state
+
+
+def origin_entries(d: Driver) -> list[str]:
+    keys = list(d.view.keys())
+    return sorted(k for k in keys if isinstance(d.view.get(k), OriginForecasts))
+
+
 def test_an_origin_is_planned_once_all_its_forecasts_are_there() -> None:
     d = driver()
     assert d.send([forecast("demand", 0), forecast("co2", 0)]) == []
@@ -58,8 +75,8 @@ def test_an_origin_is_planned_once_all_its_forecasts_are_there() -> None:
     assert d.send([forecast("demand", 2), forecast("wind", 1)]) == []
     [s1] = schedules(d.send([forecast("co2", 1)]))
     assert s1.issue_time_ms == origin(1) and sorted(s1.forecast_ids) == ids(1, *SERIES)
-    state = d.view.get("ALL")
-    assert state is not None and list(state.pending) == [origin(2)]  # only what waits
+    assert list(head(d).waiting) == [origin(2)]  # only what waits
+    assert origin_entries(d) == [f"ALL@{origin(2)}"]
 
 
 def test_a_missing_forecast_is_decided_when_its_series_watermark_passes_the_origin() -> None:
@@ -103,9 +120,7 @@ def test_after_the_grace_the_oldest_origin_is_planned_without_the_late_series() 
     assert f"co2 from {forecast('co2', 0).forecast_id}" in s1.reason
     # the late CO2 of origin 1 arrives: that origin is not planned again; it is used later
     assert d.send([forecast("co2", 1)]) == []
-    state = d.view.get("ALL")
-    assert state is not None
-    assert sorted(state.pending) == [origin(2), origin(3), origin(4), origin(5)]
+    assert sorted(head(d).waiting) == [origin(2), origin(3), origin(4), origin(5)]
     s2, s3 = schedules(d.send([forecast("co2", 3)]))  # co2's watermark passed origin 2
     assert s2.issue_time_ms == origin(2) and "a later forecast came instead" in s2.reason
     assert forecast("co2", 1).forecast_id in s2.forecast_ids
@@ -129,9 +144,10 @@ def test_the_live_clock_moves_an_idle_input_on_and_the_schedule_says_so() -> Non
     assert s1.issue_time_ms == origin(1)
     assert "moved on by the wall clock: forecast input idle 30 s" in s1.reason
     assert "missing at this origin: co2" in s1.reason
-    state = live.view.get("ALL")
-    assert state is not None and list(state.pending) == [origin(2)]
-    assert live.view.take_dirty() and state.solved_issue_ms == origin(1)  # saved
+    state = head(live)
+    assert list(state.waiting) == [origin(2)] and state.solved_issue_ms == origin(1)
+    dirty = dict(live.view.take_dirty())  # saved: the head, the planned origin deleted
+    assert dirty[f"ALL@{origin(1)}"] is None and dirty["ALL"] is state
     for now in (wall, wall + 100_000, wall + 10**9):
         assert list(event.proc.punctuate(now, {0: event.view})) == []
 
@@ -164,13 +180,12 @@ def test_duplicates_and_out_of_order_forecasts_are_ignored() -> None:
     assert [s.issue_time_ms for s in schedules(first)] == [origin(0), origin(1)]
     assert d.send(lockstep(2)) == []  # replayed: each origin is planned once
     assert d.send([forecast("co2", 0)]) == []
-    state = d.view.get("ALL")
-    assert state is not None and state.pending == {}
+    assert head(d).waiting == {} and origin_entries(d) == []
 
 
 def test_forecast_output_records_are_forwarded_by_region_and_others_ignored() -> None:
     proc = processor()
-    view: StateView[RegionState] = StateView(0)
+    view: StateView[JoinEntry] = StateView(0)
     f = forecast("co2", 0)
     [out] = proc.process(InRecord(TOPICS.forecasts, 0, 0, f.series_id, f, 0), view)
     assert (out.topic, out.key, out.value) == (BY_REGION, "ALL", f)
@@ -185,11 +200,20 @@ def test_the_join_state_round_trips_through_its_codec() -> None:
     d.send(lockstep(2))
     d.send([forecast("demand", 2), forecast("wind", 2), forecast("demand", 3)])
     d.send([forecast("demand", 5)])  # grace: origin 2 planned without co2
-    state = d.view.get("ALL")
-    assert state is not None and state.pending and state.latest and state.schedule
-    restored = REGION_STATE_CODEC.from_bytes(REGION_STATE_CODEC.to_bytes(state))
-    assert restored == state
-    assert REGION_STATE_CODEC.to_bytes(restored) == REGION_STATE_CODEC.to_bytes(state)
+    state = head(d)
+    assert state.waiting and state.latest and state.schedule
+    keys = origin_entries(d)
+    assert keys == [f"ALL@{origin(i)}" for i in (3, 5)]
+    for key in ["ALL", *keys]:
+        entry = d.view.get(key)
+        assert entry is not None
+        restored = REGION_STATE_CODEC.from_bytes(REGION_STATE_CODEC.to_bytes(entry))
+        assert restored == entry and type(restored) is type(entry)
+        assert REGION_STATE_CODEC.to_bytes(restored) == REGION_STATE_CODEC.to_bytes(entry)
+    bucket = d.view.get(keys[-1])
+    assert isinstance(bucket, OriginForecasts) and bucket.forecasts == {
+        "demand": forecast("demand", 5)
+    }
 
 
 def test_a_changelog_entry_from_before_the_join_still_restores() -> None:
@@ -206,10 +230,15 @@ def test_a_changelog_entry_from_before_the_join_still_restores() -> None:
         "solved_issue_ms": origin(3),
     }
     state = REGION_STATE_CODEC.from_bytes(json.dumps(old).encode())
-    assert state.pending == {} and state.watermarks == {s: origin(3) for s in SERIES}
+    assert isinstance(state, RegionState)
+    assert state.waiting == {} and state.watermarks == {s: origin(3) for s in SERIES}
     assert state.latest["co2"] == forecast("co2", 3)
-    assert not state.accept("co2", forecast("co2", 3))
-    assert state.accept("co2", forecast("co2", 4)) and list(state.pending) == [origin(4)]
+    view: StateView[JoinEntry] = StateView(0)
+    view.load("ALL", state)
+    join = RegionJoin(view, "ALL")
+    assert not join.accept("co2", forecast("co2", 3))
+    assert join.accept("co2", forecast("co2", 4)) and list(state.waiting) == [origin(4)]
+    assert join.pending() == {origin(4): {"co2": forecast("co2", 4)}}
 
 
 @pytest.mark.parametrize("missing", ["demand", "wind", "co2"])

@@ -12,7 +12,7 @@ from gridstream.bus.processor import OutRecord
 from gridstream.bus.state import StateView
 from gridstream.schemas.forecast_pb2 import Forecast
 from gridstream.schemas.storage_pb2 import StorageSchedule
-from gridstream.services.storage_optimizer.state import REGION_STATE_CODEC, RegionState
+from gridstream.services.storage_optimizer.state import REGION_STATE_CODEC, JoinEntry
 
 from .join_helpers import Driver, comparable, forecast, processor
 
@@ -53,7 +53,7 @@ def run(order: list[Forecast], data: st.DataObject | None = None) -> list[OutRec
     for _ in range(data.draw(st.integers(0, 2), label="punctuations")):
         assert list(d.proc.punctuate(1_900_000_000_000, {0: d.view})) == []
     del lost  # the aborted transaction's outputs never reach the topic
-    view: StateView[RegionState] = StateView(0)
+    view: StateView[JoinEntry] = StateView(0)
     for key, raw in saved.items():
         view.load(key, REGION_STATE_CODEC.from_bytes(raw))
     restarted = Driver(processor(), view)  # a new process: a fresh board, no memory

@@ -1,9 +1,9 @@
 """Bus messages of the storage optimiser: forecasts in, schedules and health events out.
 
 Converts between the protobuf contracts and the optimiser core (``gridstream.core.storage``):
-the latest ``Forecast`` of each series becomes one :class:`HorizonForecast` aligned on a
-15-minute grid, a :class:`ScheduleResult` becomes a ``StorageSchedule`` and back (the HTTP
-view and the SoC carry-over read published schedules).
+the forecasts an origin is planned on (one per series) become one :class:`HorizonForecast`
+aligned on a 15-minute grid, a :class:`ScheduleResult` becomes a ``StorageSchedule`` and
+back (the HTTP view and the SoC carry-over read published schedules).
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ def region_of(forecast: Forecast) -> str:
 
 
 StepTables = dict[str, tuple[Forecast, np.ndarray]]
-"""Per series, a forecast and its steps as a ``(time, P10, P50, P90)`` array: a forecast is
-read in several plans (until each series has a newer one), its steps once."""
+"""Per series, a forecast and its steps as a ``(time, P10, P50, P90)`` array: a forecast
+read in several plans (standing in for a series missing at later origins) is read once."""
 
 
 def _step_table(forecast: Forecast, cache: StepTables | None, name: str) -> np.ndarray:
@@ -74,7 +74,7 @@ def _quantiles_on_grid(table: np.ndarray, grid_ms: np.ndarray) -> Quantiles:
 def horizon_from_forecasts(
     forecasts: Mapping[str, Forecast], steps: int = HORIZON_STEPS, cache: StepTables | None = None
 ) -> HorizonForecast:
-    """One horizon from the latest forecast per series, starting at the first target time of
+    """One horizon from one forecast per series, starting at the first target time of
     the newest forecast; every series is read at the same 15-minute step times. ``cache``
     keeps each forecast's steps for the next call (see :data:`StepTables`)."""
     if not forecasts:

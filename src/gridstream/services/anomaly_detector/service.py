@@ -295,7 +295,8 @@ class AnomalyDetectorProcessor(Processor[DetectorState]):
                     "reading and was dropped"
                 )
             elif join.watermark is not None and join.watermark >= origin:
-                note = f"never came (the series' forecasts are at {_iso(join.watermark)})"
+                # (not the watermark's value: when it is read depends on the interleaving)
+                note = "never came (this series' forecasts moved past it)"
             elif join.newest_ms - w.ts_ms > self.grace_ms or len(waiting) - done > MAX_WAITING:
                 note = f"had not come within the grace of {duration(self.grace_ms)} of readings"
             elif wall_note is not None:

@@ -24,6 +24,7 @@ from gridstream.services.anomaly_detector.service import (
     anomalies_router,
 )
 
+State = SeriesSlot | SeriesJoin
 DEMAND = "ALL/SYSTEM_DEMAND"
 Q = 900_000
 T0 = 1_600_000_000_000 - 1_600_000_000_000 % Q
@@ -57,7 +58,7 @@ def _forecast(issue_i: int, steps: dict[int, tuple[float, float, float]]) -> InR
     return InRecord(TOPICS.forecasts, 0, 0, DEMAND, msg, 0)
 
 
-def _verdict(proc: AnomalyDetectorProcessor, state: StateView[SeriesSlot | SeriesJoin], rec: InRecord):  # type: ignore[no-untyped-def]
+def _verdict(proc: AnomalyDetectorProcessor, state: StateView[State], rec: InRecord):  # type: ignore[no-untyped-def]
     (out,) = list(proc.process(rec, state))
     assert out.topic == TOPICS.anomalies and out.key == DEMAND
     assert isinstance(out.value, anomaly_pb2.Anomaly)
@@ -69,7 +70,7 @@ def _joined() -> AnomalyDetectorProcessor:
 
 
 def test_reading_is_scored_against_the_forecast_of_origin_t_minus_h() -> None:
-    proc, state = _joined(), StateView[SeriesSlot | SeriesJoin](0)
+    proc, state = _joined(), StateView[State](0)
     for i in range(40):  # each forecast of origin i carries a flat step for i + 4
         proc.process(_forecast(i - 4, {i: (3000.0, 4000.0, 5000.0)}), state)
         _verdict(proc, state, _fv(i, 4000.0 + 10 * (i % 4)))
@@ -87,7 +88,7 @@ def test_reading_is_scored_against_the_forecast_of_origin_t_minus_h() -> None:
 
 
 def test_only_the_awaited_step_is_remembered_and_bad_steps_rejected() -> None:
-    proc, state = _joined(), StateView[SeriesSlot | SeriesJoin](0)
+    proc, state = _joined(), StateView[State](0)
     day = {k: (4700.0, 4800.0, 4900.0) for k in range(1, 97)}  # a whole day, issued at 0
     assert list(proc.process(_forecast(0, day), state)) == []
     join = state.get(join_key(DEMAND))
@@ -100,7 +101,7 @@ def test_only_the_awaited_step_is_remembered_and_bad_steps_rejected() -> None:
 
 
 def test_stuck_run_counts_from_the_cleaners_limit_and_uses_carried_details() -> None:
-    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[SeriesSlot | SeriesJoin](0)
+    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[State](0)
     for i in range(30):
         _verdict(proc, state, _fv(i, 4000.0 + i))
     first = _verdict(proc, state, _fv(30, 4708.0, ["QUALITY_FLAG_STUCK"]))
@@ -116,7 +117,7 @@ def test_stuck_run_counts_from_the_cleaners_limit_and_uses_carried_details() -> 
 
 
 def test_late_reading_is_reported_not_scored_and_state_round_trips() -> None:
-    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[SeriesSlot | SeriesJoin](0)
+    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[State](0)
     for i in range(50):
         _verdict(proc, state, _fv(i, 4000.0 + 25 * (i % 7)))
     slot = state.get(DEMAND)
@@ -125,7 +126,7 @@ def test_late_reading_is_reported_not_scored_and_state_round_trips() -> None:
     assert copy.last_ts_ms == slot.last_ts_ms
     late = _verdict(proc, state, _fv(10, 9000.0))
     assert not late.is_anomaly and "late reading" in late.explanation
-    restored: StateView[SeriesSlot | SeriesJoin] = StateView(0)
+    restored: StateView[State] = StateView(0)
     restored.load(DEMAND, copy)
     for i in (50, 51, 52):
         a = _verdict(proc, state, _fv(i, 5200.0))
@@ -138,7 +139,7 @@ def test_flags_and_records_convert_both_ways() -> None:
     assert flags.gap and not flags.stuck and flags.gap_before_ms == 1_800_000
     from_features = parse_flags(["STUCK"], {"stuck_intervals": 9.0})
     assert from_features.stuck and from_features.stuck_intervals == 9
-    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[SeriesSlot | SeriesJoin](0)
+    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[State](0)
     msg = _verdict(proc, state, _fv(0, 4000.0, ["STUCK", "stuck_intervals=8"]))
     back = from_anomaly(msg)
     assert to_anomaly(back, "ALL", "SYSTEM_DEMAND") == msg
@@ -146,7 +147,10 @@ def test_flags_and_records_convert_both_ways() -> None:
 
 def test_get_anomalies_filters_and_limits() -> None:
     recent = RecentAnomalies(per_series=5)
-    proc, state = AnomalyDetectorProcessor(TOPICS, recent=recent), StateView[SeriesSlot | SeriesJoin](0)
+    proc, state = (
+        AnomalyDetectorProcessor(TOPICS, recent=recent),
+        StateView[State](0),
+    )
     for i in range(8):
         _verdict(proc, state, _fv(i, 4000.0, ["STUCK", "stuck_intervals=8"] if i >= 6 else []))
     app = FastAPI()
@@ -163,7 +167,7 @@ def test_get_anomalies_filters_and_limits() -> None:
 def test_the_kept_scorer_encoding_is_never_stale() -> None:
     """A slot's write reuses the scorer's encoding until the scorer learns: every write must
     equal a fresh encoding, through readings, forecasts and a restore."""
-    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[SeriesSlot | SeriesJoin](0)
+    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[State](0)
 
     def check() -> None:
         slot = state.get(DEMAND)
@@ -187,7 +191,7 @@ def test_the_kept_scorer_encoding_is_never_stale() -> None:
 
 
 def test_a_spike_that_falls_back_is_critical_and_a_level_shift_is_not() -> None:
-    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[SeriesSlot | SeriesJoin](0)
+    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[State](0)
     for i in range(40):
         _verdict(proc, state, _fv(i, 4400.0 + 10 * (i % 4)))
     up = _verdict(proc, state, _fv(40, 5450.0, ["QUALITY_FLAG_SPIKE"]))

@@ -10,11 +10,10 @@ from gridstream.bus.anomaly_records import from_anomaly, parse_flags, to_anomaly
 from gridstream.bus.processor import InRecord
 from gridstream.bus.state import StateView
 from gridstream.bus.topics import TopicNames
-from gridstream.core.anomaly.model import ForecastPoint
 from gridstream.errors import ValidationError
 from gridstream.schemas import anomaly_pb2, common_pb2, features_pb2, forecast_pb2
+from gridstream.services.anomaly_detector.join import SeriesJoin, join_key
 from gridstream.services.anomaly_detector.series import (
-    MAX_PENDING,
     SeriesSlot,
     slot_from_bytes,
     slot_to_bytes,
@@ -25,6 +24,7 @@ from gridstream.services.anomaly_detector.service import (
     anomalies_router,
 )
 
+State = SeriesSlot | SeriesJoin
 DEMAND = "ALL/SYSTEM_DEMAND"
 Q = 900_000
 T0 = 1_600_000_000_000 - 1_600_000_000_000 % Q
@@ -58,69 +58,50 @@ def _forecast(issue_i: int, steps: dict[int, tuple[float, float, float]]) -> InR
     return InRecord(TOPICS.forecasts, 0, 0, DEMAND, msg, 0)
 
 
-def _verdict(proc: AnomalyDetectorProcessor, state: StateView[SeriesSlot], rec: InRecord):  # type: ignore[no-untyped-def]
+def _verdict(proc: AnomalyDetectorProcessor, state: StateView[State], rec: InRecord):  # type: ignore[no-untyped-def]
     (out,) = list(proc.process(rec, state))
     assert out.topic == TOPICS.anomalies and out.key == DEMAND
     assert isinstance(out.value, anomaly_pb2.Anomaly)
     return out.value
 
 
-def test_keeps_the_step_closest_to_the_preferred_horizon() -> None:
-    slot = SeriesSlot.new(DEMAND)
-    target = T0 + 8 * Q
-    for horizon in (15, 120, 60, 45):
-        point = ForecastPoint(1.0, 2.0, 3.0, horizon, target - horizon * 60_000)
-        slot.offer(target, point, preferred_minutes=60)
-    kept = slot.take(target)
-    assert kept is not None and kept.horizon_minutes == 60
-    short = SeriesSlot.new(DEMAND)
-    for horizon in (15, 30):  # none long enough: the longest is the best there is
-        short.offer(target, ForecastPoint(1, 2, 3, horizon, target - horizon * 60_000), 60)
-    assert short.pending[target].horizon_minutes == 30
-    short.last_ts_ms = target
-    assert not short.offer(target, ForecastPoint(1, 2, 3, 60, target - 3_600_000), 60)
+def _joined() -> AnomalyDetectorProcessor:
+    return AnomalyDetectorProcessor(TOPICS, forecast_fields={"SYSTEM_DEMAND"})
 
 
-def test_pending_forecasts_are_bounded_and_old_targets_dropped() -> None:
-    slot = SeriesSlot.new(DEMAND)
-    for k in range(1, MAX_PENDING + 50):
-        slot.offer(T0 + k * Q, ForecastPoint(1, 2, 3, 60, T0), 60)
-    assert len(slot.pending) == MAX_PENDING
-    assert max(slot.pending) == T0 + MAX_PENDING * Q  # the nearest targets are kept
-    slot.take(T0 + 10 * Q)
-    assert min(slot.pending) == T0 + 11 * Q
-
-
-def test_reading_is_scored_against_the_forecast_issued_earlier() -> None:
-    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[SeriesSlot](0)
-    for i in range(40):
+def test_reading_is_scored_against_the_forecast_of_origin_t_minus_h() -> None:
+    proc, state = _joined(), StateView[State](0)
+    for i in range(40):  # each forecast of origin i carries a flat step for i + 4
+        proc.process(_forecast(i - 4, {i: (3000.0, 4000.0, 5000.0)}), state)
         _verdict(proc, state, _fv(i, 4000.0 + 10 * (i % 4)))
+    # a closer step for 40 (origin 39) does not replace the one of origin 36
     assert list(proc.process(_forecast(36, {40: (4700.0, 4800.0, 4900.0)}), state)) == []
+    assert list(proc.process(_forecast(39, {40: (2900.0, 3000.0, 3100.0)}), state)) == []
     miss = _verdict(proc, state, _fv(40, 2962.0))
     assert miss.is_anomaly
     kinds = {e.kind: e.detail for e in miss.evidence}
     assert kinds["forecast_residual"] == "demand 1,738 MW below P10 of the 1 h forecast"
-    after = _verdict(proc, state, _fv(41, 4010.0))  # no forecast for this time
-    assert "forecast_residual" not in {e.kind for e in after.evidence}
+    # forecast of origin 37 never came, and the series' forecasts are past it: missing
+    after = _verdict(proc, state, _fv(41, 4010.0))
+    kinds = {e.kind: e.detail for e in after.evidence}
+    assert "forecast_residual" not in kinds and "never came" in kinds["forecast_missing"]
 
 
-def test_only_steps_near_the_preferred_horizon_are_remembered() -> None:
-    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[SeriesSlot](0)
-    _verdict(proc, state, _fv(0, 4000.0))
+def test_only_the_awaited_step_is_remembered_and_bad_steps_rejected() -> None:
+    proc, state = _joined(), StateView[State](0)
     day = {k: (4700.0, 4800.0, 4900.0) for k in range(1, 97)}  # a whole day, issued at 0
     assert list(proc.process(_forecast(0, day), state)) == []
-    slot = state.get(DEMAND)
-    assert slot is not None
-    # 60 min preferred + 60 min slack: the first 8 quarter-hours, nothing further ahead
-    assert sorted(slot.pending) == [T0 + k * Q for k in range(1, 9)]
+    join = state.get(join_key(DEMAND))
+    assert isinstance(join, SeriesJoin)
+    assert sorted(join.points) == [T0 + 4 * Q] and join.watermark == T0
     bad = {**day, 50: (4700.0, float("nan"), 4900.0)}  # even an unused step is checked
     with pytest.raises(ValidationError, match="not finite"):
         list(proc.process(_forecast(1, bad), state))
-    assert slot.pending[T0 + 5 * Q].issue_time_ms == T0  # untouched
+    assert join.watermark == T0  # untouched
 
 
 def test_stuck_run_counts_from_the_cleaners_limit_and_uses_carried_details() -> None:
-    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[SeriesSlot](0)
+    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[State](0)
     for i in range(30):
         _verdict(proc, state, _fv(i, 4000.0 + i))
     first = _verdict(proc, state, _fv(30, 4708.0, ["QUALITY_FLAG_STUCK"]))
@@ -136,17 +117,16 @@ def test_stuck_run_counts_from_the_cleaners_limit_and_uses_carried_details() -> 
 
 
 def test_late_reading_is_reported_not_scored_and_state_round_trips() -> None:
-    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[SeriesSlot](0)
+    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[State](0)
     for i in range(50):
         _verdict(proc, state, _fv(i, 4000.0 + 25 * (i % 7)))
-    proc.process(_forecast(48, {52: (3900.0, 4000.0, 4100.0)}), state)
     slot = state.get(DEMAND)
-    assert slot is not None
+    assert isinstance(slot, SeriesSlot)
     copy = slot_from_bytes(slot_to_bytes(slot))
-    assert copy.pending == slot.pending and copy.last_ts_ms == slot.last_ts_ms
+    assert copy.last_ts_ms == slot.last_ts_ms
     late = _verdict(proc, state, _fv(10, 9000.0))
     assert not late.is_anomaly and "late reading" in late.explanation
-    restored: StateView[SeriesSlot] = StateView(0)
+    restored: StateView[State] = StateView(0)
     restored.load(DEMAND, copy)
     for i in (50, 51, 52):
         a = _verdict(proc, state, _fv(i, 5200.0))
@@ -159,7 +139,7 @@ def test_flags_and_records_convert_both_ways() -> None:
     assert flags.gap and not flags.stuck and flags.gap_before_ms == 1_800_000
     from_features = parse_flags(["STUCK"], {"stuck_intervals": 9.0})
     assert from_features.stuck and from_features.stuck_intervals == 9
-    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[SeriesSlot](0)
+    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[State](0)
     msg = _verdict(proc, state, _fv(0, 4000.0, ["STUCK", "stuck_intervals=8"]))
     back = from_anomaly(msg)
     assert to_anomaly(back, "ALL", "SYSTEM_DEMAND") == msg
@@ -167,7 +147,10 @@ def test_flags_and_records_convert_both_ways() -> None:
 
 def test_get_anomalies_filters_and_limits() -> None:
     recent = RecentAnomalies(per_series=5)
-    proc, state = AnomalyDetectorProcessor(TOPICS, recent=recent), StateView[SeriesSlot](0)
+    proc, state = (
+        AnomalyDetectorProcessor(TOPICS, recent=recent),
+        StateView[State](0),
+    )
     for i in range(8):
         _verdict(proc, state, _fv(i, 4000.0, ["STUCK", "stuck_intervals=8"] if i >= 6 else []))
     app = FastAPI()
@@ -184,11 +167,11 @@ def test_get_anomalies_filters_and_limits() -> None:
 def test_the_kept_scorer_encoding_is_never_stale() -> None:
     """A slot's write reuses the scorer's encoding until the scorer learns: every write must
     equal a fresh encoding, through readings, forecasts and a restore."""
-    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[SeriesSlot](0)
+    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[State](0)
 
     def check() -> None:
         slot = state.get(DEMAND)
-        assert slot is not None
+        assert isinstance(slot, SeriesSlot)
         kept = slot_to_bytes(slot)
         slot.scorer._encoded = None
         assert kept == slot_to_bytes(slot)
@@ -199,7 +182,7 @@ def test_the_kept_scorer_encoding_is_never_stale() -> None:
         proc.process(_forecast(i, {i + 4: (3900.0, 4000.0, 4100.0)}), state)
         check()
     slot = state.get(DEMAND)
-    assert slot is not None
+    assert isinstance(slot, SeriesSlot)
     copy = slot_from_bytes(slot_to_bytes(slot))
     assert copy.scorer._encoded is not None  # the restored scorer keeps what it read
     state.load(DEMAND, copy)
@@ -208,14 +191,14 @@ def test_the_kept_scorer_encoding_is_never_stale() -> None:
 
 
 def test_a_spike_that_falls_back_is_critical_and_a_level_shift_is_not() -> None:
-    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[SeriesSlot](0)
+    proc, state = AnomalyDetectorProcessor(TOPICS), StateView[State](0)
     for i in range(40):
         _verdict(proc, state, _fv(i, 4400.0 + 10 * (i % 4)))
     up = _verdict(proc, state, _fv(40, 5450.0, ["QUALITY_FLAG_SPIKE"]))
     assert "fell back" not in up.explanation
     # a restart between the spike and its fall: the open spike is part of the state
     slot = state.get(DEMAND)
-    assert slot is not None
+    assert isinstance(slot, SeriesSlot)
     state.put(DEMAND, slot_from_bytes(slot_to_bytes(slot)))
     _verdict(proc, state, _fv(41, 5550.0))
     back = _verdict(proc, state, _fv(42, 4450.0))

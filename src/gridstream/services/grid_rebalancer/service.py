@@ -1,8 +1,32 @@
 """smart-grid-rebalancer: forecasts, storage schedules, anomalies and alerts in; audited
 rebalancing actions out.
 
-Inputs update keyed state (see ``rebalance_context``); a new storage schedule or a demand/SNSP
-forecast runs :class:`RebalancePolicy` for that region. Every state change of an action is a
+An event-time join (issue 22). Per region, the storage schedule of origin ``t`` (one per
+origin, in order) is the trigger, and origins are decided in increasing ``t``, exactly once.
+Origin ``t`` is decided when its schedule has arrived, the region's demand and SNSP forecasts
+of origin ``t`` have arrived or their watermark (newest issue time seen on that series) is past
+``t``, and the demand anomaly watermark (newest verdict ``ts_ms``) is ``>= t``. The policy then
+sees the inputs as of ``t``: the forecasts of origin ``t`` (else the newest earlier one, and the
+action's reason and evidence say "no <series> forecast of origin t: used origin t'"), the
+schedule of ``t``, the newest demand reading with ``ts <= t`` and the suspects (stuck/gap
+anomalies, firing stuck/stale alerts) of event time ``<= t``; newer anomalies and alerts are
+buffered (``ev|region|ts|id``) and applied in event-time order as decisions pass them. The
+service clock is the decided origin; ledger expiry runs per region at ``t`` before deciding ``t``.
+
+Grace (``GRACE_MS``, 3 days of data): if a region's waiting origins span more than that, the
+oldest is decided anyway and its actions say "decided after the 72 h grace without: <inputs>".
+A 14-day replay runs in ~40 s, so a killed and restarted upstream lags by up to ~2 days of data;
+3 days covers that and bounds the buffered state. With ``settings.clock == "live"``,
+``punctuate`` decides the oldest waiting origin of a region whose inputs have been idle for
+``idle_advance_s`` wall seconds ("moved on by the wall clock: <inputs> idle").
+
+Limitation: alerts have no watermark (the alert topic is sparse), so an alert applies as of
+``t`` only if it has arrived by the time ``t`` is decided; a later one applies from the next
+decision on. Also the safety limits (actions per hour) are global across regions, so with more
+than one region a hit rate limit makes the outcome depend on how regions' decisions interleave.
+The last decided origin per region is kept in state (``last|region``), so after a restart
+re-delivered schedules of decided origins decide nothing again (the ledger comes from the
+topic). Every state change of an action is a
 ``RebalanceAction`` record on ``rebalance_actions`` (keyed by region): decided (proposed in
 advisory mode, executed in automatic mode), approved/rejected by an operator, executed,
 expired. The ledger is rebuilt from that topic on start, so it survives restarts. Operator
@@ -72,7 +96,8 @@ DECIDE_ON = ("demand", "snsp")
 EXTRA_SERIES = ("wind", "co2")
 #: bounded grace in data time: a killed and restarted upstream lags by up to ~2 days of data
 #: in a 14-day replay, so 3 days; waiting origins of a region span at most that (bounded state)
-GRACE_MS = 3 * 24 * 3_600_000
+DAY_MS = 24 * 3_600_000
+GRACE_MS = 3 * DAY_MS
 
 
 class LinkConfig(BaseModel):
@@ -273,6 +298,20 @@ class GridRebalancerProcessor(Processor[Entry]):
                 self._set_global(state, key, value)
             return
         state.put(f"ev|{region}|{ts:015d}|{uid}", {"changes": changes})
+        # bounded: events more than two graces older than the newest one of the region (a
+        # region whose schedules stopped or never came) are folded into the state in order
+        mark = self._find(f"evw|{region}")
+        day = ts // DAY_MS
+        if mark is None or int(mark["day"]) < day:
+            self._put_one(state, f"evw|{region}", {"day": day})
+            prefix = f"ev|{region}|"
+            for key in self._keys(prefix):
+                if int(key[len(prefix) :].split("|")[0]) >= ts - 2 * GRACE_MS:
+                    break
+                event = self._find(key)
+                self._drop(key)
+                for k, v in (event or {}).get("changes", {}).items():
+                    self._set_global(state, k, v)
 
     def _set_global(self, state: StateView[Entry], key: str, value: Entry | None) -> None:
         if value is None:

@@ -33,6 +33,7 @@ from gridstream.services.alert_engine.service import SERVICE as ALERTS
 from gridstream.services.alert_engine.service import AlertEngineProcessor
 from gridstream.services.anomaly_detector.service import SERVICE as DETECTOR
 from gridstream.services.anomaly_detector.service import AnomalyDetectorProcessor
+from gridstream.services.forecaster.service import ForecasterSettings
 from gridstream.sources.records import make_raw_reading
 
 from .test_alert_restart import isolated_runner
@@ -92,13 +93,15 @@ def feature_vectors(frame: pd.DataFrame) -> list[features_pb2.FeatureVector]:
 
 
 def forecasts(frame: pd.DataFrame) -> list[forecast_pb2.Forecast]:
-    """Hourly seasonal-naive trajectories issued from FC_FROM (only data up to issue time)."""
+    """Quarter-hourly seasonal-naive trajectories issued from FC_FROM (only data up to issue
+    time), one per reading like the forecaster's: the detector joins the reading at t with
+    the forecast of origin t - 1 h."""
     out: list[forecast_pb2.Forecast] = []
     week = pd.Timedelta(days=7)
     for (region, field), group in frame.groupby(["region", "field"]):
         series = group.set_index("ts")["value"].asfreq("15min")
         weekly = series - series.shift(freq=week).reindex(series.index)
-        for issue in pd.date_range(FC_FROM, END - pd.Timedelta(hours=1), freq="1h"):
+        for issue in pd.date_range(FC_FROM, END - pd.Timedelta(hours=1), freq="15min"):
             spread = weekly[issue - pd.Timedelta(days=14) : issue].dropna()
             lo, hi = np.quantile(spread, [0.1, 0.9])
             steps = []
@@ -170,7 +173,10 @@ def test_stuck_feed_night_from_features_to_alerts(settings: Settings, replay, un
     hook = Endpoint([200])
     hub = ReceiverHub.from_urls([hook.url])
     detector = isolated_runner(
-        settings, DETECTOR, AnomalyDetectorProcessor(topics), unique("detector")
+        settings,
+        DETECTOR,
+        AnomalyDetectorProcessor(topics, forecast_fields=ForecasterSettings().field_set()),
+        unique("detector"),
     )
     alerts = isolated_runner(
         settings,

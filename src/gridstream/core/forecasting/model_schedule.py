@@ -19,6 +19,7 @@ from __future__ import annotations
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gridstream.core.features import SERIES_FIELDS
+from gridstream.errors import GridstreamError
 
 SLOT_MS = 900_000
 
@@ -39,9 +40,15 @@ class ModelSchedule(BaseSettings):
 
     def targets(self) -> list[tuple[str, str]]:
         """(region, short series name) pairs the trainer keeps models for."""
-        regions = [r.strip().upper() for r in self.regions.split(",") if r.strip()]
-        names = [s.strip().lower() for s in self.series.split(",") if s.strip()]
-        return [(r, n) for r in regions for n in names if n in SERIES_FIELDS]
+        regions = [r.strip() for r in self.regions.split(",") if r.strip()]
+        names = [s.strip() for s in self.series.split(",") if s.strip()]
+        for name in names:
+            if name not in SERIES_FIELDS:
+                raise GridstreamError(
+                    f"GRIDSTREAM_TRAINER_SERIES: unknown series {name!r}; "
+                    f"use {sorted(SERIES_FIELDS)}"
+                )
+        return [(r, n) for r in regions for n in names]
 
     def series_ids(self) -> frozenset[str]:
         return frozenset(f"{r}/{SERIES_FIELDS[n]}" for r, n in self.targets())

@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import base64
 import json
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from gridstream.bus.state import StateCodec
 from gridstream.errors import SerdeError
 
+_TS = struct.Struct("<q")  # a series' last issue time
 WAIT_PREFIX = "wait|"
 TIMELINE_PREFIX = "tl|"
 
@@ -92,9 +95,9 @@ def parse_wait_key(key: str) -> tuple[str, int]:
     return series_id, int(ts)
 
 
-def to_bytes(value: State, pack_int: Any) -> bytes:
+def to_bytes(value: State) -> bytes:
     if isinstance(value, int):
-        return bytes(pack_int(value))
+        return _TS.pack(value)
     if isinstance(value, Timeline):
         doc: dict[str, Any] = {
             "k": "timeline",
@@ -111,9 +114,9 @@ def to_bytes(value: State, pack_int: Any) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def from_bytes(data: bytes, unpack_int: Any) -> State:
+def from_bytes(data: bytes) -> State:
     if len(data) == 8:  # the last issue time of a series (JSON documents are longer)
-        return int(unpack_int(data)[0])
+        return int(_TS.unpack(data)[0])
     try:
         doc = json.loads(data)
         if doc["k"] == "timeline":
@@ -128,3 +131,6 @@ def from_bytes(data: bytes, unpack_int: Any) -> State:
         raise SerdeError(
             f"forecaster state is not valid ({exc}); delete its changelog to start over"
         ) from exc
+
+
+STATE_CODEC: StateCodec[State] = StateCodec(to_bytes, from_bytes)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import os
-import struct
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -56,7 +55,6 @@ from gridstream.services.host import ServiceParts
 
 SERVICE = "smart-ml-forecaster"
 log = logging.getLogger(__name__)
-_TS = struct.Struct("<q")
 
 
 class ForecasterSettings(BaseSettings):
@@ -110,10 +108,7 @@ class LatestForecasts:
 
 class ForecasterProcessor(Processor[State]):
     max_batch = VECTOR_BATCH
-    state_codec: StateCodec[State] = StateCodec(
-        lambda v: model_join.to_bytes(v, _TS.pack),
-        lambda b: model_join.from_bytes(b, _TS.unpack),
-    )
+    state_codec: StateCodec[State] = model_join.STATE_CODEC
     punctuate_interval_s = 0.0  # forecast what the batch collected, inside its transaction
 
     def __init__(
@@ -134,7 +129,6 @@ class ForecasterProcessor(Processor[State]):
         self.trained = self.schedule.series_ids() if self.config.follow_trainer else frozenset()
         self.grace_ms = int(self.config.trainer_grace_hours * 3_600_000)
         self._waiting: dict[int, dict[str, list[int]]] = {}  # partition -> series -> ts waiting
-        self._views: dict[int, StateView[State]] = {}
         self._last_update_wall = time.monotonic()
 
     def inputs(self) -> Mapping[str, type[Message]]:
@@ -205,7 +199,6 @@ class ForecasterProcessor(Processor[State]):
 
     def _waiting_of(self, state: StateView[State]) -> dict[str, list[int]]:
         """Per series, the origins waiting in this partition's state (indexed once)."""
-        self._views[state.partition] = state
         found = self._waiting.get(state.partition)
         if found is None:
             found = {}
@@ -308,7 +301,6 @@ class ForecasterProcessor(Processor[State]):
         self._pending.clear()  # not committed: the next owner re-reads those vectors
         for p in partitions:
             self._waiting.pop(p, None)
-            self._views.pop(p, None)
 
 
 def forecast_json(msg: forecast_pb2.Forecast) -> dict[str, Any]:

@@ -32,12 +32,12 @@ import time
 
 import numpy as np
 import pandas as pd
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gridstream.core.features import SERIES_FIELDS
 from gridstream.core.features.grid import SLOT_MINUTES
 from gridstream.core.forecasting import QuantileForecaster, RetrainPolicy, TrainConfig
 from gridstream.core.forecasting.backtest import PreparedSeries, prepare
+from gridstream.core.forecasting.model_schedule import ModelSchedule
 from gridstream.core.forecasting.training import TrainOutcome, train_series, validation_loss
 from gridstream.errors import GridstreamError
 from gridstream.schemas import model_pb2
@@ -51,13 +51,10 @@ _SHORT = {v: k for k, v in SERIES_FIELDS.items()}
 SMALL_RUNS = frozenset({"bootstrap", "warm-up"})
 
 
-class TrainerSettings(BaseSettings):
-    """``GRIDSTREAM_TRAINER_*``: the trainer service's own settings."""
+class TrainerSettings(ModelSchedule):
+    """``GRIDSTREAM_TRAINER_*``: the trainer service's own settings (the series it models and
+    its checkpoints are the :class:`ModelSchedule` the forecaster reads too)."""
 
-    model_config = SettingsConfigDict(env_prefix="GRIDSTREAM_TRAINER_", frozen=True, extra="ignore")
-
-    regions: str = "ALL,ROI,NI"
-    series: str = "demand,wind,co2"
     check_interval_s: float = 60.0
     min_history_days: float = 6.0
     bootstrap_weeks: int = 8
@@ -71,18 +68,6 @@ class TrainerSettings(BaseSettings):
     retrain_interval_hours: float = 24.0
     min_retrain_gap_s: float = 3600.0
     drift_margin: float = 0.25
-
-    def targets(self) -> list[tuple[str, str]]:
-        """(region, short series name) pairs the trainer keeps models for."""
-        regions = [r.strip() for r in self.regions.split(",") if r.strip()]
-        names = [s.strip() for s in self.series.split(",") if s.strip()]
-        for name in names:
-            if name not in SERIES_FIELDS:
-                raise GridstreamError(
-                    f"GRIDSTREAM_TRAINER_SERIES: unknown series {name!r}; "
-                    f"use {sorted(SERIES_FIELDS)}"
-                )
-        return [(r, n) for r in regions for n in names]
 
     def policy(self) -> RetrainPolicy:
         return RetrainPolicy(

@@ -101,6 +101,47 @@ def test_stuck_after_n_intervals_and_spike() -> None:
     assert not any(F.QUALITY_FLAG_SPIKE in c.flags for c in out[:30])
 
 
+def _stuck_at(out: list[readings_pb2.CleanReading]) -> list[int]:
+    return [i for i, c in enumerate(out) if F.QUALITY_FLAG_STUCK in c.flags]
+
+
+def test_interconnector_meter_offset_is_stuck_after_an_hour() -> None:
+    # a link carrying power, then reading 3 MW: flagged from the fifth 3 MW reading (an hour)
+    values = [400.0, 410.0, 405.0] + [3.0] * 8
+    out = run([raw("INTER_EWIC", T0 + i * Q, v, region="ROI") for i, v in enumerate(values)])
+    assert _stuck_at(out) == list(range(7, 11))
+    assert out[7].stuck_intervals == 5
+    # a held scheduled flow or a held zero is not an offset: only the day rule applies to it
+    for held in (450.0, 0.0):
+        out = run([raw("INTER_EWIC", T0 + i * Q, held, region="ROI") for i in range(40)])
+        assert _stuck_at(out) == [], held
+    # the same 3 MW on demand is just a (very low) held value: no band there
+    assert not any(
+        F.QUALITY_FLAG_STUCK in c.flags
+        for c in run([raw("WIND_ACTUAL", T0 + i * Q, 3.0 + i % 2) for i in range(20)])
+    )
+
+
+def test_meter_offset_stretch_ends_only_after_an_hour_of_flow() -> None:
+    # offset, wobbles (other offsets, zero, one short burst of flow), then an hour of flow
+    values = [3.0] * 5 + [1.0, 0.0, 3.0, 250.0, 240.0, 1.0] + [300.0, 310.0, 320.0, 330.0, 335.0]
+    out = run([raw("INTER_MOYLE", T0 + i * Q, v, region="NI") for i, v in enumerate(values)])
+    # stuck from the 5th reading until the fourth reading of real flow ends the stretch
+    assert _stuck_at(out) == list(range(4, 14))
+    assert out[13].stuck_intervals == 14
+
+
+def test_meter_offset_flags_survive_a_restart_before_every_reading() -> None:
+    values = [500.0, 3.0, 3.0, 3.0, 3.0, 3.0, 0.0, 2.0, 600.0, 610.0, 620.0, 630.0, 640.0]
+    readings = [raw("INTER_EWIC", T0 + i * Q, v, region="ROI") for i, v in enumerate(values)]
+    cleaner, state, restarted = Cleaner(), SeriesState(), []
+    for r in readings:
+        state = SeriesState.from_bytes(state.to_bytes())
+        restarted.extend(cleaner.process(r, state))
+    assert restarted == run(readings)
+    assert _stuck_at(restarted) == list(range(5, 11))
+
+
 @given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 9000)), max_size=60))
 def test_state_roundtrip_gives_identical_results(events: list[tuple[int, int]]) -> None:
     readings = [raw("GEN_EXP", T0 + k * Q, float(v)) for k, v in events]

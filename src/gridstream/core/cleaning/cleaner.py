@@ -10,8 +10,10 @@ trusted at all raise :class:`InvalidReading` so the service dead-letters them wi
   ``DUPLICATE_CONFLICT`` (downstream upserts by record id);
 * ``LATE``: older than the newest reading of the series and not seen before;
 * ``GAP_BEFORE``: intervals missing since the previous reading (``gap_before_ms``);
-* ``STUCK``: the value has been identical for ``stuck_intervals`` readings or more
-  (``stuck_intervals`` on the clean reading counts the run, gaps do not reset it);
+* ``STUCK``: the value has been identical for ``stuck_intervals`` readings or more, or an
+  interconnector has held a meter offset (its rule's idle band) for an hour and not yet
+  carried power again for an hour
+  (``stuck_intervals`` on the clean reading counts the held run, gaps do not reset it);
 * ``SPIKE``: the step from the previous interval exceeds ``spike_factor`` times the median
   recent step and the field's absolute floor.
 """
@@ -108,7 +110,11 @@ class Cleaner:
             if gap_ms:
                 flags.append(common_pb2.QUALITY_FLAG_GAP_BEFORE)
         state.run_length = state.run_length + 1 if value == state.last_value else 1
-        if state.run_length >= rule.stuck_intervals:
+        state.idle_run, state.flow_run = rule.track_idle(
+            value, state.run_length, state.idle_run, state.flow_run
+        )
+        held = rule.held_run(state.run_length, state.idle_run)
+        if held:
             flags.append(common_pb2.QUALITY_FLAG_STUCK)
         if state.last_value is not None and not gap_ms:
             step = abs(value - state.last_value)
@@ -120,7 +126,7 @@ class Cleaner:
         state.last_value = value
         state.remember(ts, value, RECENT_WINDOW)
         state.emitted += 1
-        return [self._clean(raw, rule, ts, value, flags, gap_ms, state.run_length)]
+        return [self._clean(raw, rule, ts, value, flags, gap_ms, held or state.run_length)]
 
     @staticmethod
     def _is_spike(rule: SeriesRule, step: float, diffs: list[float]) -> bool:

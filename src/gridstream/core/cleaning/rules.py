@@ -9,8 +9,15 @@ hour of identical readings (the first and four repeats, :data:`HOUR_OF_READINGS`
 recorded 2014-2022 data all-island demand held a value that long 13 times in 108 months, each
 time together with generation and wind, i.e. a frozen feed, and CO2 intensity 10 times. A
 limit of 8 readings flagged the frozen feed of 9 Sep 2020 only 105 min after it froze.
-Interconnectors legitimately hold a scheduled flow (or zero) for hours, so they are flagged
-only after a day: EWIC held a value for 12 h or more 36 times a month, for a day 0.6 times.
+Interconnectors legitimately hold a scheduled flow (or zero) for hours, so a held flow is
+flagged only after a day: EWIC held a value for 12 h or more 36 times a month, for a day 0.6
+times. A flow held within :data:`IDLE_BAND_MW` of zero but not zero is another matter: no link
+is dispatched to a few megawatts, so such a reading is a meter offset (the link is out of
+service, or its telemetry froze), and an hour of it is flagged like any other frozen feed (EWIC
+read 3 MW from 14 Mar 2022, Moyle 5 MW from 30 Jun 2022). The stretch lasts until the link
+carries power again for an hour (:data:`FLOW_TO_RECOVER` readings above the band), so an outage
+whose meter wanders between offsets and zero is one episode, not one per wobble. Exact zero
+alone stays on the day rule: a link reports zero when it is idle on schedule.
 """
 
 from __future__ import annotations
@@ -24,6 +31,10 @@ from gridstream.sources.catalogue import CATALOGUE, REGIONS, SeriesSpec
 HOUR_OF_READINGS = 5
 #: a day of quarter-hours
 DAY_OF_READINGS = 96
+#: an interconnector flow this close to zero, but not zero, is a meter offset, not a transfer
+IDLE_BAND_MW = 5.0
+#: readings above the idle band (an hour of real flow) that end a meter-offset stretch
+FLOW_TO_RECOVER = 4
 
 
 class InvalidReading(ValidationError):
@@ -47,10 +58,41 @@ class SeriesRule:
     stuck_intervals: int = HOUR_OF_READINGS
     spike_factor: float = 12.0
     spike_floor: float = 300.0
+    #: readings with 0 < |value| <= idle_band count as held (0 = no such band)
+    idle_band: float = 0.0
 
     @property
     def interval_ms(self) -> int:
         return self.interval_minutes * 60_000
+
+    def is_idle(self, value: float) -> bool:
+        """A reading within the idle band: no real transfer, only a meter offset."""
+        return 0.0 < abs(value) <= self.idle_band
+
+    def track_idle(
+        self, value: float, run_length: int, idle_run: int, flow_run: int
+    ) -> tuple[int, int]:
+        """(idle_run, flow_run) after a reading: ``idle_run`` counts the readings of the
+        meter-offset stretch the series is in (or, before it is one, the identical in-band
+        readings so far); ``flow_run`` the readings above the band since the stretch began."""
+        if not self.idle_band:
+            return 0, 0
+        if idle_run < HOUR_OF_READINGS:
+            return (run_length if self.is_idle(value) else 0), 0
+        flow_run = flow_run + 1 if abs(value) > self.idle_band else 0
+        if flow_run >= FLOW_TO_RECOVER:
+            return 0, 0
+        return idle_run + 1, flow_run
+
+    def held_run(self, run_length: int, idle_run: int) -> int:
+        """The flatline a series is in: ``run_length`` identical readings (stuck from
+        ``stuck_intervals``), or a meter-offset stretch of ``idle_run`` readings (stuck from an
+        hour). 0 when neither has reached its limit."""
+        if run_length >= self.stuck_intervals:
+            return max(run_length, idle_run)
+        if self.idle_band and idle_run >= HOUR_OF_READINGS:
+            return idle_run
+        return 0
 
 
 H, D = HOUR_OF_READINGS, DAY_OF_READINGS
@@ -76,6 +118,7 @@ _LIMITS: dict[str, tuple[float, float, int, float]] = {
 
 def _rule(spec: SeriesSpec) -> SeriesRule:
     lo, hi, stuck, floor = _LIMITS[spec.field]
+    idle = IDLE_BAND_MW if spec.field.startswith("INTER_") and spec.field != "INTER_NET" else 0.0
     return SeriesRule(
         field=spec.field,
         unit=spec.unit,
@@ -84,6 +127,7 @@ def _rule(spec: SeriesSpec) -> SeriesRule:
         max_value=hi,
         stuck_intervals=stuck,
         spike_floor=floor,
+        idle_band=idle,
     )
 
 

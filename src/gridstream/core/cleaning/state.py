@@ -19,6 +19,10 @@ class SeriesState:
     last_ts_ms: int | None = None
     last_value: float | None = None
     run_length: int = 0
+    #: readings of the meter-offset stretch an interconnector is in (see ``SeriesRule.track_idle``)
+    idle_run: int = 0
+    #: readings above the idle band since that stretch began
+    flow_run: int = 0
     recent: dict[int, float] = field(default_factory=dict)
     diffs: list[float] = field(default_factory=list)
     emitted: int = 0

@@ -48,27 +48,28 @@ class Preprocessor(Processor[SeriesState]):
         assert isinstance(raw, readings_pb2.RawReading)
         sid = f"{raw.region}/{raw.field}"
         series = state.get(sid) or SeriesState()
-        before = series.run_length
-        # validates first: an invalid reading raises before the state is touched or stored
+        rule = rule_for_field(raw.field, self.cleaner.rules)  # unknown fields raise first
+        before = rule.held_run(series.run_length, series.idle_run)
         cleaned = self.cleaner.process(raw, series)
         state.put(sid, series)
+        after = rule.held_run(series.run_length, series.idle_run)
         out = [OutRecord(self.topics.preprocessed, sid, c) for c in cleaned]
         for clean in cleaned:
             out.extend(
                 OutRecord(self.topics.system_events, sid, e)
-                for e in self._episodes(clean, before, series.run_length)
+                for e in self._episodes(clean, before, after)
             )
         return out
 
     def _episodes(
-        self, clean: readings_pb2.CleanReading, run_before: int, run_after: int
+        self, clean: readings_pb2.CleanReading, held_before: int, held_after: int
     ) -> list[alert_pb2.SystemEvent]:
+        """``held_*``: the flatline the series was in before and after this reading (0: none)."""
         flags = set(clean.flags)
         if common_pb2.QUALITY_FLAG_DUPLICATE_CONFLICT in flags or (
             common_pb2.QUALITY_FLAG_LATE in flags
         ):
             return []  # not the head of the series: no episode starts or ends here
-        limit = rule_for_field(clean.field, self.cleaner.rules).stuck_intervals
         sid = clean.series_id
         events = []
         if clean.gap_before_ms:
@@ -84,26 +85,26 @@ class Preprocessor(Processor[SeriesState]):
                     gap_minutes=str(minutes),
                 )
             )
-        if run_after >= limit > run_before:
+        if held_after and not held_before:
             events.append(
                 self._event(
                     "feed_stuck",
                     common_pb2.SEVERITY_WARNING,
-                    f"{sid} has reported {clean.value:g} {clean.unit} for {run_after} "
+                    f"{sid} has reported {clean.value:g} {clean.unit} for {held_after} "
                     f"intervals (flatline) at {_utc(clean.ts_ms)}",
                     clean,
                     value=f"{clean.value:g}",
-                    intervals=str(run_after),
+                    intervals=str(held_after),
                 )
             )
-        elif run_before >= limit > run_after:
+        elif held_before and not held_after:
             events.append(
                 self._event(
                     "feed_recovered",
                     common_pb2.SEVERITY_INFO,
-                    f"{sid} moves again after {run_before} unchanged intervals",
+                    f"{sid} moves again after {held_before} unchanged intervals",
                     clean,
-                    intervals=str(run_before),
+                    intervals=str(held_before),
                 )
             )
         return events

@@ -3,15 +3,23 @@ rebalancing actions out.
 
 An event-time join (issue 22). Per region, the storage schedule of origin ``t`` (one per
 origin, in order) is the trigger, and origins are decided in increasing ``t``, exactly once.
-Origin ``t`` is decided when its schedule has arrived, the region's demand and SNSP forecasts
-of origin ``t`` have arrived or their watermark (newest issue time seen on that series) is past
-``t``, and the demand anomaly watermark (newest verdict ``ts_ms``) is ``>= t``. The policy then
-sees the inputs as of ``t``: the forecasts of origin ``t`` (else the newest earlier one, and the
-action's reason and evidence say "no <series> forecast of origin t: used origin t'"), the
-schedule of ``t``, the newest demand reading with ``ts <= t`` and the suspects (stuck/gap
-anomalies, firing stuck/stale alerts) of event time ``<= t``; newer anomalies and alerts are
-buffered (``ev|region|ts|id``) and applied in event-time order as decisions pass them. The
-service clock is the decided origin; ledger expiry runs per region at ``t`` before deciding ``t``.
+What origin ``t`` waits for is fixed by configuration alone (:class:`JoinInputs`): the
+forecasts the pipeline produces for the region (the forecaster's fields,
+``GRIDSTREAM_FORECASTER_FIELDS``, that the catalogue publishes in that region: demand in every
+region, SNSP only in ALL) at their publication interval (demand every 15 min, SNSP every
+30 min, so origin ``t`` awaits the SNSP forecast of ``t`` rounded down to the half hour), and
+the region's demand anomaly verdicts (the detector judges every reading). Each series is
+ordered, so an input is complete for ``t`` once its watermark (newest issue time, or verdict
+``ts_ms``, seen on that series) reaches the awaited origin: the forecast itself, or a later
+one showing it will never come. The policy then sees the inputs as of ``t``: the newest
+forecast at or before the awaited origin (if it is not of that origin the action's reason and
+evidence say "no <series> forecast of origin t: used origin t'"), the schedule of ``t``, the
+newest demand reading with ``ts <= t`` and the suspects (stuck/gap anomalies, firing
+stuck/stale alerts) of event time ``<= t``; newer anomalies and alerts are buffered
+(``ev|region|ts|id``) and applied in event-time order as decisions pass them. Demand/SNSP
+forecasts of a region where they are not awaited (none is produced there) are ignored, so
+they cannot make a decision depend on arrival order. The service clock is the decided origin;
+ledger expiry runs per region at ``t`` before deciding ``t``.
 
 Grace (``GRACE_MS``, 3 days of data): if a region's waiting origins span more than that, the
 oldest is decided anyway and its actions say "decided after the 72 h grace without: <inputs>".
@@ -20,10 +28,11 @@ A 14-day replay runs in ~40 s, so a killed and restarted upstream lags by up to 
 ``punctuate`` decides the oldest waiting origin of a region whose inputs have been idle for
 ``idle_advance_s`` wall seconds ("moved on by the wall clock: <inputs> idle").
 
-Limitation: alerts have no watermark (the alert topic is sparse), so an alert applies as of
-``t`` only if it has arrived by the time ``t`` is decided; a later one applies from the next
-decision on. Also the safety limits (actions per hour) are global across regions, so with more
-than one region a hit rate limit makes the outcome depend on how regions' decisions interleave.
+Limitation: alerts have no watermark (the alert topic is sparse), nor do the anomaly verdicts
+of series other than demand (not awaited: the policy acts on demand), so such an alert or
+suspect verdict applies as of ``t`` only if it has arrived by the time ``t`` is decided; a
+later one applies from the next decision on. Also the safety limits (actions per hour) are
+global across regions, so with more than one region a hit rate limit makes the outcome depend on how regions' decisions interleave.
 The last decided origin per region is kept in state (``last|region``), so after a restart
 re-delivered schedules of decided origins decide nothing again (the ledger comes from the
 topic). Every state change of an action is a
@@ -76,6 +85,7 @@ from gridstream.schemas.rebalance_pb2 import APPROVAL_STATE_EXECUTED, RebalanceA
 from gridstream.services.base import runner_service
 from gridstream.services.grid_rebalancer.api import action_json, rebalance_router
 from gridstream.services.grid_rebalancer.context import (
+    FIELD_SERIES,
     Entry,
     alert_entry,
     anomaly_entries,
@@ -88,6 +98,7 @@ from gridstream.services.grid_rebalancer.control import CommandQueue
 from gridstream.services.grid_rebalancer.records import ledger_from_records, new_records
 from gridstream.services.grid_rebalancer.webhook import ActionWebhook
 from gridstream.services.host import ServiceParts
+from gridstream.sources.catalogue import spec_for_field
 
 log = logging.getLogger(__name__)
 SERVICE = "smart-grid-rebalancer"
@@ -98,6 +109,38 @@ EXTRA_SERIES = ("wind", "co2")
 #: in a 14-day replay, so 3 days; waiting origins of a region span at most that (bounded state)
 DAY_MS = 24 * 3_600_000
 GRACE_MS = 3 * DAY_MS
+SLOT_MS = 900_000  # the forecaster issues on quarter-hours only
+SERIES_FIELD = {series: field for field, series in FIELD_SERIES.items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class JoinInputs:
+    """What a region's decision at origin ``t`` waits for, from configuration alone.
+
+    ``forecast_fields``: the fields the forecaster forecasts (its ``field_set()``); a
+    :data:`DECIDE_ON` series is awaited in a region when its field is among them and the
+    catalogue publishes it there, on the grid of its publication interval."""
+
+    forecast_fields: frozenset[str] = frozenset(SERIES_FIELD[s] for s in DECIDE_ON)
+
+    def forecasts(self, region: str) -> dict[str, int]:
+        """Awaited series of ``region`` -> interval (ms) of their forecast origins."""
+        out = {}
+        for series in DECIDE_ON:
+            field = SERIES_FIELD[series]
+            if field not in self.forecast_fields:
+                continue
+            spec = spec_for_field(field)
+            if spec is not None and region not in spec.regions:
+                continue
+            minutes = spec.interval_minutes if spec is not None else 15
+            out[series] = max(SLOT_MS, minutes * 60_000 // SLOT_MS * SLOT_MS)
+        return out
+
+    def origin(self, region: str, series: str, t: int) -> int | None:
+        """The forecast origin of ``series`` awaited at ``t`` (None: not awaited)."""
+        interval = self.forecasts(region).get(series)
+        return None if interval is None else t - t % interval
 
 
 class LinkConfig(BaseModel):
@@ -145,8 +188,10 @@ class GridRebalancerProcessor(Processor[Entry]):
         load_trail: Callable[[], list[RebalanceAction]],
         webhook: ActionWebhook | None = None,
         live_idle_ms: int | None = None,
+        join: JoinInputs | None = None,
     ) -> None:
         self.topics = topics
+        self.join = join or JoinInputs()
         self.policy = policy
         self.mode = mode
         self.window_ms = window_ms
@@ -247,6 +292,8 @@ class GridRebalancerProcessor(Processor[Entry]):
                 return []
             key, entry = found
             region, series = key.split("|")[1:]
+            if series in DECIDE_ON and series not in self.join.forecasts(region):
+                return []  # not produced for this region by configuration: never awaited
             issue = int(entry["issue_ms"])
             mark = f"fcw|{region}|{series}"
             seen = state.get(mark)
@@ -323,11 +370,13 @@ class GridRebalancerProcessor(Processor[Entry]):
     def _missing(self, region: str, t: int) -> list[str]:
         """The inputs origin ``t`` of ``region`` still waits for (empty: ready)."""
         missing = []
-        for series in DECIDE_ON:
-            if self._find(f"fcb|{region}|{series}|{t:015d}") is not None:
-                continue
+        for series in self.join.forecasts(region):
+            origin = self.join.origin(region, series, t)
+            assert origin is not None
+            # a series' forecasts are ordered: a watermark at or past the awaited origin means
+            # its forecast has arrived, or a later one did and it never will
             mark = self._find(f"fcw|{region}|{series}")
-            if mark is None or int(mark["t"]) <= t:
+            if mark is None or int(mark["t"]) < origin:
                 missing.append(f"{series} forecast")
         mark = self._find(f"anw|{region}")
         if mark is None or int(mark["t"]) < t:
@@ -374,10 +423,12 @@ class GridRebalancerProcessor(Processor[Entry]):
                 self._set_global(home, k, v)
         notes = [note] if note else []
         for series in DECIDE_ON + EXTRA_SERIES:
+            awaited = self.join.origin(region, series, t)
+            until = t if awaited is None else awaited
             fprefix = f"fcb|{region}|{series}|"
             newest: Entry | None = None
             for key in self._keys(fprefix):
-                if int(key[len(fprefix) :]) > t:
+                if int(key[len(fprefix) :]) > until:
                     break
                 newest = self._find(key)
                 self._drop(key)
@@ -387,9 +438,9 @@ class GridRebalancerProcessor(Processor[Entry]):
                     self._put_one(home, f"fcprev|{region}|{series}", current)
                 self._put_one(home, f"fc|{region}|{series}", newest)
             used = self._find(f"fc|{region}|{series}")
-            if series in DECIDE_ON and (used is None or int(used["issue_ms"]) != t):
+            if awaited is not None and (used is None or int(used["issue_ms"]) != awaited):
                 origin = "none" if used is None else str(used["issue_ms"])
-                notes.append(f"no {series} forecast of origin {t}: used origin {origin}")
+                notes.append(f"no {series} forecast of origin {awaited}: used origin {origin}")
         plan = self._find(f"sch|{region}|{t:015d}")
         self._drop(f"sch|{region}|{t:015d}")
         if plan is not None:
@@ -534,6 +585,9 @@ def build(
         Interconnector(ic.name, ic.region, ic.import_limit_mw, ic.export_limit_mw, 0.0)
         for ic in own.interconnectors
     ]
+    from gridstream.services.forecaster.service import ForecasterSettings
+
+    join = JoinInputs(ForecasterSettings().field_set())
     kafka = settings.kafka(client_id=f"{SERVICE}-ledger")
     topic = settings.topics.rebalance
 
@@ -549,6 +603,7 @@ def build(
         load_trail,
         ActionWebhook(own.webhook_url) if own.webhook_url else None,
         int(settings.idle_advance_s * 1000) if settings.clock == "live" else None,
+        join,
     )
     router = rebalance_router(processor, settings.control_token)
     parts, _ = runner_service(settings, name, processor, [router])

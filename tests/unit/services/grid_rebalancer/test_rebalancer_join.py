@@ -26,7 +26,7 @@ from gridstream.services.grid_rebalancer.service import (
     GridRebalancerProcessor,
 )
 
-T0 = 1_700_000_100_000 // 900_000 * 900_000
+T0 = 1_700_000_100_000 // 1_800_000 * 1_800_000  # on the half hour (SNSP is half-hourly)
 STEP = 900_000
 TOPICS = TopicNames()
 FIELDS = {"demand": "SYSTEM_DEMAND", "snsp": "SNSP_ALL"}

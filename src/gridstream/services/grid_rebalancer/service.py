@@ -32,11 +32,12 @@ Limitation: alerts have no watermark (the alert topic is sparse), nor do the ano
 of series other than demand (not awaited: the policy acts on demand), so such an alert or
 suspect verdict applies as of ``t`` only if it has arrived by the time ``t`` is decided; a
 later one applies from the next decision on. Also the safety limits (actions per hour) are
-global across regions, so with more than one region a hit rate limit makes the outcome depend on how regions' decisions interleave.
+global across regions, so with more than one region a hit rate limit makes the outcome depend
+on how regions' decisions interleave.
+
 The last decided origin per region is kept in state (``last|region``), so after a restart
 re-delivered schedules of decided origins decide nothing again (the ledger comes from the
-topic). Every state change of an action is a
-``RebalanceAction`` record on ``rebalance_actions`` (keyed by region): decided (proposed in
+topic). Every state change of an action is a ``RebalanceAction`` record on ``rebalance_actions`` (keyed by region): decided (proposed in
 advisory mode, executed in automatic mode), approved/rejected by an operator, executed,
 expired. The ledger is rebuilt from that topic on start, so it survives restarts. Operator
 commands from HTTP threads are queued and run on the Kafka loop in ``punctuate``.
@@ -299,7 +300,11 @@ class GridRebalancerProcessor(Processor[Entry]):
             seen = state.get(mark)
             if seen is None or int(seen["t"]) < issue:
                 state.put(mark, {"t": issue})
-            if issue > self._last(region):
+            # kept while a later decision may use it: newer than what the last decided origin
+            # awaited (on a half-hour grid an off-grid forecast of the last origin still counts)
+            last = self._last(region)
+            awaited = self.join.origin(region, series, last)
+            if issue > (last if awaited is None or last < 0 else awaited):
                 state.put(f"fcb|{region}|{series}|{issue:015d}", entry)
         elif isinstance(msg, storage_pb2.StorageSchedule):
             if not msg.region:

@@ -24,6 +24,7 @@ from gridstream.services.grid_rebalancer.service import (
     ENTRY_CODEC,
     GRACE_MS,
     GridRebalancerProcessor,
+    JoinInputs,
 )
 
 T0 = 1_700_000_100_000 // 1_800_000 * 1_800_000  # on the half hour (SNSP is half-hourly)
@@ -32,7 +33,11 @@ TOPICS = TopicNames()
 FIELDS = {"demand": "SYSTEM_DEMAND", "snsp": "SNSP_ALL"}
 
 
-def processor(trail: Sequence[RebalanceAction] = (), live_idle_ms: int | None = None):
+def processor(
+    trail: Sequence[RebalanceAction] = (),
+    live_idle_ms: int | None = None,
+    join: JoinInputs | None = None,
+):
     config = PolicyConfig(
         snsp_limit=0.75,
         demand_response_threshold_mw=6500.0,
@@ -47,6 +52,7 @@ def processor(trail: Sequence[RebalanceAction] = (), live_idle_ms: int | None = 
         links,
         lambda: list(trail),
         live_idle_ms=live_idle_ms,
+        join=join,
     )
 
 
@@ -238,9 +244,91 @@ def test_expiry_happens_on_event_time_in_the_decision_not_in_punctuate() -> None
     assert expired and all(r.changed_at_ms > T0 and r.changed_at_ms < 10**13 for r in expired)
 
 
+def test_what_is_awaited_comes_from_the_configuration() -> None:
+    default = JoinInputs()
+    assert default.forecasts("ALL") == {"demand": STEP, "snsp": 2 * STEP}
+    assert default.forecasts("ROI") == default.forecasts("NI") == {"demand": STEP}
+    assert default.origin("ALL", "snsp", T0 + STEP) == T0  # half-hourly: the one before
+    assert default.origin("ALL", "demand", T0 + STEP) == T0 + STEP
+    assert default.origin("NI", "snsp", T0) is None
+    no_snsp = JoinInputs(frozenset({"SYSTEM_DEMAND", "WIND_ACTUAL"}))
+    assert no_snsp.forecasts("ALL") == {"demand": STEP}
+
+
+def test_a_region_without_snsp_forecasts_does_not_wait_for_them() -> None:
+    for region in ("ROI", "NI"):
+        h = Harness(processor())
+        h.feed(forecast(region, "demand", T0, 7000.0))
+        h.feed(anomaly(region, T0, 7000.0))
+        out = h.feed(schedule(region, T0))
+        assert out and all("[" not in r.reason for r in out), [r.reason for r in out]
+    # without SNSP among the forecaster's fields, ALL does not wait for it either
+    h = Harness(processor(join=JoinInputs(frozenset({"SYSTEM_DEMAND"}))))
+    h.feed(forecast("ALL", "demand", T0, 7000.0))
+    h.feed(anomaly("ALL", T0, 7000.0))
+    assert h.feed(schedule("ALL", T0)) != []
+
+
+def test_an_unawaited_snsp_forecast_is_ignored_whenever_it_arrives() -> None:
+    a, b = Harness(processor()), Harness(processor())
+    b.feed(forecast("NI", "snsp", T0, 0.95))  # no NI SNSP is produced: never used
+    for h in (a, b):
+        h.feed(forecast("NI", "demand", T0, 7000.0))
+        h.feed(anomaly("NI", T0, 7000.0))
+        h.feed(schedule("NI", T0))
+    assert a.out and [r.SerializeToString() for r in a.out] == [
+        r.SerializeToString() for r in b.out
+    ]
+
+
+def test_snsp_is_awaited_on_its_half_hour_grid() -> None:
+    h = Harness(processor())
+    origin_inputs(h, "ALL", T0)
+    h.feed(schedule("ALL", T0))
+    first = len(h.out)
+    # the quarter past: its SNSP is the one of the half hour, already there; no wait, no note
+    h.feed(forecast("ALL", "demand", T0 + STEP, 7000.0))
+    h.feed(anomaly("ALL", T0 + STEP, 7000.0))
+    new = h.feed(schedule("ALL", T0 + STEP))
+    assert new and all("[" not in r.reason for r in new), [r.reason for r in new]
+    # the next half hour waits for its SNSP forecast, and says so when a later one came
+    h.feed(forecast("ALL", "demand", T0 + 2 * STEP, 7000.0))
+    h.feed(anomaly("ALL", T0 + 2 * STEP, 7000.0))
+    assert h.feed(schedule("ALL", T0 + 2 * STEP)) == []
+    late = h.feed(forecast("ALL", "snsp", T0 + 4 * STEP, 0.5))
+    proposed = [r for r in late if r.approval == APPROVAL_STATE_PROPOSED]
+    note = f"no snsp forecast of origin {T0 + 2 * STEP}: used origin {T0}"
+    assert proposed and all(note in r.reason for r in proposed)
+    assert len(h.out) > first
+
+
+def test_an_off_grid_snsp_forecast_does_not_change_the_decision() -> None:
+    a, b = Harness(processor()), Harness(processor())
+    for h in (a, b):
+        origin_inputs(h, "ALL", T0)
+        h.feed(schedule("ALL", T0))
+        h.feed(forecast("ALL", "demand", T0 + STEP, 7000.0))
+        h.feed(anomaly("ALL", T0 + STEP, 7000.0))
+    b.feed(forecast("ALL", "snsp", T0 + STEP, 0.95))  # off the half-hour grid, before it
+    a.feed(schedule("ALL", T0 + STEP))
+    b.feed(schedule("ALL", T0 + STEP))
+    a.feed(forecast("ALL", "snsp", T0 + STEP, 0.95))  # ... or after it
+    # the next half hour has no SNSP forecast of its own: both use the off-grid one
+    for h in (a, b):
+        h.feed(forecast("ALL", "demand", T0 + 2 * STEP, 7000.0))
+        h.feed(anomaly("ALL", T0 + 2 * STEP, 7000.0))
+        h.feed(schedule("ALL", T0 + 2 * STEP))
+        h.feed(forecast("ALL", "snsp", T0 + 4 * STEP, 0.5))
+    note = f"no snsp forecast of origin {T0 + 2 * STEP}: used origin {T0 + STEP}"
+    assert any(note in r.reason for r in a.out), [r.reason for r in a.out]
+    assert a.out and [r.SerializeToString() for r in a.out] == [
+        r.SerializeToString() for r in b.out
+    ]
+
+
 # ---- property: any interleaving, optional crash, same records as the in-order run ----------
 
-REGIONS = ("ALL", "NI")
+REGIONS = ("ALL", "NI", "ROI")
 PART = {  # partition of each series/topic key (fixed, as a key's partition is)
     ("fc", "ALL", "demand"): 0,
     ("fc", "ALL", "snsp"): 1,
@@ -250,6 +338,9 @@ PART = {  # partition of each series/topic key (fixed, as a key's partition is)
     ("sch", "NI"): 1,
     ("an", "ALL"): 1,
     ("an", "NI"): 0,
+    ("fc", "ROI", "demand"): 0,
+    ("sch", "ROI"): 1,
+    ("an", "ROI"): 1,
     ("al",): 0,
 }
 
@@ -257,7 +348,7 @@ PART = {  # partition of each series/topic key (fixed, as a key's partition is)
 @st.composite
 def scenario(draw):
     n = draw(st.integers(2, 6))
-    regions = REGIONS[: draw(st.integers(1, 2))]
+    regions = REGIONS[: draw(st.integers(1, 3))]
     streams: dict[tuple, list[tuple[int, int, Message]]] = {}
     in_order: list[tuple[int, int, Message]] = []
 
@@ -269,6 +360,15 @@ def scenario(draw):
         for k in range(n):
             t = T0 + k * STEP
             for series in ("demand", "snsp"):
+                if series == "snsp" and region == "ROI":
+                    continue  # as the pipeline: no ROI SNSP (NI's are sent, and ignored)
+                if (
+                    series == "snsp"
+                    and region == "ALL"
+                    and t % (2 * STEP)
+                    and draw(st.integers(0, 3))
+                ):
+                    continue  # half-hourly, now and then an off-grid one
                 if k == 0 or not draw(st.booleans()) or draw(st.integers(0, 4)):
                     level = (
                         draw(st.sampled_from([5000.0, 7000.0]))
@@ -368,7 +468,7 @@ def run(items: list[tuple[Message, int]], crash: tuple[int, int] | None) -> list
     return published + again.out
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario())
 def test_any_interleaving_and_crash_gives_the_in_order_records(case) -> None:
     ordered, shuffled, crash = case

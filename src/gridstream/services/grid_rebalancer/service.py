@@ -35,12 +35,13 @@ later one applies from the next decision on. Also the safety limits (actions per
 global across regions, so with more than one region a hit rate limit makes the outcome depend
 on how regions' decisions interleave.
 
-The last decided origin per region is kept in state (``last|region``), so after a restart
-re-delivered schedules of decided origins decide nothing again (the ledger comes from the
-topic). Every state change of an action is a ``RebalanceAction`` record on ``rebalance_actions`` (keyed by region): decided (proposed in
-advisory mode, executed in automatic mode), approved/rejected by an operator, executed,
-expired. The ledger is rebuilt from that topic on start, so it survives restarts. Operator
-commands from HTTP threads are queued and run on the Kafka loop in ``punctuate``.
+The last decided origin per region is kept in state (``last|region``), so after a restart re-
+delivered schedules of decided origins decide nothing again (the ledger comes from the topic).
+Every state change of an action is a ``RebalanceAction`` record on ``rebalance_actions`` (keyed
+by region): decided (proposed in advisory mode, executed in automatic mode), approved/rejected
+by an operator, executed, expired. The ledger is rebuilt from that topic on start, so it
+survives restarts. Operator commands from HTTP threads are queued and run on the Kafka loop in
+``punctuate``.
 
 Safety limits (per-kind bounds, rate limit, actions per hour) are global, so the service runs
 as ONE instance (replicas: 1); its consumer group still fails over on restart.

@@ -538,6 +538,7 @@ class GridRebalancerProcessor(Processor[Entry]):
         self._views = dict(states)
         if not self._mode_restored and self._views:
             self._restore_clock_and_mode()
+        self._ledger_ready()  # rebuilt from the topic at start, so HTTP sees it before a decision
         self.control.run_pending()
         out, self._outbox = self._outbox, []
         if self.live_idle_ms is not None:

@@ -326,6 +326,15 @@ def test_an_off_grid_snsp_forecast_does_not_change_the_decision() -> None:
     ]
 
 
+def test_a_restart_rebuilds_the_ledger_before_any_decision() -> None:
+    first = Harness(processor())
+    origin_inputs(first, "ALL", T0)
+    first.feed(schedule("ALL", T0))
+    assert first.out
+    again = Harness(processor(trail=first.out))  # punctuates once, decides nothing
+    assert {a.action_id for a in again.proc.actions()} == {r.action_id for r in first.out}
+
+
 # ---- property: any interleaving, optional crash, same records as the in-order run ----------
 
 REGIONS = ("ALL", "NI", "ROI")

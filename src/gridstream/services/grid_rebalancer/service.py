@@ -35,8 +35,8 @@ later one applies from the next decision on. Also the safety limits (actions per
 global across regions, so with more than one region a hit rate limit makes the outcome depend
 on how regions' decisions interleave.
 
-The last decided origin per region is kept in state (``last|region``), so after a restart re-
-delivered schedules of decided origins decide nothing again (the ledger comes from the topic).
+The last decided origin per region is kept in state (``last|region``), so after a restart
+re-delivered schedules of decided origins decide nothing again (the ledger comes from the topic).
 Every state change of an action is a ``RebalanceAction`` record on ``rebalance_actions`` (keyed
 by region): decided (proposed in advisory mode, executed in automatic mode), approved/rejected
 by an operator, executed, expired. The ledger is rebuilt from that topic on start, so it
@@ -85,9 +85,9 @@ from gridstream.schemas import alert_pb2, anomaly_pb2, forecast_pb2, storage_pb2
 from gridstream.schemas.common_pb2 import SEVERITY_INFO
 from gridstream.schemas.rebalance_pb2 import APPROVAL_STATE_EXECUTED, RebalanceAction
 from gridstream.services.base import runner_service
+from gridstream.services.forecaster.service import ForecasterSettings
 from gridstream.services.grid_rebalancer.api import action_json, rebalance_router
 from gridstream.services.grid_rebalancer.context import (
-    FIELD_SERIES,
     Entry,
     alert_entry,
     anomaly_entries,
@@ -97,52 +97,19 @@ from gridstream.services.grid_rebalancer.context import (
     split_series,
 )
 from gridstream.services.grid_rebalancer.control import CommandQueue
+from gridstream.services.grid_rebalancer.join_inputs import DECIDE_ON, JoinInputs
 from gridstream.services.grid_rebalancer.records import ledger_from_records, new_records
 from gridstream.services.grid_rebalancer.webhook import ActionWebhook
 from gridstream.services.host import ServiceParts
-from gridstream.sources.catalogue import spec_for_field
 
 log = logging.getLogger(__name__)
 SERVICE = "smart-grid-rebalancer"
-DECIDE_ON = ("demand", "snsp")
 #: series the policy may read but does not wait for (used as of t when they have arrived)
 EXTRA_SERIES = ("wind", "co2")
 #: bounded grace in data time: a killed and restarted upstream lags by up to ~2 days of data
 #: in a 14-day replay, so 3 days; waiting origins of a region span at most that (bounded state)
 DAY_MS = 24 * 3_600_000
 GRACE_MS = 3 * DAY_MS
-SLOT_MS = 900_000  # the forecaster issues on quarter-hours only
-SERIES_FIELD = {series: field for field, series in FIELD_SERIES.items()}
-
-
-@dataclasses.dataclass(frozen=True)
-class JoinInputs:
-    """What a region's decision at origin ``t`` waits for, from configuration alone.
-
-    ``forecast_fields``: the fields the forecaster forecasts (its ``field_set()``); a
-    :data:`DECIDE_ON` series is awaited in a region when its field is among them and the
-    catalogue publishes it there, on the grid of its publication interval."""
-
-    forecast_fields: frozenset[str] = frozenset(SERIES_FIELD[s] for s in DECIDE_ON)
-
-    def forecasts(self, region: str) -> dict[str, int]:
-        """Awaited series of ``region`` -> interval (ms) of their forecast origins."""
-        out = {}
-        for series in DECIDE_ON:
-            field = SERIES_FIELD[series]
-            if field not in self.forecast_fields:
-                continue
-            spec = spec_for_field(field)
-            if spec is not None and region not in spec.regions:
-                continue
-            minutes = spec.interval_minutes if spec is not None else 15
-            out[series] = max(SLOT_MS, minutes * 60_000 // SLOT_MS * SLOT_MS)
-        return out
-
-    def origin(self, region: str, series: str, t: int) -> int | None:
-        """The forecast origin of ``series`` awaited at ``t`` (None: not awaited)."""
-        interval = self.forecasts(region).get(series)
-        return None if interval is None else t - t % interval
 
 
 class LinkConfig(BaseModel):
@@ -592,8 +559,6 @@ def build(
         Interconnector(ic.name, ic.region, ic.import_limit_mw, ic.export_limit_mw, 0.0)
         for ic in own.interconnectors
     ]
-    from gridstream.services.forecaster.service import ForecasterSettings
-
     join = JoinInputs(ForecasterSettings().field_set())
     kafka = settings.kafka(client_id=f"{SERVICE}-ledger")
     topic = settings.topics.rebalance

@@ -20,11 +20,11 @@ from gridstream.schemas.rebalance_pb2 import (
     APPROVAL_STATE_PROPOSED,
     RebalanceAction,
 )
+from gridstream.services.grid_rebalancer.join_inputs import JoinInputs
 from gridstream.services.grid_rebalancer.service import (
     ENTRY_CODEC,
     GRACE_MS,
     GridRebalancerProcessor,
-    JoinInputs,
 )
 
 T0 = 1_700_000_100_000 // 1_800_000 * 1_800_000  # on the half hour (SNSP is half-hourly)

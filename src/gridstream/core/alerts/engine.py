@@ -156,6 +156,11 @@ class AlertEngine:
         self.silences[sid] = silence
         return silence
 
+    def refresh_suppression(self) -> None:
+        """Recompute silenced/inhibited at the engine's own (event) time, e.g. after a silence
+        was added or expired: no clock moves, no notification is decided."""
+        self._apply_suppression(self.now_ms)
+
     def expire_silence(self, silence_id: str, now_ms: int) -> Silence:
         silence = self.silences.get(silence_id)
         if silence is None:

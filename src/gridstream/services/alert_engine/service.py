@@ -16,9 +16,12 @@ one reading per 15 min), so the service runs as ONE replica that owns every part
 replica's API sees and silences everything. Extra replicas would split the partitions (and
 each API would see its share).
 
-Time: engines run on event time. Every second a tick advances each engine's clock by the
-wall time elapsed since its partition's last record, so group waits, ``for`` durations and
-staleness progress when the inputs are quiet, and a replay of old data keeps its own time.
+Time: engines run on event time only: group waits, ``for`` durations, repeat intervals,
+staleness and resolution follow the newest event time seen by the partition's engine (each
+record also ticks the engine at that time). The wall clock moves an engine forward only when
+``Settings.clock == "live"`` and its partition has been idle for ``idle_advance_s``; the
+records produced that way carry the annotation ``clock: wall (input idle)`` and the header
+``gs-alert-clock: wall``.
 
 Receivers: ``alert_output`` (transactional: every state change, tagged
 ``gs-alert-event: change|ack``, and every alert of a notification, tagged ``notification``
@@ -28,6 +31,8 @@ with ``gs-alert-reason`` and ``gs-alert-group``), the log, and webhooks
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -57,6 +62,7 @@ from gridstream.services.host import ServiceParts
 
 SERVICE = "smart-alert-engine"
 ENGINE_KEY = "engine"
+WALL_NOTE = "wall (input idle)"
 
 
 class AlertSettings(BaseSettings):
@@ -98,7 +104,11 @@ class AlertEngineProcessor(Processor[AlertEngine]):
         control: AlertControl | None = None,
         consume_readings: bool = True,
         watch_rules: bool = True,
+        clock: str = "event",
+        idle_advance_s: float = 30.0,
     ) -> None:
+        self.clock = clock
+        self.idle_advance_ms = int(idle_advance_s * 1000)
         self.topics = topics
         self.rules = rules
         self.hub = hub
@@ -147,6 +157,7 @@ class AlertEngineProcessor(Processor[AlertEngine]):
             out.extend(on_event(engine, msg.kind, service, ts, msg.message, msg.labels))
         else:
             raise ValidationError(f"unexpected message {type(msg).__name__}")
+        out.extend(engine.tick(engine.now_ms))  # staleness on the event clock
         state.put(ENGINE_KEY, engine)
         self._clock[state.partition] = (engine.now_ms, _wall_ms())
         return self._emit(out, engine)
@@ -164,7 +175,10 @@ class AlertEngineProcessor(Processor[AlertEngine]):
             engine.reload(current)
         return engine
 
-    def _emit(self, out: EngineOutput, engine: AlertEngine) -> list[OutRecord]:
+    def _emit(self, out: EngineOutput, engine: AlertEngine, wall: bool = False) -> list[OutRecord]:
+        if wall:  # time was moved by the wall clock: the records say so
+            for alert in [*out.changes, *(a for n in out.notifications for a in n.alerts)]:
+                alert.annotations = {**alert.annotations, "clock": WALL_NOTE}
         for change in out.changes:  # suppression is decided after the change was recorded
             live = engine.alerts.get(change.fingerprint)
             if live is not None:
@@ -181,6 +195,8 @@ class AlertEngineProcessor(Processor[AlertEngine]):
         return records
 
     def _record(self, alert: Alert, headers: tuple[tuple[str, bytes], ...]) -> OutRecord:
+        if alert.annotations.get("clock") == WALL_NOTE:
+            headers = (*headers, ("gs-alert-clock", b"wall"))
         return OutRecord(self.topics.alerts, alert_key(alert), to_alert_pb(alert), headers)
 
     # ---- time and operator commands --------------------------------------------------------
@@ -200,13 +216,20 @@ class AlertEngineProcessor(Processor[AlertEngine]):
             engine = view.get(ENGINE_KEY)
             if engine is None:
                 continue
-            if engine.rules is not self.rules.current():
+            result = EngineOutput()
+            if engine.rules is not self.rules.current():  # an operator action: at event time
                 engine.reload(self.rules.current())
+                result.extend(engine.tick(engine.now_ms))
             event_ms, wall_ms = self._clock.setdefault(partition, (engine.now_ms, now_ms))
-            result = engine.tick(max(engine.now_ms, event_ms + now_ms - wall_ms))
+            idle = now_ms - wall_ms
+            wall = self.clock == "live" and idle >= self.idle_advance_ms
+            if wall and event_ms + idle > engine.now_ms:
+                result.extend(engine.tick(event_ms + idle))
+            else:
+                wall = False
             if result.changes or result.notifications:
                 view.put(ENGINE_KEY, engine)
-            out.extend(self._emit(result, engine))
+            out.extend(self._emit(result, engine, wall))
         engines = self._engines()
         self.control.publish(
             (a for e in engines for a in e.alerts.values()),
@@ -229,13 +252,16 @@ class AlertEngineProcessor(Processor[AlertEngine]):
         engines = self._engines()
         now = max((e.now_ms for e in engines), default=_wall_ms())
         start = now if starts_at_ms is None else starts_at_ms
-        silence = Silence(
-            f"s-{time.time_ns():x}", dict(matchers), start, start + duration_ms, created_by, comment
+        content = json.dumps(
+            [sorted(matchers.items()), start, duration_ms, created_by, comment, now]
         )
+        sid = "s-" + hashlib.sha256(content.encode()).hexdigest()[:16]
+        silence = Silence(sid, dict(matchers), start, start + duration_ms, created_by, comment)
         for view in self._views.values():
             engine = view.get(ENGINE_KEY)
             if engine is not None:
                 engine.silences[silence.id] = _copy(silence)
+                engine.refresh_suppression()
                 view.put(ENGINE_KEY, engine)
         return silence
 
@@ -245,6 +271,7 @@ class AlertEngineProcessor(Processor[AlertEngine]):
             engine = view.get(ENGINE_KEY)
             if engine is not None and silence_id in engine.silences:
                 found = _copy(engine.expire_silence(silence_id, engine.now_ms))
+                engine.refresh_suppression()
                 view.put(ENGINE_KEY, engine)
         if found is None:
             raise UnknownAlert(f"no silence {silence_id!r}: list them with GET /silences")
@@ -301,7 +328,14 @@ def build(settings: Settings) -> ServiceParts:
     hub = ReceiverHub([])
     control = AlertControl()
     processor = AlertEngineProcessor(
-        settings.topics, rules, hub, control, config.consume_readings, config.watch_rules
+        settings.topics,
+        rules,
+        hub,
+        control,
+        config.consume_readings,
+        config.watch_rules,
+        settings.clock,
+        settings.idle_advance_s,
     )
     router = alerts_router(processor, rules, settings.control_token)
     parts, runner = runner_service(settings, SERVICE, processor, [router])

@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from gridstream.core.alerts.merge import EventMerge
 from gridstream.core.alerts.model import (
     Alert,
     AlertState,
@@ -23,7 +24,6 @@ from gridstream.core.alerts.model import (
     fingerprint,
     matches,
 )
-from gridstream.core.alerts.merge import EventMerge
 from gridstream.core.alerts.notify import due_notifications
 from gridstream.core.alerts.rules import SEVERITIES, Rule, RuleSet
 from gridstream.core.anomaly.model import AnomalyResult

@@ -56,7 +56,10 @@ class EventMerge:
             return [], []
         newest = max(self.watermarks.values())
         waiting = [t for t in awaited if t not in moved_on]
-        frontier = min((self.watermarks.get(t, -1) for t in waiting), default=newest)
+        if not any(t in self.watermarks for t in waiting):
+            frontier = newest  # only sparse records so far: nothing to wait for
+        else:
+            frontier = min(self.watermarks.get(t, -1) for t in waiting)
         missing: list[str] = []
         if frontier < newest - MERGE_GRACE_MS:
             frontier = newest - MERGE_GRACE_MS

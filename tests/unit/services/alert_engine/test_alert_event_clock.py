@@ -7,7 +7,7 @@ from gridstream.bus.processor import InRecord, OutRecord
 from gridstream.bus.state import StateView
 from gridstream.bus.topics import TopicNames
 from gridstream.core.alerts.engine import AlertEngine
-from gridstream.schemas import alert_pb2, readings_pb2
+from gridstream.schemas import alert_pb2, anomaly_pb2, readings_pb2
 from gridstream.services.alert_engine.receivers import ReceiverHub
 from gridstream.services.alert_engine.rules import DEFAULT_RULES_FILE, RulesHolder
 from gridstream.services.alert_engine.service import WALL_NOTE, AlertEngineProcessor
@@ -24,12 +24,24 @@ def _processor(clock: str) -> AlertEngineProcessor:
     )
 
 
-def _reading(p: AlertEngineProcessor, view: StateView[AlertEngine], ts: int) -> list[OutRecord]:
+def _reading(
+    p: AlertEngineProcessor,
+    view: StateView[AlertEngine],
+    ts: int,
+    series: str = WIND,
+    value: float = 100.0,
+) -> list[OutRecord]:
+    """A reading and the detector's (normal) verdict on it: the two inputs the engine joins."""
+    region, _, field = series.partition("/")
     msg = readings_pb2.CleanReading(
-        series_id=WIND, region="ALL", field="WIND_ACTUAL", ts_ms=ts, value=100.0
+        series_id=series, region=region, field=field, ts_ms=ts, value=value
     )
-    record = InRecord(p.topics.preprocessed, view.partition, 0, WIND, msg, ts)
-    return list(p.process(record, view))
+    verdict = anomaly_pb2.Anomaly(
+        record_id=f"{series}@{ts}", series_id=series, region=region, field=field, ts_ms=ts
+    )
+    out = list(p.process(InRecord(p.topics.preprocessed, view.partition, 0, series, msg, ts), view))
+    anomaly = InRecord(p.topics.anomalies, view.partition, 0, series, verdict, ts)
+    return out + list(p.process(anomaly, view))
 
 
 def _stale(out: list[OutRecord]) -> list[alert_pb2.Alert]:
@@ -52,14 +64,7 @@ def test_staleness_follows_the_event_clock() -> None:
     p = _processor("event")
     view: StateView[AlertEngine] = StateView(0)
     _reading(p, view, T0)
-    other = readings_pb2.CleanReading(
-        series_id="ALL/SYSTEM_DEMAND",
-        region="ALL",
-        field="SYSTEM_DEMAND",
-        ts_ms=T0 + 3 * HOUR,
-        value=5000.0,
-    )
-    out = list(p.process(InRecord(p.topics.preprocessed, 0, 1, "x", other, 0), view))
+    out = _reading(p, view, T0 + 3 * HOUR, "ALL/SYSTEM_DEMAND", 5000.0)
     assert any(a.labels["series"] == WIND for a in _stale(out))
 
 

@@ -40,7 +40,9 @@ def test_pending_then_firing_after_for_then_resolved_after_quiet() -> None:
     assert len(sent) == 1 and sent[0].reason == "new"
     # the engine's clock alone does not resolve it: its series may just be late
     assert not eng.tick(26 * MIN).changes
-    normal = AnomalyResult("ALL/SYSTEM_DEMAND", 26 * MIN, 100.0, 0.1, False, Label.NORMAL, Severity.INFO, "")
+    normal = AnomalyResult(
+        "ALL/SYSTEM_DEMAND", 26 * MIN, 100.0, 0.1, False, Label.NORMAL, Severity.INFO, ""
+    )
     out = eng.on_anomaly(normal)  # a newer record of the series shows the evidence ended
     assert [a.state for a in out.changes] == [AlertState.RESOLVED]
     assert [n.alerts[0].state for n in out.notifications] == [AlertState.RESOLVED]

@@ -80,9 +80,9 @@ class DetectorSettings(BaseSettings):
     forecast_horizon_minutes: int = 60
     #: the join's grace in data time: readings of a series waiting longer than this for their
     #: forecast are judged without it. A 14-day replay runs in ~40 s, so a forecaster killed
-    #: and restarted lags up to ~2 days of data; 4 days keeps such replays deterministic and
-    #: still bounds the state when no forecaster runs (at most 384 quarter-hours per series)
-    join_grace_hours: float = 96.0
+    #: and restarted lags ~3 days of data or more; a week keeps such replays deterministic and
+    #: still bounds the state when no forecaster runs (at most 672 quarter-hours per series)
+    join_grace_hours: float = 168.0
     #: verdicts kept per series for GET /anomalies
     recent_per_series: int = 500
 

@@ -22,7 +22,7 @@ they cannot make a decision depend on arrival order. The service clock is the de
 ledger expiry runs per region at ``t`` before deciding ``t``.
 
 Grace (``GRACE_MS``, 3 days of data): if a region's waiting origins span more than that, the
-oldest is decided anyway and its actions say "decided after the 72 h grace without: <inputs>".
+oldest is decided anyway and its actions say "decided after the 168 h grace without: <inputs>".
 A 14-day replay runs in ~40 s, so a killed and restarted upstream lags by up to ~2 days of data;
 3 days covers that and bounds the buffered state. With ``settings.clock == "live"``,
 ``punctuate`` decides the oldest waiting origin of a region whose inputs have been idle for
@@ -106,10 +106,11 @@ log = logging.getLogger(__name__)
 SERVICE = "smart-grid-rebalancer"
 #: series the policy may read but does not wait for (used as of t when they have arrived)
 EXTRA_SERIES = ("wind", "co2")
-#: bounded grace in data time: a killed and restarted upstream lags by up to ~2 days of data
-#: in a 14-day replay, so 3 days; waiting origins of a region span at most that (bounded state)
+#: bounded grace in data time: a killed and restarted upstream lags by ~3 days of data or more
+#: in a 14-day verify replay, so a week (as the storage and detector joins); waiting origins of
+#: a region span at most that (bounded state)
 DAY_MS = 24 * 3_600_000
-GRACE_MS = 3 * DAY_MS
+GRACE_MS = 7 * DAY_MS
 
 
 class LinkConfig(BaseModel):

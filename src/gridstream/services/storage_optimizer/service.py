@@ -82,10 +82,12 @@ log = logging.getLogger(__name__)
 SERVICE = "smart-storage-optimizer"
 REPARTITION_SUFFIX = "storage_forecasts_by_region"
 HOUR_MS = 3_600_000
-#: Data time an origin waits for a missing series. In ``gridstream verify`` a 14-day replay
-#: takes ~40 s, so a restarted upstream lags by up to ~2 days of data: 3 days keeps replays
-#: deterministic and bounds the state (at 15-minute origins, at most 288 waiting per region).
-JOIN_GRACE_H = 72.0
+#: Data time an origin waits for a missing series. ``gridstream verify`` replays 14 days in
+#: ~40 s (x30,000), so a forecaster killed and restarted lags by ~3 days of data or more (it
+#: ran past 72 h once): a week keeps such replays deterministic and bounds the state (at
+#: 15-minute origins, at most 672 waiting per region). Live, nothing waits that long: an
+#: idle input is let go after ``idle_advance_s`` of wall time.
+JOIN_GRACE_H = 168.0
 
 
 class StorageSettings(BaseSettings):

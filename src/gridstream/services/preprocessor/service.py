@@ -52,9 +52,11 @@ class Preprocessor(Processor[SeriesState]):
         before = rule.held_run(series.run_length, series.idle_run)
         cleaned = self.cleaner.process(raw, series)
         state.put(sid, series)
-        after = rule.held_run(series.run_length, series.idle_run)
         out = [OutRecord(self.topics.preprocessed, sid, c) for c in cleaned]
         for clean in cleaned:
+            # the cleaner flags a held run and counts it in stuck_intervals
+            stuck = common_pb2.QUALITY_FLAG_STUCK in clean.flags
+            after = clean.stuck_intervals if stuck else 0
             out.extend(
                 OutRecord(self.topics.system_events, sid, e)
                 for e in self._episodes(clean, before, after)

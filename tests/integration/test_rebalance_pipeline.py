@@ -12,16 +12,18 @@ import numpy as np
 import pytest
 
 from gridstream.bus.admin import Admin
+from gridstream.bus.producer import MessageProducer
 from gridstream.bus.reader import read_topic
 from gridstream.bus.topics import TopicNames, topic_specs
 from gridstream.config import Settings
 from gridstream.schemas import rebalance_pb2
+from gridstream.schemas.anomaly_pb2 import Anomaly
 from gridstream.schemas.rebalance_pb2 import RebalanceAction
 from gridstream.schemas.storage_pb2 import StorageSchedule
 from gridstream.services.grid_rebalancer import service as grid_rebalancer
 from gridstream.services.storage_optimizer import service as storage_optimizer
 
-from .test_storage_optimizer import T0, forecast_set, send
+from .test_storage_optimizer import T0, forecast, forecast_set, send
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +49,25 @@ def test_forecasts_become_schedules_become_storage_actions(
         t.start()
     try:
         hours = np.arange(96) / 4
-        send(settings, forecast_set(T0, 250 + 120 * np.sin(hours / 24 * 2 * np.pi)))
+        forecasts = forecast_set(T0, 250 + 120 * np.sin(hours / 24 * 2 * np.pi))
+        # as the forecaster does: the all-island SNSP forecast (%) beside the planned series
+        send(settings, [*forecasts, forecast("SNSP_ALL", T0, np.full(96, 20.0), 2.0)])
+        # ... and the anomaly detector's verdict on the demand reading of the origin
+        producer = MessageProducer(settings.kafka("test-detector"))
+        producer.send(
+            settings.topics.anomalies,
+            "ALL/SYSTEM_DEMAND",
+            Anomaly(
+                record_id=f"ALL/SYSTEM_DEMAND@{T0}",
+                series_id="ALL/SYSTEM_DEMAND",
+                region="ALL",
+                field="SYSTEM_DEMAND",
+                ts_ms=T0,
+                value=3300.0,
+                label="normal",
+            ),
+        )
+        producer.flush()
         deadline = time.monotonic() + 90
         actions: list[RebalanceAction] = []
         while not actions and time.monotonic() < deadline:
@@ -85,6 +105,7 @@ def test_forecasts_become_schedules_become_storage_actions(
         assert action.kind == expected
         assert action.approval == rebalance_pb2.APPROVAL_STATE_PROPOSED
         assert action.effective_from_ms == first.ts_ms
+        assert action.created_at_ms == T0 and "[" not in action.reason  # nothing was missing
     finally:
         for p in (optimizer, rebalancer):
             p.worker.stop()

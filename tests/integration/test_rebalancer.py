@@ -24,6 +24,7 @@ from gridstream.config import Settings
 from gridstream.http.app import create_app
 from gridstream.schemas import rebalance_pb2
 from gridstream.schemas.alert_pb2 import ALERT_STATE_FIRING, Alert
+from gridstream.schemas.anomaly_pb2 import Anomaly
 from gridstream.schemas.forecast_pb2 import Forecast, ForecastStep
 from gridstream.schemas.rebalance_pb2 import RebalanceAction
 from gridstream.schemas.storage_pb2 import StorageSchedule, StorageStep
@@ -52,6 +53,52 @@ def demand_forecast(issue: int, peak: float) -> Forecast:
             ForecastStep(target_time_ms=issue + k * STEP, p10=v - 100, p50=v - 50, p90=v)
         )
     return msg
+
+
+def snsp_forecast(issue: int, percent: float) -> Forecast:
+    """The forecaster's all-island SNSP forecast (it is published for ALL only, in %)."""
+    msg = Forecast(
+        forecast_id=f"ALL/SNSP_ALL@{issue}",
+        series_id="ALL/SNSP_ALL",
+        region="ALL",
+        field="SNSP_ALL",
+        issue_time_ms=issue,
+        model_version="seasonal-naive",
+        unit="%",
+    )
+    for k in range(1, 97):
+        msg.steps.append(
+            ForecastStep(
+                target_time_ms=issue + k * STEP, p10=percent - 5, p50=percent, p90=percent + 5
+            )
+        )
+    return msg
+
+
+def verdict(ts: int, value: float) -> Anomaly:
+    """The anomaly detector's verdict on the demand reading at ``ts`` (one per reading)."""
+    return Anomaly(
+        record_id=f"ALL/SYSTEM_DEMAND@{ts}",
+        series_id="ALL/SYSTEM_DEMAND",
+        region="ALL",
+        field="SYSTEM_DEMAND",
+        ts_ms=ts,
+        value=value,
+        is_anomaly=False,
+        label="normal",
+    )
+
+
+def send_origin(
+    producer: MessageProducer, topics: TopicNames, t: int, peak: float, net_mw: float
+) -> None:
+    """What the pipeline publishes for origin ``t``: the forecasts, the storage schedule and
+    the demand verdict of ``t`` (the rebalancer decides ``t`` once it has all of them)."""
+    producer.send(topics.forecasts, "ALL/SYSTEM_DEMAND", demand_forecast(t, peak))
+    producer.send(topics.forecasts, "ALL/SNSP_ALL", snsp_forecast(t, 30.0))
+    producer.send(topics.storage, "ALL", schedule(t, net_mw))
+    producer.send(topics.anomalies, "ALL/SYSTEM_DEMAND", verdict(t, peak - 400))
+    producer.flush()
 
 
 def schedule(issue: int, net_mw: float) -> StorageSchedule:
@@ -145,9 +192,7 @@ def test_proposals_approval_audit_and_restart(
     name = unique("smart-grid-rebalancer")
     Admin(settings.kafka("test-admin")).ensure_topics(topic_specs(settings.topics, 2, 1))
     producer = MessageProducer(settings.kafka("test-producer"))
-    producer.send(settings.topics.storage, "ALL", schedule(T0, 200.0))
-    producer.send(settings.topics.forecasts, "ALL/SYSTEM_DEMAND", demand_forecast(T0, 5200.0))
-    producer.flush()
+    send_origin(producer, settings.topics, T0, 5200.0, 200.0)
 
     service = Service(settings, own, name)
     try:
@@ -229,18 +274,27 @@ def test_proposals_approval_audit_and_restart(
         )
 
         # a stuck demand feed: hold, and no demand response on that series
-        alert = Alert(fingerprint="fp-stuck", name="FeedStuck", state=ALERT_STATE_FIRING)
+        t1 = T0 + 3_600_000
+        alert = Alert(
+            fingerprint="fp-stuck",
+            name="FeedStuck",
+            state=ALERT_STATE_FIRING,
+            starts_at_ms=t1 - STEP,
+            updated_at_ms=t1 - STEP,
+        )
         alert.labels.update(
             {"series": "ALL/SYSTEM_DEMAND", "region": "ALL", "field": "SYSTEM_DEMAND"}
         )
         producer.send(settings.topics.alerts, "ALL/SYSTEM_DEMAND", alert)
         producer.flush()
-        time.sleep(2.0)  # the alert and the forecast live on different partitions
-        producer.send(
-            settings.topics.forecasts,
-            "ALL/SYSTEM_DEMAND",
-            demand_forecast(T0 + 3_600_000, 5600.0),
-        )
+        time.sleep(2.0)  # alerts have no watermark: it must be there before the decision
+        # origin t1 without its demand verdict yet: the join waits for it
+        producer.send(settings.topics.forecasts, "ALL/SYSTEM_DEMAND", demand_forecast(t1, 5600.0))
+        producer.send(settings.topics.forecasts, "ALL/SNSP_ALL", snsp_forecast(t1, 30.0))
+        producer.send(settings.topics.storage, "ALL", schedule(t1, 200.0))
+        producer.flush()
+        assert len(records(settings, 8, timeout=5.0)) == 7, "decided without the verdict of t1"
+        producer.send(settings.topics.anomalies, "ALL/SYSTEM_DEMAND", verdict(t1, 5200.0))
         producer.flush()
         trail = records(settings, 9)
         new = {rebalance_pb2.ActionKind.Name(r.kind): r for r in trail[7:]}
@@ -248,12 +302,12 @@ def test_proposals_approval_audit_and_restart(
         assert set(new) == {"ACTION_KIND_HOLD", "ACTION_KIND_STORAGE_DISCHARGE"}
         assert new["ACTION_KIND_HOLD"].evidence == ["fp-stuck"]
         assert new["ACTION_KIND_HOLD"].target == "ALL/demand"
+        assert all(r.created_at_ms == t1 and "[" not in r.reason for r in trail[7:])
 
         # automatic mode: decisions are executed at once
         resp = call(client, "/mode", headers=AUTH, json={"mode": "automatic", "by": "bob"})
         assert resp.status_code == 200 and client.get("/mode").json() == {"mode": "automatic"}
-        producer.send(settings.topics.storage, "ALL", schedule(T0 + 7_200_000, -150.0))
-        producer.flush()
+        send_origin(producer, settings.topics, T0 + 7_200_000, 5600.0, -150.0)
         trail = records(settings, 11)
         [auto] = [r for r in trail[9:] if r.kind == rebalance_pb2.ACTION_KIND_STORAGE_CHARGE]
         assert auto.magnitude_mw == pytest.approx(150.0)

@@ -149,10 +149,13 @@ class ActionLedger:
         self._append("executed", updated)
         return updated
 
-    def expire(self, now_ms: int) -> list[ActionProposal]:
-        """Proposals whose window has passed become expired (recorded in the trail)."""
+    def expire(self, now_ms: int, region: str | None = None) -> list[ActionProposal]:
+        """Proposals whose window has passed become expired (recorded in the trail); only
+        those of ``region`` if given (each region has its own event-time clock)."""
         out = []
         for action in [self._actions[i] for i in self._proposed]:
+            if region is not None and action.region != region:
+                continue
             if now_ms >= action.expires_at_ms:
                 updated = action.with_state(Approval.EXPIRED, "ledger", now_ms)
                 self._append("expired", updated)

@@ -1,12 +1,47 @@
 """smart-grid-rebalancer: forecasts, storage schedules, anomalies and alerts in; audited
 rebalancing actions out.
 
-Inputs update keyed state (see ``rebalance_context``); a new storage schedule or a demand/SNSP
-forecast runs :class:`RebalancePolicy` for that region. Every state change of an action is a
-``RebalanceAction`` record on ``rebalance_actions`` (keyed by region): decided (proposed in
-advisory mode, executed in automatic mode), approved/rejected by an operator, executed,
-expired. The ledger is rebuilt from that topic on start, so it survives restarts. Operator
-commands from HTTP threads are queued and run on the Kafka loop in ``punctuate``.
+An event-time join (issue 22). Per region, the storage schedule of origin ``t`` (one per
+origin, in order) is the trigger, and origins are decided in increasing ``t``, exactly once.
+What origin ``t`` waits for is fixed by configuration alone (:class:`JoinInputs`): the
+forecasts the pipeline produces for the region (the forecaster's fields,
+``GRIDSTREAM_FORECASTER_FIELDS``, that the catalogue publishes in that region: demand in every
+region, SNSP only in ALL) at their publication interval (demand every 15 min, SNSP every
+30 min, so origin ``t`` awaits the SNSP forecast of ``t`` rounded down to the half hour), and
+the region's demand anomaly verdicts (the detector judges every reading). Each series is
+ordered, so an input is complete for ``t`` once its watermark (newest issue time, or verdict
+``ts_ms``, seen on that series) reaches the awaited origin: the forecast itself, or a later
+one showing it will never come. The policy then sees the inputs as of ``t``: the newest
+forecast at or before the awaited origin (if it is not of that origin the action's reason and
+evidence say "no <series> forecast of origin t: used origin t'"), the schedule of ``t``, the
+newest demand reading with ``ts <= t`` and the suspects (stuck/gap anomalies, firing
+stuck/stale alerts) of event time ``<= t``; newer anomalies and alerts are buffered
+(``ev|region|ts|id``) and applied in event-time order as decisions pass them. Demand/SNSP
+forecasts of a region where they are not awaited (none is produced there) are ignored, so
+they cannot make a decision depend on arrival order. The service clock is the decided origin;
+ledger expiry runs per region at ``t`` before deciding ``t``.
+
+Grace (``GRACE_MS``, 3 days of data): if a region's waiting origins span more than that, the
+oldest is decided anyway and its actions say "decided after the 168 h grace without: <inputs>".
+A 14-day replay runs in ~40 s, so a killed and restarted upstream lags by up to ~2 days of data;
+3 days covers that and bounds the buffered state. With ``settings.clock == "live"``,
+``punctuate`` decides the oldest waiting origin of a region whose inputs have been idle for
+``idle_advance_s`` wall seconds ("moved on by the wall clock: <inputs> idle").
+
+Limitation: alerts have no watermark (the alert topic is sparse), nor do the anomaly verdicts
+of series other than demand (not awaited: the policy acts on demand), so such an alert or
+suspect verdict applies as of ``t`` only if it has arrived by the time ``t`` is decided; a
+later one applies from the next decision on. Also the safety limits (actions per hour) are
+global across regions, so with more than one region a hit rate limit makes the outcome depend
+on how regions' decisions interleave.
+
+The last decided origin per region is kept in state (``last|region``), so after a restart
+re-delivered schedules of decided origins decide nothing again (the ledger comes from the topic).
+Every state change of an action is a ``RebalanceAction`` record on ``rebalance_actions`` (keyed
+by region): decided (proposed in advisory mode, executed in automatic mode), approved/rejected
+by an operator, executed, expired. The ledger is rebuilt from that topic on start, so it
+survives restarts. Operator commands from HTTP threads are queued and run on the Kafka loop in
+``punctuate``.
 
 Safety limits (per-kind bounds, rate limit, actions per hour) are global, so the service runs
 as ONE instance (replicas: 1); its consumer group still fails over on restart.
@@ -19,6 +54,7 @@ Settings (env, prefix ``GRIDSTREAM_REBALANCER_``): ``MODE`` (advisory|automatic|
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -49,6 +85,7 @@ from gridstream.schemas import alert_pb2, anomaly_pb2, forecast_pb2, storage_pb2
 from gridstream.schemas.common_pb2 import SEVERITY_INFO
 from gridstream.schemas.rebalance_pb2 import APPROVAL_STATE_EXECUTED, RebalanceAction
 from gridstream.services.base import runner_service
+from gridstream.services.forecaster.service import ForecasterSettings
 from gridstream.services.grid_rebalancer.api import action_json, rebalance_router
 from gridstream.services.grid_rebalancer.context import (
     Entry,
@@ -57,15 +94,23 @@ from gridstream.services.grid_rebalancer.context import (
     forecast_entry,
     plan_entry,
     policy_inputs,
+    split_series,
 )
 from gridstream.services.grid_rebalancer.control import CommandQueue
+from gridstream.services.grid_rebalancer.join_inputs import DECIDE_ON, JoinInputs
 from gridstream.services.grid_rebalancer.records import ledger_from_records, new_records
 from gridstream.services.grid_rebalancer.webhook import ActionWebhook
 from gridstream.services.host import ServiceParts
 
 log = logging.getLogger(__name__)
 SERVICE = "smart-grid-rebalancer"
-DECIDE_ON = ("demand", "snsp")
+#: series the policy may read but does not wait for (used as of t when they have arrived)
+EXTRA_SERIES = ("wind", "co2")
+#: bounded grace in data time: a killed and restarted upstream lags by ~3 days of data or more
+#: in a 14-day verify replay, so a week (as the storage and detector joins); waiting origins of
+#: a region span at most that (bounded state)
+DAY_MS = 24 * 3_600_000
+GRACE_MS = 7 * DAY_MS
 
 
 class LinkConfig(BaseModel):
@@ -112,8 +157,11 @@ class GridRebalancerProcessor(Processor[Entry]):
         interconnectors: Iterable[Interconnector],
         load_trail: Callable[[], list[RebalanceAction]],
         webhook: ActionWebhook | None = None,
+        live_idle_ms: int | None = None,
+        join: JoinInputs | None = None,
     ) -> None:
         self.topics = topics
+        self.join = join or JoinInputs()
         self.policy = policy
         self.mode = mode
         self.window_ms = window_ms
@@ -127,6 +175,8 @@ class GridRebalancerProcessor(Processor[Entry]):
         self._clock = 0
         self._outbox: list[OutRecord] = []
         self._mode_restored = False
+        self.live_idle_ms = live_idle_ms
+        self._idle_mark: dict[str, tuple[tuple[str, int, int] | None, int]] = {}
 
     def inputs(self) -> Mapping[str, type[Message]]:
         return {
@@ -171,53 +221,225 @@ class GridRebalancerProcessor(Processor[Entry]):
         elif state.get(key) is not None:
             state.delete(key)
 
+    # ---- merged keyed state -----------------------------------------------------------------
+    def _find(self, key: str) -> Entry | None:
+        for view in self._views.values():
+            value = view.get(key)
+            if value is not None:
+                return value
+        return None
+
+    def _drop(self, key: str) -> None:
+        for view in self._views.values():
+            if view.get(key) is not None:
+                view.delete(key)
+
+    def _keys(self, prefix: str) -> list[str]:
+        found = {k for v in self._views.values() for k in v.keys()}  # noqa: SIM118
+        return sorted(k for k in found if k.startswith(prefix))
+
+    def _put_one(self, state: StateView[Entry], key: str, value: Entry) -> None:
+        """A key written by more than one partition lives in exactly one view."""
+        for view in self._views.values():
+            if view is not state and view.get(key) is not None:
+                view.delete(key)
+        state.put(key, value)
+
+    def _last(self, region: str) -> int:
+        last = self._find(f"last|{region}")
+        return -1 if last is None else int(last["t"])
+
+    # ---- inputs: buffer by event time --------------------------------------------------------
     def process(self, record: InRecord, state: StateView[Entry]) -> Iterable[OutRecord]:
         self._views[state.partition] = state
+        if not self._mode_restored:
+            self._restore_clock_and_mode()
         msg = record.value
         region: str | None = None
-        ts = 0
         if isinstance(msg, forecast_pb2.Forecast):
             found = forecast_entry(msg)
             if found is None:
                 return []
             key, entry = found
-            previous = state.get(key)
-            if previous is not None and previous["issue_ms"] > entry["issue_ms"]:
-                return []  # late, older forecast
-            if previous is not None and previous["issue_ms"] < entry["issue_ms"]:
-                state.put(key.replace("fc|", "fcprev|", 1), previous)
-            state.put(key, entry)
             region, series = key.split("|")[1:]
-            ts = msg.issue_time_ms
-            if series not in DECIDE_ON:
-                region = None
+            if series in DECIDE_ON and series not in self.join.forecasts(region):
+                return []  # not produced for this region by configuration: never awaited
+            issue = int(entry["issue_ms"])
+            mark = f"fcw|{region}|{series}"
+            seen = state.get(mark)
+            if seen is None or int(seen["t"]) < issue:
+                state.put(mark, {"t": issue})
+            # kept while a later decision may use it: newer than what the last decided origin
+            # awaited (on a half-hour grid an off-grid forecast of the last origin still counts)
+            last = self._last(region)
+            awaited = self.join.origin(region, series, last)
+            if issue > (last if awaited is None or last < 0 else awaited):
+                state.put(f"fcb|{region}|{series}|{issue:015d}", entry)
         elif isinstance(msg, storage_pb2.StorageSchedule):
             if not msg.region:
                 raise ValidationError(f"storage schedule {msg.schedule_id!r} names no region")
-            key, entry = plan_entry(msg)
-            state.put(key, entry)
-            region, ts = msg.region, msg.issue_time_ms
+            _, entry = plan_entry(msg)
+            region = msg.region
+            if msg.issue_time_ms > self._last(region):
+                state.put(f"sch|{region}|{msg.issue_time_ms:015d}", entry)
         elif isinstance(msg, anomaly_pb2.Anomaly):
-            for key, value in anomaly_entries(msg):
-                self._set(state, key, value)
-            ts = msg.ts_ms
+            region, series = split_series(msg.series_id)
+            if series == "demand":
+                mark = f"anw|{region}"
+                seen = state.get(mark)
+                if seen is None or int(seen["t"]) < msg.ts_ms:
+                    state.put(mark, {"t": msg.ts_ms})
+            changes = dict(anomaly_entries(msg))
+            if series != "demand":  # only the demand reading is an observation
+                changes.pop(f"obs|{region}|{series}", None)
+            self._buffer(state, region, msg.ts_ms, f"an|{msg.series_id}", changes)
         elif isinstance(msg, alert_pb2.Alert):
             key, alert = alert_entry(msg)
-            self._set(state, key, alert)
-        if ts > self._clock:
-            self._clock = ts
-            state.put("clock", {"ms": ts})
-        return self._decide(region) if region else []
+            labels = dict(msg.labels)
+            region = labels.get("region") or split_series(labels.get("series", ""))[0]
+            if not region:
+                return []
+            ts = msg.updated_at_ms or msg.starts_at_ms
+            self._buffer(state, region, ts, f"al|{msg.fingerprint}", {key: alert})
+        return self._advance(region) if region else []
 
-    def _decide(self, region: str) -> list[OutRecord]:
+    def _buffer(
+        self,
+        state: StateView[Entry],
+        region: str,
+        ts: int,
+        uid: str,
+        changes: dict[str, Entry | None],
+    ) -> None:
+        """Keep a state change until the decisions of ``region`` pass its event time."""
+        if ts <= self._last(region):
+            # already past it: it can only be a re-delivery or a late record; apply in place so
+            # the next decision sees it (an alert has no watermark, see the module docstring)
+            for key, value in changes.items():
+                self._set_global(state, key, value)
+            return
+        state.put(f"ev|{region}|{ts:015d}|{uid}", {"changes": changes})
+        # bounded: events more than two graces older than the newest one of the region (a
+        # region whose schedules stopped or never came) are folded into the state in order
+        mark = self._find(f"evw|{region}")
+        day = ts // DAY_MS
+        if mark is None or int(mark["day"]) < day:
+            self._put_one(state, f"evw|{region}", {"day": day})
+            prefix = f"ev|{region}|"
+            for key in self._keys(prefix):
+                if int(key[len(prefix) :].split("|")[0]) >= ts - 2 * GRACE_MS:
+                    break
+                event = self._find(key)
+                self._drop(key)
+                for k, v in (event or {}).get("changes", {}).items():
+                    self._set_global(state, k, v)
+
+    def _set_global(self, state: StateView[Entry], key: str, value: Entry | None) -> None:
+        if value is None:
+            self._drop(key)
+        else:
+            self._put_one(state, key, value)
+
+    # ---- the join ----------------------------------------------------------------------------
+    def _missing(self, region: str, t: int) -> list[str]:
+        """The inputs origin ``t`` of ``region`` still waits for (empty: ready)."""
+        missing = []
+        for series in self.join.forecasts(region):
+            origin = self.join.origin(region, series, t)
+            assert origin is not None
+            # a series' forecasts are ordered: a watermark at or past the awaited origin means
+            # its forecast has arrived, or a later one did and it never will
+            mark = self._find(f"fcw|{region}|{series}")
+            if mark is None or int(mark["t"]) < origin:
+                missing.append(f"{series} forecast")
+        mark = self._find(f"anw|{region}")
+        if mark is None or int(mark["t"]) < t:
+            missing.append("demand anomaly verdicts")
+        return missing
+
+    def _waiting(self, region: str) -> list[int]:
+        prefix = f"sch|{region}|"
+        return [int(k[len(prefix) :]) for k in self._keys(prefix)]
+
+    def _advance(self, region: str, idle: set[str] | None = None) -> list[OutRecord]:
+        """Decide the waiting origins of ``region`` that are ready, oldest first."""
+        out: list[OutRecord] = []
+        while True:
+            waiting = self._waiting(region)
+            if not waiting:
+                return out
+            t = waiting[0]
+            missing = self._missing(region, t)
+            note = ""
+            if missing:
+                if waiting[-1] - t > GRACE_MS:
+                    note = (
+                        f"decided after the {GRACE_MS // 3_600_000} h grace without: "
+                        + ", ".join(missing)
+                    )
+                elif idle is not None and region in idle:
+                    note = "moved on by the wall clock: " + ", ".join(missing) + " idle"
+                else:
+                    return out
+            out.extend(self._decide_at(region, t, missing, note))
+            idle = None
+
+    def _decide_at(self, region: str, t: int, missing: list[str], note: str) -> list[OutRecord]:
+        home = next(v for v in self._views.values() if v.get(f"sch|{region}|{t:015d}") is not None)
+        # the state as of t: buffered events with event time <= t, in event-time order
+        prefix = f"ev|{region}|"
+        for key in self._keys(prefix):
+            if int(key[len(prefix) :].split("|")[0]) > t:
+                break
+            event = self._find(key)
+            self._drop(key)
+            for k, v in (event or {}).get("changes", {}).items():
+                self._set_global(home, k, v)
+        notes = [note] if note else []
+        for series in DECIDE_ON + EXTRA_SERIES:
+            awaited = self.join.origin(region, series, t)
+            until = t if awaited is None else awaited
+            fprefix = f"fcb|{region}|{series}|"
+            newest: Entry | None = None
+            for key in self._keys(fprefix):
+                if int(key[len(fprefix) :]) > until:
+                    break
+                newest = self._find(key)
+                self._drop(key)
+            if newest is not None:
+                current = self._find(f"fc|{region}|{series}")
+                if current is not None and current["issue_ms"] != newest["issue_ms"]:
+                    self._put_one(home, f"fcprev|{region}|{series}", current)
+                self._put_one(home, f"fc|{region}|{series}", newest)
+            used = self._find(f"fc|{region}|{series}")
+            if awaited is not None and (used is None or int(used["issue_ms"]) != awaited):
+                origin = "none" if used is None else str(used["issue_ms"])
+                notes.append(f"no {series} forecast of origin {awaited}: used origin {origin}")
+        plan = self._find(f"sch|{region}|{t:015d}")
+        self._drop(f"sch|{region}|{t:015d}")
+        if plan is not None:
+            self._put_one(home, f"plan|{region}", plan)
+        self._put_one(home, f"last|{region}", {"t": t})
+        self._clock = max(self._clock, t)
+        self._put_one(home, "clock", {"ms": self._clock})
+        return self._decide(region, t, notes)
+
+    def _decide(self, region: str, t: int, notes: list[str]) -> list[OutRecord]:
         ledger = self._ledger_ready()
-        inputs = policy_inputs(
-            region, self._merged(), self._clock, self.window_ms, self.interconnectors
-        )
+        inputs = policy_inputs(region, self._merged(), t, self.window_ms, self.interconnectors)
         with self._lock:
             before = ledger.event_count
-            recent = ledger.created_since(self._clock - HOUR_MS)
+            ledger.expire(t, region)
+            recent = ledger.created_since(t - HOUR_MS)
             proposals = self.policy.decide(inputs, self.mode, recent=recent, known=ledger)
+            if notes:
+                extra = "; ".join(notes)
+                proposals = [
+                    dataclasses.replace(
+                        p, reason=f"{p.reason} [{extra}]", evidence=(*p.evidence, extra)
+                    )
+                    for p in proposals
+                ]
             ledger.record(proposals)
             records = new_records(ledger, before)
         for r in records:
@@ -284,9 +506,30 @@ class GridRebalancerProcessor(Processor[Entry]):
         self._views = dict(states)
         if not self._mode_restored and self._views:
             self._restore_clock_and_mode()
+        self._ledger_ready()  # rebuilt from the topic at start, so HTTP sees it before a decision
         self.control.run_pending()
-        self._changes(lambda ledger: ledger.expire(self._clock))
         out, self._outbox = self._outbox, []
+        if self.live_idle_ms is not None:
+            out.extend(self._idle_advance(now_ms))
+        return out
+
+    def _idle_advance(self, now_ms: int) -> list[OutRecord]:
+        """Live clock only: a region whose oldest origin waits while its inputs have been idle
+        for ``idle_advance_s`` wall seconds is decided anyway (the record says so)."""
+        assert self.live_idle_ms is not None
+        regions = sorted({k.split("|")[1] for k in self._keys("sch|")})
+        out: list[OutRecord] = []
+        for region in regions:
+            waiting = self._waiting(region)
+            if not waiting:
+                continue
+            mark = (region, waiting[0], len(waiting))
+            if self._idle_mark.get(region, (None, 0))[0] != mark:
+                self._idle_mark[region] = (mark, now_ms)
+                continue
+            if now_ms - self._idle_mark[region][1] >= self.live_idle_ms:
+                out.extend(self._advance(region, idle={region}))
+                self._idle_mark.pop(region, None)
         return out
 
     def _restore_clock_and_mode(self) -> None:
@@ -317,6 +560,7 @@ def build(
         Interconnector(ic.name, ic.region, ic.import_limit_mw, ic.export_limit_mw, 0.0)
         for ic in own.interconnectors
     ]
+    join = JoinInputs(ForecasterSettings().field_set())
     kafka = settings.kafka(client_id=f"{SERVICE}-ledger")
     topic = settings.topics.rebalance
 
@@ -331,6 +575,8 @@ def build(
         links,
         load_trail,
         ActionWebhook(own.webhook_url) if own.webhook_url else None,
+        int(settings.idle_advance_s * 1000) if settings.clock == "live" else None,
+        join,
     )
     router = rebalance_router(processor, settings.control_token)
     parts, _ = runner_service(settings, name, processor, [router])

@@ -1,0 +1,49 @@
+"""What the rebalancer's event-time join waits for at origin ``t`` of a region, fixed by
+configuration alone (never by what happened to arrive): the forecasts the pipeline produces
+for that region, on the grid of their publication interval.
+
+The forecaster forecasts its fields (``GRIDSTREAM_FORECASTER_FIELDS``) in every region where
+the source catalogue publishes them: demand in ALL, ROI and NI every 15 min, SNSP in ALL only
+every 30 min. So ALL waits for the SNSP forecast of ``t`` rounded down to the half hour, and
+ROI/NI never wait for an SNSP forecast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from gridstream.services.grid_rebalancer.context import FIELD_SERIES
+from gridstream.sources.catalogue import spec_for_field
+
+#: forecast series the decisions wait for (the policy acts on them)
+DECIDE_ON = ("demand", "snsp")
+SLOT_MS = 900_000  # the forecaster issues on quarter-hours only
+SERIES_FIELD = {series: field for field, series in FIELD_SERIES.items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class JoinInputs:
+    """``forecast_fields``: the fields the forecaster forecasts (its ``field_set()``); a
+    :data:`DECIDE_ON` series is awaited in a region when its field is among them and the
+    catalogue publishes it there (a field unknown to the catalogue: everywhere, 15 min)."""
+
+    forecast_fields: frozenset[str] = frozenset(SERIES_FIELD[s] for s in DECIDE_ON)
+
+    def forecasts(self, region: str) -> dict[str, int]:
+        """Awaited series of ``region`` -> interval (ms) of their forecast origins."""
+        out = {}
+        for series in DECIDE_ON:
+            field = SERIES_FIELD[series]
+            if field not in self.forecast_fields:
+                continue
+            spec = spec_for_field(field)
+            if spec is not None and region not in spec.regions:
+                continue
+            minutes = spec.interval_minutes if spec is not None else 15
+            out[series] = max(SLOT_MS, minutes * 60_000 // SLOT_MS * SLOT_MS)
+        return out
+
+    def origin(self, region: str, series: str, t: int) -> int | None:
+        """The forecast origin of ``series`` awaited at ``t`` (None: not awaited)."""
+        interval = self.forecasts(region).get(series)
+        return None if interval is None else t - t % interval

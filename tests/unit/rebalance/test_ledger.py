@@ -102,3 +102,44 @@ def test_indexes_match_a_full_scan_as_the_trail_grows() -> None:
     assert again.expire(NOW + 102 * H) == []
     assert again.event_count == ledger.event_count == 12 + 2 + 10
     assert [e["event"] for e in again.events_since(again.event_count - 1)] == ["expired"]
+
+
+def proposals_at(ts: int) -> list:
+    return RebalancePolicy().decide(
+        PolicyInputs(ts, storage=(StoragePlan(f"s{ts}", "ALL", ts, ts + H, 80.0),))
+    )
+
+
+def test_the_in_memory_trail_is_bounded_and_counts_every_event(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gridstream.core.rebalance import ledger as ledger_module
+
+    monkeypatch.setattr(ledger_module, "TRAIL_IN_MEMORY", 5)
+    ledger = ActionLedger()
+    for k in range(30):
+        before = ledger.event_count
+        appended = ledger.record(proposals_at(NOW + k * H))
+        assert ledger.events_since(before) == appended
+    assert ledger.event_count == 30
+    assert len(ledger.events) <= 10
+    assert ledger.events[-1] == appended[-1]
+    with pytest.raises(ValueError, match="no longer in memory"):
+        ledger.events_since(0)
+    rebuilt = ActionLedger.replay(ledger.events)
+    assert len(rebuilt.events) == 5
+
+
+def test_finished_actions_are_forgotten_a_week_after_and_open_ones_kept() -> None:
+    ledger = ActionLedger()
+    done = proposals_at(NOW)
+    ledger.record(done)
+    ledger.reject(done[0].action_id, "op", NOW + 1)
+    kept = proposals_at(NOW + H)
+    ledger.record(kept)
+    ledger.expire(NOW + 6 * 24 * H, region="NI")  # another region's clock: nothing expires
+    assert done[0].action_id in ledger
+    ledger.expire(NOW + 9 * 24 * H, region="NI")
+    assert done[0].action_id not in ledger
+    assert kept[0].action_id in ledger  # still proposed: kept until it expires
+    assert ledger.event_count == 3

@@ -2,18 +2,29 @@
 
 State is rebuilt from the event list (``replay``), so a service that persists the events
 (topic + store) gets the same trail back after a restart.
+
+Memory is bounded for a service that runs for years: the newest :data:`TRAIL_IN_MEMORY`
+events are kept for the audit view (the whole trail stays on the topic), and an action in a
+final state is forgotten :data:`FINISHED_KEPT_MS` of event time after it was created. Nothing
+a decision reads is lost by that: the rate limits look back an hour, and an id is decided for
+its own window, which lies in the past by then.
 """
 
 from __future__ import annotations
 
 import bisect
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
 from gridstream.core.rebalance.base import ActionProposal, Approval, Kind, Mode
 from gridstream.errors import GridstreamError
 
 FINAL = {Approval.REJECTED, Approval.EXECUTED, Approval.EXPIRED}
+#: audit events kept in memory (the newest; older ones are on the topic)
+TRAIL_IN_MEMORY = 20_000
+#: how long (event time, after creation) a finished action is still kept in the ledger
+FINISHED_KEPT_MS = 7 * 24 * 3_600_000
+_FIELDS = tuple(f.name for f in fields(ActionProposal))
 
 
 class ActionStateError(GridstreamError):
@@ -25,7 +36,7 @@ class UnknownAction(GridstreamError):
 
 
 def _to_event(kind: str, action: ActionProposal) -> dict[str, Any]:
-    body = asdict(action)
+    body = {name: getattr(action, name) for name in _FIELDS}  # flat: no deep copy needed
     body["kind"] = action.kind.value
     body["mode"] = action.mode.value
     body["approval"] = action.approval.value
@@ -54,6 +65,8 @@ class ActionLedger:
         self._events: list[dict[str, Any]] = []
         self._by_time: list[tuple[int, int, str]] = []  # (created_at_ms, seq, id), sorted
         self._proposed: dict[str, None] = {}  # ids in PROPOSED state, in decision order
+        self._dropped = 0  # events older than the in-memory trail
+        self._pruned_to = 0  # finished actions created before this are forgotten
 
     @classmethod
     def replay(cls, events: list[dict[str, Any]]) -> ActionLedger:
@@ -61,7 +74,30 @@ class ActionLedger:
         for event in events:
             ledger._index(_from_body(event["action"]))
             ledger._events.append(event)
+        ledger._trim()
         return ledger
+
+    def _trim(self) -> None:
+        extra = len(self._events) - TRAIL_IN_MEMORY
+        if extra > 0:
+            del self._events[:extra]
+            self._dropped += extra
+
+    def _prune(self, now_ms: int) -> None:
+        """Forget finished actions created more than :data:`FINISHED_KEPT_MS` before now
+        (checked once per day of event time)."""
+        cutoff = now_ms - FINISHED_KEPT_MS
+        if cutoff < self._pruned_to + 24 * 3_600_000:
+            return
+        self._pruned_to = cutoff
+        end = bisect.bisect_left(self._by_time, (cutoff, -1, ""))
+        kept = []
+        for entry in self._by_time[:end]:
+            if self._actions[entry[2]].approval in FINAL:
+                del self._actions[entry[2]]
+            else:
+                kept.append(entry)
+        self._by_time[:end] = kept
 
     def _index(self, action: ActionProposal) -> None:
         if action.action_id not in self._actions:
@@ -81,11 +117,14 @@ class ActionLedger:
 
     @property
     def event_count(self) -> int:
-        return len(self._events)
+        """Events appended so far, including those no longer kept in memory."""
+        return self._dropped + len(self._events)
 
     def events_since(self, count: int) -> list[dict[str, Any]]:
-        """The events appended after the first ``count``."""
-        return self._events[count:]
+        """The events appended after the first ``count`` (still in memory)."""
+        if count < self._dropped:
+            raise ValueError(f"events before {self._dropped} are no longer in memory")
+        return self._events[count - self._dropped :]
 
     def __contains__(self, action_id: object) -> bool:
         return action_id in self._actions
@@ -108,6 +147,8 @@ class ActionLedger:
         self._index(action)
         event = _to_event(kind, action)
         self._events.append(event)
+        if len(self._events) > 2 * TRAIL_IN_MEMORY:
+            self._trim()
         return event
 
     def record(self, proposals: list[ActionProposal]) -> list[dict[str, Any]]:
@@ -152,6 +193,7 @@ class ActionLedger:
     def expire(self, now_ms: int, region: str | None = None) -> list[ActionProposal]:
         """Proposals whose window has passed become expired (recorded in the trail); only
         those of ``region`` if given (each region has its own event-time clock)."""
+        self._prune(now_ms)
         out = []
         for action in [self._actions[i] for i in self._proposed]:
             if region is not None and action.region != region:

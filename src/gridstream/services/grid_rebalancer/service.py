@@ -98,6 +98,7 @@ from gridstream.services.grid_rebalancer.context import (
 )
 from gridstream.services.grid_rebalancer.control import CommandQueue
 from gridstream.services.grid_rebalancer.join_inputs import DECIDE_ON, JoinInputs
+from gridstream.services.grid_rebalancer.merged_state import MergedState
 from gridstream.services.grid_rebalancer.records import ledger_from_records, new_records
 from gridstream.services.grid_rebalancer.webhook import ActionWebhook
 from gridstream.services.host import ServiceParts
@@ -171,7 +172,7 @@ class GridRebalancerProcessor(Processor[Entry]):
         self.webhook = webhook
         self._lock = threading.Lock()
         self._ledger: ActionLedger | None = None
-        self._views: dict[int, StateView[Entry]] = {}
+        self.state = MergedState()
         self._clock = 0
         self._outbox: list[OutRecord] = []
         self._mode_restored = False
@@ -205,53 +206,29 @@ class GridRebalancerProcessor(Processor[Entry]):
             log.info("rebalancer ledger rebuilt from %d records", len(records))
         return self._ledger
 
-    def _merged(self) -> dict[str, Entry]:
+    def _merged(self, region: str) -> dict[str, Entry]:
+        """The entries the policy reads for ``region`` (see :func:`policy_inputs`)."""
+        keys = [
+            *self.state.group(f"fc|{region}|"),
+            *self.state.group("suspect|"),
+            f"plan|{region}",
+            f"obs|{region}|demand",
+            f"fcprev|{region}|demand",
+        ]
         merged: dict[str, Entry] = {}
-        for view in self._views.values():
-            for key in list(view.keys()):
-                value = view.get(key)
-                if value is not None:
-                    merged[key] = value
+        for key in keys:
+            value = self.state.get(key)
+            if value is not None:
+                merged[key] = value
         return merged
 
-    @staticmethod
-    def _set(state: StateView[Entry], key: str, value: Entry | None) -> None:
-        if value is not None:
-            state.put(key, value)
-        elif state.get(key) is not None:
-            state.delete(key)
-
-    # ---- merged keyed state -----------------------------------------------------------------
-    def _find(self, key: str) -> Entry | None:
-        for view in self._views.values():
-            value = view.get(key)
-            if value is not None:
-                return value
-        return None
-
-    def _drop(self, key: str) -> None:
-        for view in self._views.values():
-            if view.get(key) is not None:
-                view.delete(key)
-
-    def _keys(self, prefix: str) -> list[str]:
-        found = {k for v in self._views.values() for k in v.keys()}  # noqa: SIM118
-        return sorted(k for k in found if k.startswith(prefix))
-
-    def _put_one(self, state: StateView[Entry], key: str, value: Entry) -> None:
-        """A key written by more than one partition lives in exactly one view."""
-        for view in self._views.values():
-            if view is not state and view.get(key) is not None:
-                view.delete(key)
-        state.put(key, value)
-
     def _last(self, region: str) -> int:
-        last = self._find(f"last|{region}")
+        last = self.state.get(f"last|{region}")
         return -1 if last is None else int(last["t"])
 
     # ---- inputs: buffer by event time --------------------------------------------------------
     def process(self, record: InRecord, state: StateView[Entry]) -> Iterable[OutRecord]:
-        self._views[state.partition] = state
+        self.state.attach(state)
         if not self._mode_restored:
             self._restore_clock_and_mode()
         msg = record.value
@@ -265,30 +242,24 @@ class GridRebalancerProcessor(Processor[Entry]):
             if series in DECIDE_ON and series not in self.join.forecasts(region):
                 return []  # not produced for this region by configuration: never awaited
             issue = int(entry["issue_ms"])
-            mark = f"fcw|{region}|{series}"
-            seen = state.get(mark)
-            if seen is None or int(seen["t"]) < issue:
-                state.put(mark, {"t": issue})
+            self._watermark(state, f"fcw|{region}|{series}", issue)
             # kept while a later decision may use it: newer than what the last decided origin
             # awaited (on a half-hour grid an off-grid forecast of the last origin still counts)
             last = self._last(region)
             awaited = self.join.origin(region, series, last)
             if issue > (last if awaited is None or last < 0 else awaited):
-                state.put(f"fcb|{region}|{series}|{issue:015d}", entry)
+                self.state.put_in(state, f"fcb|{region}|{series}|{issue:015d}", entry)
         elif isinstance(msg, storage_pb2.StorageSchedule):
             if not msg.region:
                 raise ValidationError(f"storage schedule {msg.schedule_id!r} names no region")
             _, entry = plan_entry(msg)
             region = msg.region
             if msg.issue_time_ms > self._last(region):
-                state.put(f"sch|{region}|{msg.issue_time_ms:015d}", entry)
+                self.state.put_in(state, f"sch|{region}|{msg.issue_time_ms:015d}", entry)
         elif isinstance(msg, anomaly_pb2.Anomaly):
             region, series = split_series(msg.series_id)
             if series == "demand":
-                mark = f"anw|{region}"
-                seen = state.get(mark)
-                if seen is None or int(seen["t"]) < msg.ts_ms:
-                    state.put(mark, {"t": msg.ts_ms})
+                self._watermark(state, f"anw|{region}", msg.ts_ms)
             changes = dict(anomaly_entries(msg))
             if series != "demand":  # only the demand reading is an observation
                 changes.pop(f"obs|{region}|{series}", None)
@@ -303,6 +274,19 @@ class GridRebalancerProcessor(Processor[Entry]):
             self._buffer(state, region, ts, f"al|{msg.fingerprint}", {key: alert})
         return self._advance(region) if region else []
 
+    def _watermark(self, state: StateView[Entry], mark: str, ts: int) -> None:
+        """Move an input's watermark (newest event time seen on its series) forward."""
+        seen = state.get(mark)
+        if seen is None or int(seen["t"]) < ts:
+            self.state.put_in(state, mark, {"t": ts})
+        gone = self.state.get(f"absent|{mark}")
+        if gone is not None and ts >= int(gone["t"]):
+            self.state.drop(f"absent|{mark}")  # the input is back: awaited again
+
+    @staticmethod
+    def _ts_of(key: str, prefix: str) -> int:
+        return int(key[len(prefix) :].split("|")[0])
+
     def _buffer(
         self,
         state: StateView[Entry],
@@ -316,117 +300,122 @@ class GridRebalancerProcessor(Processor[Entry]):
             # already past it: it can only be a re-delivery or a late record; apply in place so
             # the next decision sees it (an alert has no watermark, see the module docstring)
             for key, value in changes.items():
-                self._set_global(state, key, value)
+                self.state.set(state, key, value)
             return
-        state.put(f"ev|{region}|{ts:015d}|{uid}", {"changes": changes})
+        self.state.put_in(state, f"ev|{region}|{ts:015d}|{uid}", {"changes": changes})
         # bounded: events more than two graces older than the newest one of the region (a
         # region whose schedules stopped or never came) are folded into the state in order
-        mark = self._find(f"evw|{region}")
+        mark = self.state.get(f"evw|{region}")
         day = ts // DAY_MS
         if mark is None or int(mark["day"]) < day:
-            self._put_one(state, f"evw|{region}", {"day": day})
-            prefix = f"ev|{region}|"
-            for key in self._keys(prefix):
-                if int(key[len(prefix) :].split("|")[0]) >= ts - 2 * GRACE_MS:
-                    break
-                event = self._find(key)
-                self._drop(key)
-                for k, v in (event or {}).get("changes", {}).items():
-                    self._set_global(state, k, v)
+            self.state.put_one(state, f"evw|{region}", {"day": day})
+            self._apply_events(state, region, ts - 2 * GRACE_MS - 1)
 
-    def _set_global(self, state: StateView[Entry], key: str, value: Entry | None) -> None:
-        if value is None:
-            self._drop(key)
-        else:
-            self._put_one(state, key, value)
+    def _apply_events(self, home: StateView[Entry], region: str, until: int) -> None:
+        """Apply the buffered events of ``region`` with event time <= ``until``, in order."""
+        prefix = f"ev|{region}|"
+        while (key := self.state.first(prefix)) is not None and self._ts_of(key, prefix) <= until:
+            event = self.state.get(key)
+            self.state.drop(key)
+            for k, v in (event or {}).get("changes", {}).items():
+                self.state.set(home, k, v)
 
     # ---- the join ----------------------------------------------------------------------------
-    def _missing(self, region: str, t: int) -> list[str]:
-        """The inputs origin ``t`` of ``region`` still waits for (empty: ready)."""
-        missing = []
+    def _awaited(self, region: str, t: int) -> list[tuple[str, str, int]]:
+        """(input, watermark key, awaited event time) of what origin ``t`` of ``region``
+        waits for."""
+        out = []
         for series in self.join.forecasts(region):
             origin = self.join.origin(region, series, t)
             assert origin is not None
-            # a series' forecasts are ordered: a watermark at or past the awaited origin means
-            # its forecast has arrived, or a later one did and it never will
-            mark = self._find(f"fcw|{region}|{series}")
-            if mark is None or int(mark["t"]) < origin:
-                missing.append(f"{series} forecast")
-        mark = self._find(f"anw|{region}")
-        if mark is None or int(mark["t"]) < t:
-            missing.append("demand anomaly verdicts")
-        return missing
+            out.append((f"{series} forecast", f"fcw|{region}|{series}", origin))
+        out.append(("demand anomaly verdicts", f"anw|{region}", t))
+        return out
 
-    def _waiting(self, region: str) -> list[int]:
-        prefix = f"sch|{region}|"
-        return [int(k[len(prefix) :]) for k in self._keys(prefix)]
+    def _missing(self, region: str, t: int) -> list[tuple[str, str, int]]:
+        """The awaited inputs origin ``t`` of ``region`` still waits for (empty: ready).
+
+        A series is ordered: a watermark at or past the awaited time means its record has
+        arrived, or a later one did and it never will. An input the grace already gave up on
+        (``absent|...``, e.g. SNSP before its feed existed) is not waited for again until its
+        watermark shows it is back."""
+        missing = []
+        for name, mark_key, at in self._awaited(region, t):
+            mark = self.state.get(mark_key)
+            if mark is not None and int(mark["t"]) >= at:
+                continue
+            if self.state.get(f"absent|{mark_key}") is not None:
+                continue
+            missing.append((name, mark_key, at))
+        return missing
 
     def _advance(self, region: str, idle: set[str] | None = None) -> list[OutRecord]:
         """Decide the waiting origins of ``region`` that are ready, oldest first."""
         out: list[OutRecord] = []
+        prefix = f"sch|{region}|"
         while True:
-            waiting = self._waiting(region)
-            if not waiting:
+            first = self.state.first(prefix)
+            if first is None:
                 return out
-            t = waiting[0]
+            t = int(first[len(prefix) :])
             missing = self._missing(region, t)
             note = ""
             if missing:
-                if waiting[-1] - t > GRACE_MS:
-                    note = (
-                        f"decided after the {GRACE_MS // 3_600_000} h grace without: "
-                        + ", ".join(missing)
-                    )
+                names = ", ".join(name for name, _, _ in missing)
+                newest = self.state.last(prefix)
+                assert newest is not None
+                if int(newest[len(prefix) :]) - t > GRACE_MS:
+                    note = f"decided after the {GRACE_MS // 3_600_000} h grace without: {names}"
+                    home = self.state.holder(first)
+                    assert home is not None
+                    for _, mark_key, at in missing:
+                        self.state.put_one(home, f"absent|{mark_key}", {"t": at})
                 elif idle is not None and region in idle:
-                    note = "moved on by the wall clock: " + ", ".join(missing) + " idle"
+                    note = f"moved on by the wall clock: {names} idle"
                 else:
                     return out
-            out.extend(self._decide_at(region, t, missing, note))
+            out.extend(self._decide_at(region, t, note))
             idle = None
 
-    def _decide_at(self, region: str, t: int, missing: list[str], note: str) -> list[OutRecord]:
-        home = next(v for v in self._views.values() if v.get(f"sch|{region}|{t:015d}") is not None)
+    def _decide_at(self, region: str, t: int, note: str) -> list[OutRecord]:
+        plan_key = f"sch|{region}|{t:015d}"
+        home = self.state.holder(plan_key)
+        assert home is not None
         # the state as of t: buffered events with event time <= t, in event-time order
-        prefix = f"ev|{region}|"
-        for key in self._keys(prefix):
-            if int(key[len(prefix) :].split("|")[0]) > t:
-                break
-            event = self._find(key)
-            self._drop(key)
-            for k, v in (event or {}).get("changes", {}).items():
-                self._set_global(home, k, v)
+        self._apply_events(home, region, t)
         notes = [note] if note else []
         for series in DECIDE_ON + EXTRA_SERIES:
             awaited = self.join.origin(region, series, t)
             until = t if awaited is None else awaited
             fprefix = f"fcb|{region}|{series}|"
             newest: Entry | None = None
-            for key in self._keys(fprefix):
-                if int(key[len(fprefix) :]) > until:
-                    break
-                newest = self._find(key)
-                self._drop(key)
+            while (key := self.state.first(fprefix)) is not None and int(
+                key[len(fprefix) :]
+            ) <= until:
+                newest = self.state.get(key)
+                self.state.drop(key)
             if newest is not None:
-                current = self._find(f"fc|{region}|{series}")
+                current = self.state.get(f"fc|{region}|{series}")
                 if current is not None and current["issue_ms"] != newest["issue_ms"]:
-                    self._put_one(home, f"fcprev|{region}|{series}", current)
-                self._put_one(home, f"fc|{region}|{series}", newest)
-            used = self._find(f"fc|{region}|{series}")
+                    self.state.put_one(home, f"fcprev|{region}|{series}", current)
+                self.state.put_one(home, f"fc|{region}|{series}", newest)
+            used = self.state.get(f"fc|{region}|{series}")
             if awaited is not None and (used is None or int(used["issue_ms"]) != awaited):
                 origin = "none" if used is None else str(used["issue_ms"])
                 notes.append(f"no {series} forecast of origin {awaited}: used origin {origin}")
-        plan = self._find(f"sch|{region}|{t:015d}")
-        self._drop(f"sch|{region}|{t:015d}")
+        plan = self.state.get(plan_key)
+        self.state.drop(plan_key)
         if plan is not None:
-            self._put_one(home, f"plan|{region}", plan)
-        self._put_one(home, f"last|{region}", {"t": t})
+            self.state.put_one(home, f"plan|{region}", plan)
+        self.state.put_one(home, f"last|{region}", {"t": t})
         self._clock = max(self._clock, t)
-        self._put_one(home, "clock", {"ms": self._clock})
+        self.state.put_one(home, "clock", {"ms": self._clock})
         return self._decide(region, t, notes)
 
     def _decide(self, region: str, t: int, notes: list[str]) -> list[OutRecord]:
         ledger = self._ledger_ready()
-        inputs = policy_inputs(region, self._merged(), t, self.window_ms, self.interconnectors)
+        entries = self._merged(region)
+        inputs = policy_inputs(region, entries, t, self.window_ms, self.interconnectors)
         with self._lock:
             before = ledger.event_count
             ledger.expire(t, region)
@@ -486,8 +475,7 @@ class GridRebalancerProcessor(Processor[Entry]):
 
     def set_mode(self, mode: Mode, by: str) -> Mode:
         previous, self.mode = self.mode, mode
-        for view in self._views.values():
-            view.put("mode", {"mode": mode.value})
+        self.state.put_all("mode", {"mode": mode.value})
         if previous is not mode:
             log.warning("rebalancer mode %s -> %s by %s", previous.value, mode.value, by)
             event = alert_pb2.SystemEvent(
@@ -503,8 +491,8 @@ class GridRebalancerProcessor(Processor[Entry]):
         return mode
 
     def punctuate(self, now_ms: int, states: Mapping[int, StateView[Entry]]) -> Iterable[OutRecord]:
-        self._views = dict(states)
-        if not self._mode_restored and self._views:
+        self.state.attach_all(states)
+        if not self._mode_restored and self.state.views:
             self._restore_clock_and_mode()
         self._ledger_ready()  # rebuilt from the topic at start, so HTTP sees it before a decision
         self.control.run_pending()
@@ -517,13 +505,14 @@ class GridRebalancerProcessor(Processor[Entry]):
         """Live clock only: a region whose oldest origin waits while its inputs have been idle
         for ``idle_advance_s`` wall seconds is decided anyway (the record says so)."""
         assert self.live_idle_ms is not None
-        regions = sorted({k.split("|")[1] for k in self._keys("sch|")})
+        regions = [g.split("|")[1] for g in self.state.groups("sch")]
         out: list[OutRecord] = []
         for region in regions:
-            waiting = self._waiting(region)
-            if not waiting:
+            prefix = f"sch|{region}|"
+            first = self.state.first(prefix)
+            if first is None:
                 continue
-            mark = (region, waiting[0], len(waiting))
+            mark = (region, int(first[len(prefix) :]), self.state.count(prefix))
             if self._idle_mark.get(region, (None, 0))[0] != mark:
                 self._idle_mark[region] = (mark, now_ms)
                 continue
@@ -534,16 +523,15 @@ class GridRebalancerProcessor(Processor[Entry]):
 
     def _restore_clock_and_mode(self) -> None:
         self._mode_restored = True
-        merged = self._merged()
-        self._clock = max(self._clock, int(merged.get("clock", {}).get("ms", 0)))
-        saved = merged.get("mode")
+        clock = self.state.get("clock")
+        self._clock = max(self._clock, int(clock["ms"]) if clock else 0)
+        saved = self.state.get("mode")
         if saved is not None:
             self.mode = Mode(saved["mode"])
             log.info("rebalancer mode %s restored", self.mode.value)
 
     def on_revoked(self, partitions: list[int]) -> None:
-        for p in partitions:
-            self._views.pop(p, None)
+        self.state.detach(partitions)
 
 
 def build(

@@ -214,8 +214,34 @@ def test_grace_decides_the_oldest_origin_and_names_the_missing_input() -> None:
     first = h.out[0]
     assert "grace without: snsp forecast" in first.reason
     assert "snsp forecast" in " ".join(first.evidence)
-    waiting = [k for k in h.proc._keys("sch|ALL|")]
+    waiting = h.proc.state.group("sch|ALL|")
     assert len(waiting) <= GRACE_MS // STEP + 1  # bounded state
+
+
+def test_an_input_the_grace_gave_up_on_is_not_awaited_until_it_is_back() -> None:
+    h = Harness(processor())
+    last = T0 + (GRACE_MS // STEP + 2) * STEP
+    for k in range(0, GRACE_MS // STEP + 3):
+        t = T0 + k * STEP
+        h.feed(forecast("ALL", "demand", t, 7000.0))
+        h.feed(anomaly("ALL", t, 7000.0))
+        h.feed(schedule("ALL", t))
+    # after one origin gave up on SNSP, every later origin is decided without waiting a week
+    assert h.proc.state.group("sch|ALL|") == []
+    assert h.proc.state.get("absent|fcw|ALL|snsp") is not None
+    late = [r for r in h.out if r.created_at_ms > T0]
+    assert late
+    assert all("grace without" not in r.reason for r in late)
+    assert all("no snsp forecast of origin" in r.reason for r in late)
+    # the feed comes back: the next origins wait for it again
+    t = last + 2 * STEP
+    h.feed(forecast("ALL", "snsp", t, 0.5))
+    assert h.proc.state.get("absent|fcw|ALL|snsp") is None
+    t2 = t + 4 * STEP  # its SNSP origin (rounded down to the half hour) is after t
+    h.feed(forecast("ALL", "demand", t2, 7000.0))
+    h.feed(anomaly("ALL", t2, 7000.0))
+    h.feed(schedule("ALL", t2))
+    assert h.proc.state.group("sch|ALL|") == [f"sch|ALL|{t2:015d}"]
 
 
 def test_live_idle_moves_on_by_the_wall_clock_and_event_mode_never_does() -> None:

@@ -40,6 +40,7 @@ from gridstream.schemas import features_pb2, readings_pb2
 from gridstream.services.base import make_runner
 from gridstream.services.host import ServiceParts
 from gridstream.services.ml_preprocessor.stream import (
+    MAX_WAIT_MS,
     PEERS,
     Arrival,
     FeatureSeries,
@@ -74,6 +75,8 @@ class MlPreprocessor(Processor[FeatureSeries]):
         self.topics = settings.topics
         self.by_region = repartition_topic(settings)
         self._released: dict[str, Released] = {}  # identity -> reading, in release order
+        # the wall clock releases a head without its peers in live mode only
+        self._max_wait_ms = MAX_WAIT_MS if settings.clock == "live" else None
         self._last_sweep_ms = 0
 
     def inputs(self) -> Mapping[str, type[Message]]:
@@ -136,10 +139,13 @@ class MlPreprocessor(Processor[FeatureSeries]):
                 entry = state.get(key)
                 if entry is None:
                     continue
-                while entry.pending is not None and (
-                    self._ready(key, entry, state) or entry.overdue(now)
-                ):
-                    self._release(key, entry, state)
+                while entry.pending is not None:
+                    why = None
+                    if not self._ready(key, entry, state):
+                        why = entry.overdue(now, self._max_wait_ms)
+                        if why is None:
+                            break
+                    self._release(key, entry, state, why)
                     while entry.backlog and entry.pending is None:
                         self._apply(key, entry, entry.backlog.pop(0))
                     state.put(key, entry)
@@ -159,8 +165,14 @@ class MlPreprocessor(Processor[FeatureSeries]):
         assert ts is not None
         return all(peer_ready(p, ts) for p in self._peers(sid, state).values())
 
-    def _release(self, sid: str, entry: FeatureSeries, state: StateView[FeatureSeries]) -> None:
-        item = snapshot(sid, entry, self._peers(sid, state))
+    def _release(
+        self,
+        sid: str,
+        entry: FeatureSeries,
+        state: StateView[FeatureSeries],
+        peers_missing: str | None = None,
+    ) -> None:
+        item = snapshot(sid, entry, self._peers(sid, state), peers_missing)
         self._released[_key(item)] = item
         entry.pending = None
         state.put(sid, entry)

@@ -10,9 +10,11 @@ advanced in its own order whatever the interleaving of the region's series, so t
 are the same in every run over the same data (the repartition topic interleaves partitions
 differently after a restart) — what ``gridstream verify`` checks bit for bit. Two escape
 hatches keep a dead peer feed from stalling a series: a head is released without its peers
-once its reading arrived more than ``MAX_WAIT_MS`` of wall time ago or the backlog holds more
-than ``MAX_BACKLOG`` readings (a week). A region whose demand or wind is not ingested at all
-therefore gets its features ``MAX_WAIT_MS`` late: ingest both (the default).
+once the backlog holds more than ``MAX_BACKLOG`` readings (a week of the series' own data),
+and, with the live clock only, once its reading arrived more than ``MAX_WAIT_MS`` of wall
+time ago. Its vector's flags then say which (``peers_missing=backlog|wall_clock``). A region
+whose demand or wind is not ingested at all therefore gets its features a week late in a
+replay (``MAX_WAIT_MS`` late live): ingest both (the default).
 Released readings are snapshotted (their window and peer values) and featurised together at
 the end of a Kafka batch by one call to the shared :func:`window_features` — the very code
 the trainer's :func:`batch_features` runs — ~50x faster than one call per reading.
@@ -74,9 +76,16 @@ class FeatureSeries:
         last = self.state.last_ts_ms
         return max([*heads, last]) if last is not None else (max(heads) if heads else None)
 
-    def overdue(self, now_ms: int) -> bool:
-        """Whether the head waited long enough for its peers (a dead peer feed)."""
-        return len(self.backlog) > MAX_BACKLOG or now_ms - self.pending_since_ms > MAX_WAIT_MS
+    def overdue(self, now_ms: int, max_wait_ms: int | None) -> str | None:
+        """Why the head may leave without its peers (a dead peer feed), or None: ``backlog``
+        once more than a week of the series' own readings queue behind it (decided by the
+        data), ``wall_clock`` once it arrived more than ``max_wait_ms`` of wall time ago
+        (only given in live mode: a replay never depends on how fast records arrive)."""
+        if len(self.backlog) > MAX_BACKLOG:
+            return "backlog"
+        if max_wait_ms is not None and now_ms - self.pending_since_ms > max_wait_ms:
+            return "wall_clock"
+        return None
 
     def to_bytes(self) -> bytes:
         body = self.state.to_bytes()
@@ -163,9 +172,13 @@ def peer_ready(peer: SeriesState | None, ts_ms: int) -> bool:
 
 
 def snapshot(
-    series_id: str, entry: FeatureSeries, peers: dict[str, SeriesState | None]
+    series_id: str,
+    entry: FeatureSeries,
+    peers: dict[str, SeriesState | None],
+    peers_missing: str | None = None,
 ) -> Released:
-    """Freeze the series' latest slot with its peers' values at that slot."""
+    """Freeze the series' latest slot with its peers' values at that slot (``peers_missing``:
+    why it leaves without waiting for them, added to its flags)."""
     ts = entry.state.last_ts_ms
     assert ts is not None
     region, _, fld = series_id.partition("/")
@@ -180,7 +193,9 @@ def snapshot(
         fld,
         ts,
         entry.state.value_at(ts),
-        entry.pending or (),
+        (*(entry.pending or ()), f"peers_missing={peers_missing}")
+        if peers_missing
+        else entry.pending or (),
         entry.state.window(),
         at(DEMAND_FIELD),
         at(WIND_FIELD),

@@ -90,3 +90,43 @@ def test_a_dead_peer_feed_does_not_stall_the_others(monkeypatch) -> None:  # typ
     assert len(co2) >= 60 - 10 - 2  # all but the backlog the bound allows
     late = out[f"ALL/CO2_INTENSITY@{T0 + 30 * STEP}"]
     assert "x_demand" not in late  # released without its dead peer
+
+
+def released_flags(
+    settings: Settings, order: list[readings_pb2.CleanReading], wall_ms: list[int], monkeypatch
+) -> dict[str, tuple[str, ...]]:  # type: ignore[no-untyped-def]
+    """Feed ``order`` at the wall times ``wall_ms`` (one per reading), punctuating after each."""
+    from gridstream.services.ml_preprocessor import service as ml_service
+
+    processor = MlPreprocessor(settings)
+    topic = repartition_topic(settings)
+    view: StateView[FeatureSeries] = StateView(0)
+    out: dict[str, tuple[str, ...]] = {}
+    for offset, (clean, wall) in enumerate(zip(order, wall_ms, strict=True)):
+        monkeypatch.setattr(ml_service, "_wall_ms", lambda wall=wall: wall)
+        processor.process(InRecord(topic, 0, offset, "ALL", clean, clean.ts_ms), view)
+        for record in processor.punctuate(wall, {0: view}):
+            vector = record.value
+            assert isinstance(vector, features_pb2.FeatureVector)
+            out[f"{vector.series_id}@{vector.ts_ms}"] = tuple(vector.flags)
+    return out
+
+
+def test_the_wall_clock_releases_a_waiting_head_in_live_mode_only(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # CO2 and wind of slot 0 arrive; demand of slot 0 only after 10 minutes of wall time
+    order = [reading("WIND_ACTUAL", 0), reading("CO2_INTENSITY", 0), reading("WIND_ACTUAL", 1)]
+    order.append(reading("SYSTEM_DEMAND", 0))
+    wall = [0, 1_000, 600_000, 601_000]
+    key = f"ALL/CO2_INTENSITY@{T0}"
+    replay = released_flags(Settings(), order, wall, monkeypatch)
+    assert not any(f.startswith("peers_missing") for f in replay[key])  # waited for demand
+    live = released_flags(Settings(clock="live"), order, wall, monkeypatch)
+    assert "peers_missing=wall_clock" in live[key]
+
+
+def test_a_head_released_by_the_backlog_bound_says_so(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(features_stream, "MAX_BACKLOG", 10)
+    order = [reading(f, i) for i in range(30) for f in FIELDS if f != "SYSTEM_DEMAND" or i < 5]
+    flags = released_flags(Settings(), order, [0] * len(order), monkeypatch)
+    assert "peers_missing=backlog" in flags[f"ALL/CO2_INTENSITY@{T0 + 10 * STEP}"]
+    assert not any("peers_missing" in f for f in flags[f"ALL/CO2_INTENSITY@{T0 + 2 * STEP}"])

@@ -89,4 +89,9 @@ def comparison_json(rows: list[Row]) -> list[dict[str, Any]]:
 def same_setup(after: dict[str, Any], before: dict[str, Any]) -> list[str]:
     """What differs between the two runs' data and options (empty when they compare)."""
     keys = ("span", "series", "expected_readings", "latency_rate_per_s")
-    return [k for k in keys if after.get(k) != before.get(k)]
+    differs = [k for k in keys if after.get(k) != before.get(k)]
+    # runs from before these options existed had three partitions and one instance each
+    for key, default in (("partitions", 3), ("instances", {})):
+        if after.get(key, default) != before.get(key, default):
+            differs.append(key)
+    return differs

@@ -77,10 +77,12 @@ class ChildSet:
     _stop: threading.Event = field(default_factory=threading.Event)
     _sampler: threading.Thread | None = None
 
-    def _spawn(self, name: str, args: list[str], port: int | None) -> Child:
+    def _spawn(
+        self, name: str, args: list[str], port: int | None, extra: dict[str, str] | None = None
+    ) -> Child:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = self.log_dir / f"{name}.log"
-        env = {**os.environ, **self.env}
+        log_path = self.log_dir / f"{name.replace('#', '-')}.log"
+        env = {**os.environ, **self.env, **(extra or {})}
         with open(log_path, "ab") as out:
             proc = subprocess.Popen(
                 [sys.executable, *args], stdout=out, stderr=subprocess.STDOUT, env=env
@@ -92,9 +94,16 @@ class ChildSet:
             self._sampler.start()
         return child
 
-    def start_service(self, name: str, port: int, group_prefix: str) -> Child:
+    def start_service(
+        self, name: str, port: int, group_prefix: str, instance: int = 0, label: str | None = None
+    ) -> Child:
+        """Instance ``instance`` of service ``name`` (its own transactional id), shown as
+        ``label`` (default: the service's name)."""
         return self._spawn(
-            name, ["-m", "gridstream.bench.child", name, str(port), group_prefix], port
+            label or name,
+            ["-m", "gridstream.bench.child", name, str(port), group_prefix],
+            port,
+            {"GRIDSTREAM_INSTANCE_ID": str(instance)},
         )
 
     def start_command(self, name: str, cli_args: list[str]) -> Child:

@@ -15,11 +15,12 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gridstream.bench.data import DEFAULT_DATA, expected_counts, live_rows, select_span
+from gridstream.bench.instances import instance_label
 from gridstream.bench.latency import live_reading, run_latency
 from gridstream.bench.pipeline import run_pipeline
 from gridstream.bench.processes import BROKER, ChildSet, cpu_seconds
@@ -51,6 +52,9 @@ class BenchOptions:
     batch_size: int = 5000
     bootstrap: str | None = None
     log_dir: Path | None = None
+    partitions: int = PARTITIONS
+    #: service -> processes (instances) in its consumer group; others run one
+    instances: dict[str, int] = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -84,13 +88,15 @@ def _spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float
     return {name: round(value - before.get(name, 0.0), 1) for name, value in after.items()}
 
 
-def _child_env(bootstrap: str, names: TopicNames, state_dir: Path, batch: int) -> dict[str, str]:
+def _child_env(
+    bootstrap: str, names: TopicNames, state_dir: Path, batch: int, partitions: int
+) -> dict[str, str]:
     env = {
         "GRIDSTREAM_BOOTSTRAP": bootstrap,
         "GRIDSTREAM_STATE_DIR": str(state_dir),
         "GRIDSTREAM_BATCH_SIZE": str(batch),
         "GRIDSTREAM_PROCESSING_GUARANTEE": "exactly_once",
-        "GRIDSTREAM_TOPIC_PARTITIONS": str(PARTITIONS),
+        "GRIDSTREAM_TOPIC_PARTITIONS": str(partitions),
         "GRIDSTREAM_TOPIC_REPLICATION": "1",
         "GRIDSTREAM_LOG_FORMAT": "text",
         "GRIDSTREAM_LOG_LEVEL": "WARNING",
@@ -129,7 +135,10 @@ def run_bench(
         admin = Admin(kafka)
         ceiling_topic = f"{prefix}ceiling"
         admin.ensure_topics(
-            [*topic_specs(names, PARTITIONS, 1), TopicSpec(ceiling_topic, PARTITIONS, 1)]
+            [
+                *topic_specs(names, options.partitions, 1),
+                TopicSpec(ceiling_topic, options.partitions, 1),
+            ]
         )
         try:
             payload, headers = encode(live_reading(rows[0]))
@@ -140,13 +149,22 @@ def run_bench(
             )
             log_dir = options.log_dir or Path(tmp) / "logs"
             children = ChildSet(
-                _child_env(bootstrap, names, Path(tmp) / "state", options.batch_size), log_dir
+                _child_env(
+                    bootstrap, names, Path(tmp) / "state", options.batch_size, options.partitions
+                ),
+                log_dir,
             )
             try:
-                ports = free_ports(len(stages))
-                for stage, port in zip(stages, ports, strict=True):
-                    children.start_service(stage.service, port, prefix)
-                progress(f"starting {len(stages)} services")
+                members = [
+                    (stage.service, k)
+                    for stage in stages
+                    for k in range(options.instances.get(stage.service, 1))
+                ]
+                ports = free_ports(len(members))
+                for (service, k), port in zip(members, ports, strict=True):
+                    label = instance_label(service, k)
+                    children.start_service(service, port, prefix, k, label)
+                progress(f"starting {len(members)} service processes")
                 children.wait_ready()
                 progress("replaying the span as fast as possible")
                 cpu_before = _cpu(children, broker_pids)
@@ -212,6 +230,8 @@ def run_bench(
             "regions": list(span.regions),
         },
         "batch_size": options.batch_size,
+        "partitions": options.partitions,
+        "instances": {m: k for m, k in sorted(options.instances.items()) if k > 1},
         "guarantee": "exactly_once",
         "cpus": os.cpu_count(),
         "load_avg": [round(load_before, 2), round(os.getloadavg()[0], 2)],

@@ -54,6 +54,17 @@ def bench(
             help="An earlier run's bench.json: print before/after figures against it.",
         ),
     ] = None,
+    partitions: Annotated[
+        int, typer.Option(min=1, max=64, help="Partitions of every topic (consumer-group width).")
+    ] = 3,
+    instances: Annotated[
+        str | None,
+        typer.Option(
+            help="Processes per service, e.g. anomaly-detector=2,storage-optimizer=2 (each its "
+            "own consumer-group member); others run one. The rebalancer and the alert engine "
+            "run one by design."
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON line (the result) on stdout.")
     ] = False,
@@ -71,6 +82,7 @@ def bench(
     from rich.console import Console
 
     from gridstream.bench.data import DEFAULT_DATA
+    from gridstream.bench.instances import parse_instances
     from gridstream.bench.run import BenchOptions, run_bench
     from gridstream.bench.saved import load_result, save_result
 
@@ -84,6 +96,8 @@ def bench(
         batch_size=batch_size,
         bootstrap=bootstrap,
         log_dir=log_dir,
+        partitions=partitions,
+        instances=parse_instances(instances),
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     before = load_result(baseline) if baseline else None  # a bad file fails before the run

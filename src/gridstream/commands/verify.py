@@ -164,7 +164,13 @@ def exactly_once(
 def scale_out(
     data: DataOpt = DEFAULT_DATA,
     service: Annotated[
-        str, typer.Option("--service", help="The service run as two instances in one group.")
+        str,
+        typer.Option(
+            "--service",
+            help="The service run as two instances in one group; a comma-separated list, or "
+            "'downstream' for every downstream service but the single-instance rebalancer and "
+            "alert engine (over the whole chain).",
+        ),
     ] = "smart-preprocessor",
     start: StartOpt = datetime(2021, 9, 1),
     days: DaysOpt = 3,

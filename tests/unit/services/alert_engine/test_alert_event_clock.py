@@ -1,0 +1,83 @@
+"""The alert engine's timers follow the event clock; the wall clock moves an idle partition
+only in live clock mode, and the records produced that way say so."""
+
+from __future__ import annotations
+
+from gridstream.bus.processor import InRecord, OutRecord
+from gridstream.bus.state import StateView
+from gridstream.bus.topics import TopicNames
+from gridstream.core.alerts.engine import AlertEngine
+from gridstream.schemas import alert_pb2, anomaly_pb2, readings_pb2
+from gridstream.services.alert_engine.receivers import ReceiverHub
+from gridstream.services.alert_engine.rules import DEFAULT_RULES_FILE, RulesHolder
+from gridstream.services.alert_engine.service import WALL_NOTE, AlertEngineProcessor
+
+T0 = 1_599_681_600_000
+HOUR = 3_600_000
+WIND = "ALL/WIND_ACTUAL"
+
+
+def _processor(clock: str) -> AlertEngineProcessor:
+    rules = RulesHolder(DEFAULT_RULES_FILE)
+    return AlertEngineProcessor(
+        TopicNames(), rules, ReceiverHub([]), clock=clock, idle_advance_s=30
+    )
+
+
+def _reading(
+    p: AlertEngineProcessor,
+    view: StateView[AlertEngine],
+    ts: int,
+    series: str = WIND,
+    value: float = 100.0,
+) -> list[OutRecord]:
+    """A reading and the detector's (normal) verdict on it: the two inputs the engine joins."""
+    region, _, field = series.partition("/")
+    msg = readings_pb2.CleanReading(
+        series_id=series, region=region, field=field, ts_ms=ts, value=value
+    )
+    verdict = anomaly_pb2.Anomaly(
+        record_id=f"{series}@{ts}", series_id=series, region=region, field=field, ts_ms=ts
+    )
+    out = list(p.process(InRecord(p.topics.preprocessed, view.partition, 0, series, msg, ts), view))
+    anomaly = InRecord(p.topics.anomalies, view.partition, 0, series, verdict, ts)
+    return out + list(p.process(anomaly, view))
+
+
+def _stale(out: list[OutRecord]) -> list[alert_pb2.Alert]:
+    return [o.value for o in out if "Stale" in o.value.name]  # type: ignore[attr-defined]
+
+
+def test_wall_clock_has_no_effect_in_event_mode() -> None:
+    p = _processor("event")
+    view: StateView[AlertEngine] = StateView(0)
+    _reading(p, view, T0)
+    wall = T0 + 10 * 24 * HOUR
+    out = list(p.punctuate(wall, {0: view}))
+    out += list(p.punctuate(wall + 30 * 24 * HOUR, {0: view}))
+    assert out == []
+    engine = view.get("engine")
+    assert engine is not None and engine.now_ms == T0
+
+
+def test_staleness_follows_the_event_clock() -> None:
+    p = _processor("event")
+    view: StateView[AlertEngine] = StateView(0)
+    _reading(p, view, T0)
+    out = _reading(p, view, T0 + 3 * HOUR, "ALL/SYSTEM_DEMAND", 5000.0)
+    assert any(a.labels["series"] == WIND for a in _stale(out))
+
+
+def test_live_mode_moves_an_idle_partition_and_says_so() -> None:
+    p = _processor("live")
+    view: StateView[AlertEngine] = StateView(0)
+    _reading(p, view, T0)
+    event_ms, wall_ms = p._clock[0]
+    assert list(p.punctuate(wall_ms + 10_000, {0: view})) == []  # not idle long enough
+    engine = view.get("engine")
+    assert engine is not None and engine.now_ms == T0
+    out = list(p.punctuate(wall_ms + 3 * HOUR, {0: view}))
+    stale = _stale(out)
+    assert stale and all(a.annotations["clock"] == WALL_NOTE for a in stale)
+    assert all(("gs-alert-clock", b"wall") in o.headers for o in out)
+    assert engine.now_ms == event_ms + 3 * HOUR

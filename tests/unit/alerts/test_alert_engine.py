@@ -61,6 +61,18 @@ def test_a_silent_series_resolves_after_the_grace_and_says_so() -> None:
     assert "grace" in resolved[0].annotations["resolved"]
 
 
+def test_for_runs_on_the_series_own_time_not_on_another_series_clock() -> None:
+    eng = AlertEngine(parse_rules_yaml(RULES))
+    eng.on_anomaly(_anomaly(0))
+    eng.on_anomaly(_anomaly(5 * MIN))
+    # another series moves the partition's clock past `for`: the pending alert waits for its
+    # own series, whose next record may show the evidence ended
+    assert not [a for a in eng.on_reading("NI/SYSTEM_DEMAND", 12 * MIN, 1.0).changes]
+    assert eng.alerts and all(a.state is AlertState.PENDING for a in eng.alerts.values())
+    out = eng.on_anomaly(_anomaly(10 * MIN))  # its own evidence at 10 min: `for` has elapsed
+    assert [a.state for a in out.changes] == [AlertState.FIRING]
+
+
 def test_dedup_grouping_and_repeat_interval() -> None:
     eng = AlertEngine(parse_rules_yaml(RULES))
     first = eng.on_reading("ALL/SYSTEM_DEMAND", 0, 7500).notifications

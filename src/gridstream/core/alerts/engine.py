@@ -217,12 +217,17 @@ class AlertEngine:
         """
         quiet = self.rules.route.resolve_after_ms
         key = alert.labels.get("series") or alert.labels.get("service") or ""
-        if self.key_seen_ms.get(key, alert.last_seen_ms) - alert.last_seen_ms >= quiet:
+        if self._key_time(alert) - alert.last_seen_ms >= quiet:
             return True, ""
         if now - alert.last_seen_ms >= quiet + RESOLVE_GRACE_MS:
             minutes = RESOLVE_GRACE_MS // 60_000
             return True, f"no newer record of {key or alert.name} within the {minutes} min grace"
         return False, ""
+
+    def _key_time(self, alert: Alert) -> int:
+        """The newest event time of the alert's own key (series, or service)."""
+        key = alert.labels.get("series") or alert.labels.get("service") or ""
+        return self.key_seen_ms.get(key, alert.last_seen_ms)
 
     def _rules_for(self, series_id: str, *kinds: str) -> list[Rule]:
         return [r for r in self.rules.rules if r.kind in kinds and r.matches_series(series_id)]
@@ -296,18 +301,22 @@ class AlertEngine:
             if alert.name not in names:
                 self._resolve(alert, now, out)
                 continue
-            quiet, why = (
-                self._quiet_for(alert, now)
-                if alert.labels.get("kind")
-                not in ("threshold", "snsp_limit", "service_health", "staleness")
-                else (False, "")
+            evidence = alert.labels.get("kind") not in (
+                "threshold",
+                "snsp_limit",
+                "service_health",
+                "staleness",
             )
+            quiet, why = self._quiet_for(alert, now) if evidence else (False, "")
             if quiet:
                 if why:
                     alert.annotations = {**alert.annotations, "resolved": why}
                 self._resolve(alert, now, out)
             else:
-                self._maybe_fire(alert, now, out)
+                # an evidence alert's `for` runs on its own key's time, like its quiet period:
+                # the partition clock alone would fire it before its key's next record could
+                # show the evidence had ended
+                self._maybe_fire(alert, self._key_time(alert) if evidence else now, out)
         self._apply_suppression(now)
         out.notifications.extend(due_notifications(self.alerts, self.groups, self.rules.route, now))
         return out

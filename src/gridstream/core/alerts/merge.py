@@ -54,8 +54,12 @@ class EventMerge:
         (lagging by more than the grace). ``moved_on``: inputs not to wait for at all."""
         if not self.watermarks:
             return [], []
-        newest = max(self.watermarks.values())
         waiting = [t for t in awaited if t not in moved_on]
+        # the grace compares the dense inputs with each other: the sparse ones (system events,
+        # commands) come from upstream services that run ahead of the detector by however long
+        # the pipeline lags, which in a fast replay is many hours of data time
+        dense = [self.watermarks[t] for t in waiting if t in self.watermarks]
+        newest = max(dense) if dense else max(self.watermarks.values())
         if not any(t in self.watermarks for t in waiting):
             frontier = newest  # only sparse records so far: nothing to wait for
         else:

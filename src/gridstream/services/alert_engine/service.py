@@ -88,7 +88,10 @@ class AlertSettings(BaseSettings):
 
     rules_file: Path | None = None  # default: the rules shipped with the package
     watch_rules: bool = True  # reload the rules file when it changes
-    consume_readings: bool = True  # read preprocessed_data for threshold/staleness rules
+    #: also read preprocessed_data. Off by default: the detector judges every reading and its
+    #: verdict carries the value, so the anomalies stand for the readings, and the engine then
+    #: waits for one dense input only (readings run ahead of the verdicts by the pipeline's lag)
+    consume_readings: bool = False
     webhooks: str = ""  # comma-separated URLs receiving notifications as JSON
     webhook_timeout_s: float = 5.0
     webhook_max_attempts: int = 6
@@ -160,6 +163,12 @@ class AlertEngineProcessor(Processor[AlertEngine]):
             return [self.topics.anomalies, self.topics.preprocessed]
         return [self.topics.anomalies]
 
+    def _input_name(self, topic: str) -> str:
+        """What an input is, not its topic name (that differs between deployments)."""
+        return {self.topics.anomalies: "anomalies", self.topics.preprocessed: "readings"}.get(
+            topic, topic
+        )
+
     # ---- records ---------------------------------------------------------------------------
     def process(self, record: InRecord, state: StateView[AlertEngine]) -> Iterable[OutRecord]:
         engine = self._engine(state)
@@ -173,7 +182,8 @@ class AlertEngineProcessor(Processor[AlertEngine]):
         note = ""
         if missing:
             minutes = MERGE_GRACE_MS // 60_000
-            note = f"moved on without {', '.join(missing)} after the {minutes} min grace"
+            names = ", ".join(self._input_name(t) for t in missing)
+            note = f"moved on without {names} after the {minutes} min grace"
         records = self._apply(engine, state.partition, due, note)
         state.put(ENGINE_KEY, engine)
         self._clock[state.partition] = (engine.now_ms, _wall_ms())
@@ -318,7 +328,8 @@ class AlertEngineProcessor(Processor[AlertEngine]):
         if idle and engine.merge.held:
             due, _ = engine.merge.release(self._awaited(), moved_on=idle)
             if due:
-                note = f"moved on by the wall clock: {', '.join(sorted(idle))} idle"
+                names = ", ".join(sorted(self._input_name(t) for t in idle))
+                note = f"moved on by the wall clock: {names} idle"
                 out.extend(self._apply(engine, partition, due, note))
                 view.put(ENGINE_KEY, engine)
         event_ms, wall_ms = self._clock.setdefault(partition, (engine.now_ms, now_ms))

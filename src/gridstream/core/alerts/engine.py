@@ -51,9 +51,12 @@ class AlertEngine:
         self.last_reading_ms: dict[str, int] = {}
         #: per key (series, or service): the newest event time of any record about it
         self.key_seen_ms: dict[str, int] = {}
+        #: per series: how far its readings are known (its newest record seen, applied or
+        #: still held by the merge); staleness is judged on this clock, see :meth:`heard`
+        self.heard_ms: dict[str, int] = {}
         self.now_ms = 0
         self._next_silence = 1
-        #: the input records not yet applied, released in event-time order (see merge)
+        #: the clocks of the input merge (its held records are kept apart, see merge)
         self.merge = EventMerge()
         #: ids of the operator commands applied (a command is applied once per engine)
         self.commands: dict[str, int] = {}
@@ -136,8 +139,15 @@ class AlertEngine:
                 self._observe(rule, {"service": service, **extra}, {"summary": message}, ts_ms, out)
         return self._finish(ts_ms, out)
 
+    def heard(self, series_id: str, ts_ms: int) -> None:
+        """A record of the series (its readings' source) arrived, perhaps held for now."""
+        self.heard_ms[series_id] = max(ts_ms, self.heard_ms.get(series_id, ts_ms))
+
     def tick(self, now_ms: int) -> EngineOutput:
-        """Advance time: staleness, pending -> firing, quiet -> resolved, notifications."""
+        """Advance time: staleness, pending -> firing, quiet -> resolved, notifications.
+
+        A series is stale on its own clock: only as far as its readings are known
+        (:attr:`heard_ms`), so a series merely behind the others of the partition is not."""
         out = EngineOutput()
         for rule in self.rules.rules:
             if rule.kind != "staleness":
@@ -147,8 +157,9 @@ class AlertEngine:
                     continue
                 region, _, field = series_id.partition("/")
                 labels = {"series": series_id, "region": region, "field": field}
-                if now_ms - last >= rule.stale_for_ms:
-                    minutes = (now_ms - last) // 60_000
+                known = min(now_ms, self.heard_ms.get(series_id, now_ms))
+                if known - last >= rule.stale_for_ms:
+                    minutes = (known - last) // 60_000
                     notes = {"summary": f"no reading of {series_id} for {minutes} min"}
                     self._observe(rule, labels, notes, now_ms, out)
                 else:
@@ -343,6 +354,7 @@ class AlertEngine:
             "silences": [dataclasses.asdict(s) for s in self.silences.values()],
             "last_reading_ms": self.last_reading_ms,
             "key_seen_ms": self.key_seen_ms,
+            "heard_ms": self.heard_ms,
             "now_ms": self.now_ms,
             "next_silence": self._next_silence,
             "merge": self.merge.to_doc(),
@@ -362,6 +374,7 @@ class AlertEngine:
             engine.silences = {s["id"]: Silence(**s) for s in doc["silences"]}
             engine.last_reading_ms = {k: int(v) for k, v in doc["last_reading_ms"].items()}
             engine.key_seen_ms = {k: int(v) for k, v in doc.get("key_seen_ms", {}).items()}
+            engine.heard_ms = {k: int(v) for k, v in doc.get("heard_ms", {}).items()}
             engine.now_ms = int(doc["now_ms"])
             engine._next_silence = int(doc["next_silence"])
             if "merge" in doc:

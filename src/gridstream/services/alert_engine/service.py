@@ -46,11 +46,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from gridstream.bus.anomaly_records import from_anomaly
 from gridstream.bus.processor import InRecord, OutRecord, Processor
 from gridstream.bus.producer import MessageProducer
-from gridstream.bus.state import StateCodec, StateView
+from gridstream.bus.state import StateView
 from gridstream.bus.topics import TopicNames
 from gridstream.config import Settings
 from gridstream.core.alerts.engine import AlertEngine
-from gridstream.core.alerts.merge import MERGE_GRACE_MS, Held
+from gridstream.core.alerts.merge import (
+    MERGE_GRACE_MS,
+    Frontier,
+    Held,
+    HeldBlock,
+    block_of,
+    split_due,
+)
 from gridstream.core.alerts.model import Alert, EngineOutput, Silence
 from gridstream.core.cleaning.cleaner import MAX_TS_MS, MIN_TS_MS
 from gridstream.errors import ValidationError
@@ -70,11 +77,17 @@ from gridstream.services.alert_engine.inputs import on_anomaly, on_clean, on_eve
 from gridstream.services.alert_engine.receivers import ReceiverHub, WebhookPolicy
 from gridstream.services.alert_engine.records import alert_key, to_alert_pb
 from gridstream.services.alert_engine.rules import RulesHolder
+from gridstream.services.alert_engine.state import (
+    ENGINE_KEY,
+    EngineState,
+    block_key,
+    engine_codec,
+    engine_in,
+)
 from gridstream.services.base import runner_service
 from gridstream.services.host import ServiceParts
 
 SERVICE = "smart-alert-engine"
-ENGINE_KEY = "engine"
 WALL_NOTE = "wall (input idle)"
 
 #: publishes one command copy: (topic, key, message, partition)
@@ -112,7 +125,7 @@ class AlertSettings(BaseSettings):
         )
 
 
-class AlertEngineProcessor(Processor[AlertEngine]):
+class AlertEngineProcessor(Processor[EngineState]):
     punctuate_interval_s = 1.0
 
     def __init__(
@@ -136,13 +149,10 @@ class AlertEngineProcessor(Processor[AlertEngine]):
         self.control = control or AlertControl()
         self.consume_readings = consume_readings
         self.watch_rules = watch_rules
-        self.state_codec = StateCodec(
-            lambda engine: engine.to_bytes(),
-            lambda data: AlertEngine.from_bytes(self.rules.current(), data),
-        )
-        self._views: Mapping[int, StateView[AlertEngine]] = {}
+        self.state_codec = engine_codec(self.rules.current)
+        self._views: Mapping[int, StateView[EngineState]] = {}
         self._clock: dict[int, tuple[int, int]] = {}  # partition -> (event ms, wall ms)
-        self._arrival: dict[tuple[int, str], int] = {}  # live mode: (partition, topic) -> wall
+        self._arrival: dict[tuple[int, str], int] = {}  # live mode: (partition, stream) -> wall
         self.publisher = publisher
         self.waits = CommandWaits()
         self.command_timeout_s = command_timeout_s
@@ -157,71 +167,118 @@ class AlertEngineProcessor(Processor[AlertEngine]):
         topics[self.topics.alert_commands] = alert_pb2.SystemEvent
         return topics
 
-    def _awaited(self) -> list[str]:
-        """The dense inputs the merge waits for (see core.alerts.merge)."""
-        if self.consume_readings:
-            return [self.topics.anomalies, self.topics.preprocessed]
-        return [self.topics.anomalies]
+    def _stream(self, topic: str, series_id: str) -> str | None:
+        """The merge's stream of a record: one series of a dense input (named by what the
+        input is, not by its topic name, which differs between deployments); None for the
+        sparse inputs, which the merge orders but does not wait for (see core.alerts.merge)."""
+        if topic == self.topics.anomalies:
+            return f"anomalies {series_id}"
+        if topic == self.topics.preprocessed:
+            return f"readings {series_id}"
+        return None
 
-    def _input_name(self, topic: str) -> str:
-        """What an input is, not its topic name (that differs between deployments)."""
-        return {self.topics.anomalies: "anomalies", self.topics.preprocessed: "readings"}.get(
-            topic, topic
-        )
+    def _readings_topic(self) -> str:
+        """The input whose records are the series' readings (their staleness clock)."""
+        return self.topics.preprocessed if self.consume_readings else self.topics.anomalies
 
     # ---- records ---------------------------------------------------------------------------
-    def process(self, record: InRecord, state: StateView[AlertEngine]) -> Iterable[OutRecord]:
+    def process(self, record: InRecord, state: StateView[EngineState]) -> Iterable[OutRecord]:
         engine = self._engine(state)
-        ts = self._validate(record)
+        ts, key = self._validate(record)
         rank = list(self.inputs()).index(record.topic)
         payload = base64.b64encode(record.value.SerializeToString()).decode()
-        engine.merge.add(Held(ts, rank, record.offset, record.topic, payload))
-        if self.clock == "live":
-            self._arrival[(state.partition, record.topic)] = _wall_ms()
-        due, missing = engine.merge.release(self._awaited())
-        note = ""
-        if missing:
-            minutes = MERGE_GRACE_MS // 60_000
-            names = ", ".join(self._input_name(t) for t in missing)
-            note = f"moved on without {names} after the {minutes} min grace"
-        records = self._apply(engine, state.partition, due, note)
+        held = Held(ts, rank, key, record.offset, record.topic, payload)
+        stream = self._stream(record.topic, key)
+        engine.merge.observe(stream, ts)
+        if record.topic == self._readings_topic():
+            engine.heard(key, ts)
+        if stream is not None and self.clock == "live":
+            self._arrival[(state.partition, stream)] = _wall_ms()
+        if stream is not None and engine.merge.is_late(ts):  # its place was released already
+            note = f"{stream} at {ts} arrived after the merge released {engine.merge.released_ms}"
+            records = self._apply(engine, state.partition, [held], {"late": note})
+        else:
+            block = self._block(state, engine, ts)
+            block.records.append(held)
+            state.put(block_key(block.start_ms), block)
+            records = self._release(state, engine)
         state.put(ENGINE_KEY, engine)
         self._clock[state.partition] = (engine.now_ms, _wall_ms())
         return records
 
-    def _validate(self, record: InRecord) -> int:
-        """The record's event time; raises ValidationError (dead letter) if it has none."""
+    def _block(self, state: StateView[EngineState], engine: AlertEngine, ts: int) -> HeldBlock:
+        start = block_of(ts)
+        block = state.get(block_key(start))
+        if not isinstance(block, HeldBlock):
+            block = HeldBlock(start)
+            engine.merge.blocks.add(start)
+        return block
+
+    def _release(
+        self, state: StateView[EngineState], engine: AlertEngine, idle: frozenset[str] = frozenset()
+    ) -> list[OutRecord]:
+        """Apply the held records the merge's frontier has reached (``idle``: live mode's
+        streams not waited for); the records say which streams time moved on without."""
+        front = engine.merge.frontier(idle)
+        due: list[Held] = []
+        for start in engine.merge.due_blocks(front.ms):
+            block = state.get(block_key(start))
+            taken, rest = split_due(block, front.ms) if isinstance(block, HeldBlock) else ([], None)
+            due.extend(taken)
+            if rest is None or not rest.records:
+                engine.merge.blocks.discard(start)
+                state.delete(block_key(start))
+            elif taken:
+                state.put(block_key(start), rest)
+        engine.merge.advance(front)
+        return self._apply(engine, state.partition, sorted(due), self._notes(front, idle))
+
+    @staticmethod
+    def _notes(front: Frontier, idle: frozenset[str]) -> dict[str, str]:
+        why: list[str] = []
+        if front.lagging:
+            hours = MERGE_GRACE_MS // 3_600_000
+            why.append(f"moved on without {', '.join(front.lagging)} after the {hours} h grace")
+        if idle:
+            why.append(f"moved on by the wall clock: {', '.join(sorted(idle))} idle")
+        return {"waited": "; ".join(why)} if why else {}
+
+    def _validate(self, record: InRecord) -> tuple[int, str]:
+        """The record's event time and key (series, or event id); raises ValidationError
+        (dead letter) if it has none."""
         msg = record.value
         if isinstance(msg, anomaly_pb2.Anomaly):
             if "/" not in msg.series_id:
                 raise ValidationError(f"anomaly without a series id: {msg.record_id!r}")
-            ts, what = msg.ts_ms, msg.record_id
+            ts, what, key = msg.ts_ms, msg.record_id, msg.series_id
         elif isinstance(msg, readings_pb2.CleanReading):
             if "/" not in msg.series_id:
                 raise ValidationError(f"reading without a series id: {msg.record_id!r}")
-            ts, what = msg.ts_ms, msg.record_id
+            ts, what, key = msg.ts_ms, msg.record_id, msg.series_id
         elif isinstance(msg, alert_pb2.SystemEvent):
             if record.topic == self.topics.alert_commands and msg.kind not in KINDS:
                 raise ValidationError(f"unknown alert command {msg.kind!r}: expected {KINDS}")
             if not msg.kind:
                 raise ValidationError(f"system event without a kind: {msg.event_id!r}")
-            ts, what = msg.ts_ms or record.timestamp_ms, msg.event_id
+            ts, what, key = msg.ts_ms or record.timestamp_ms, msg.event_id, msg.event_id
         else:
             raise ValidationError(f"unexpected message {type(msg).__name__}")
         _check_time(ts, what)
-        return ts
+        return ts, key
 
     def _apply(
-        self, engine: AlertEngine, partition: int, due: list[Held], note: str
+        self, engine: AlertEngine, partition: int, due: list[Held], notes: Mapping[str, str]
     ) -> list[OutRecord]:
-        """Apply released records in order; ``note`` says why time moved on (if it did)."""
-        out = EngineOutput()
-        acks: list[Alert] = []
+        """Apply released records in order; ``notes`` say why time moved on (if it did).
+        Each record's outputs are emitted before the next is applied, so the alerts do not
+        depend on how the records were batched by their release."""
+        records: list[OutRecord] = []
         for held in due:
-            out.extend(self._apply_one(engine, partition, held, acks))
+            acks: list[Alert] = []
+            out = self._apply_one(engine, partition, held, acks)
             out.extend(engine.tick(engine.now_ms))  # staleness on the event clock
-        records = self._emit(out, engine, note)
-        records.extend(self._record(a, (("gs-alert-event", b"ack"),)) for a in acks)
+            records.extend(self._emit(out, engine, notes))
+            records.extend(self._record(a, (("gs-alert-event", b"ack"),)) for a in acks)
         return records
 
     def _apply_one(
@@ -246,8 +303,8 @@ class AlertEngineProcessor(Processor[AlertEngine]):
         service = event.service or "unknown"
         return on_event(engine, event.kind, service, ts, event.message, event.labels)
 
-    def _engine(self, state: StateView[AlertEngine]) -> AlertEngine:
-        engine = state.get(ENGINE_KEY)
+    def _engine(self, state: StateView[EngineState]) -> AlertEngine:
+        engine = engine_in(state)
         current = self.rules.current()
         if engine is None:  # (every partition gets every command: nothing to copy)
             engine = AlertEngine(current)
@@ -255,11 +312,12 @@ class AlertEngineProcessor(Processor[AlertEngine]):
             engine.reload(current)
         return engine
 
-    def _emit(self, out: EngineOutput, engine: AlertEngine, why: str = "") -> list[OutRecord]:
-        if why:  # time was moved on without an input (grace, or the wall clock): say so
-            key = "clock" if why == WALL_NOTE else "waited"
+    def _emit(
+        self, out: EngineOutput, engine: AlertEngine, notes: Mapping[str, str] | None = None
+    ) -> list[OutRecord]:
+        if notes:  # time moved on without an input (grace, the wall clock), or came late
             for alert in [*out.changes, *(a for n in out.notifications for a in n.alerts)]:
-                alert.annotations = {**alert.annotations, key: why}
+                alert.annotations = {**alert.annotations, **notes}
         for change in out.changes:  # suppression is decided after the change was recorded
             live = engine.alerts.get(change.fingerprint)
             if live is not None:
@@ -288,7 +346,7 @@ class AlertEngineProcessor(Processor[AlertEngine]):
                 del self._arrival[key]
 
     def punctuate(
-        self, now_ms: int, states: Mapping[int, StateView[AlertEngine]]
+        self, now_ms: int, states: Mapping[int, StateView[EngineState]]
     ) -> Iterable[OutRecord]:
         self._views = states
         if self.watch_rules:
@@ -296,7 +354,7 @@ class AlertEngineProcessor(Processor[AlertEngine]):
         self.control.run_pending()
         out: list[OutRecord] = []
         for partition, view in states.items():
-            engine = view.get(ENGINE_KEY)
+            engine = engine_in(view)
             if engine is None:
                 continue
             result = EngineOutput()
@@ -315,34 +373,32 @@ class AlertEngineProcessor(Processor[AlertEngine]):
         return out
 
     def _live_advance(
-        self, now_ms: int, partition: int, view: StateView[AlertEngine], engine: AlertEngine
+        self, now_ms: int, partition: int, view: StateView[EngineState], engine: AlertEngine
     ) -> list[OutRecord]:
-        """Live clock mode only: an input idle for ``idle_advance_s`` is not waited for, and
-        an idle partition's clock moves by the wall clock; the records say so."""
+        """Live clock mode only: a stream (series) idle for ``idle_advance_s`` is not waited
+        for, and an idle partition's clock moves by the wall clock (the idle series' clocks
+        with it, so a dead feed goes stale); the records say so."""
         out: list[OutRecord] = []
         idle = frozenset(
-            t
-            for t in self._awaited()
-            if now_ms - self._arrival.setdefault((partition, t), now_ms) >= self.idle_advance_ms
+            s
+            for s in engine.merge.watermarks
+            if now_ms - self._arrival.setdefault((partition, s), now_ms) >= self.idle_advance_ms
         )
-        if idle and engine.merge.held:
-            due, _ = engine.merge.release(self._awaited(), moved_on=idle)
-            if due:
-                names = ", ".join(sorted(self._input_name(t) for t in idle))
-                note = f"moved on by the wall clock: {names} idle"
-                out.extend(self._apply(engine, partition, due, note))
-                view.put(ENGINE_KEY, engine)
+        if idle and engine.merge.blocks:
+            out.extend(self._release(view, engine, idle))
+            view.put(ENGINE_KEY, engine)
         event_ms, wall_ms = self._clock.setdefault(partition, (engine.now_ms, now_ms))
         quiet = now_ms - wall_ms
         if quiet >= self.idle_advance_ms and event_ms + quiet > engine.now_ms:
+            for series in engine.heard_ms:
+                engine.heard(series, event_ms + quiet)
             result = engine.tick(event_ms + quiet)
-            if result.changes or result.notifications:
-                view.put(ENGINE_KEY, engine)
-            out.extend(self._emit(result, engine, WALL_NOTE))
+            view.put(ENGINE_KEY, engine)
+            out.extend(self._emit(result, engine, {"clock": WALL_NOTE}))
         return out
 
     def _engines(self) -> list[AlertEngine]:
-        return [e for e in (v.get(ENGINE_KEY) for v in self._views.values()) if e is not None]
+        return [e for e in (engine_in(v) for v in self._views.values()) if e is not None]
 
     # ---- operator commands: published to alert_commands, applied by the engines ----------
     def _now(self) -> int:
@@ -362,7 +418,7 @@ class AlertEngineProcessor(Processor[AlertEngine]):
         now = self._now()
         self.waits.expect(command_id, set(views))
         for partition, view in sorted(views.items()):
-            engine = view.get(ENGINE_KEY)
+            engine = engine_in(view)
             reached = engine.merge.released_ms if engine is not None else -1
             stamp = reached if reached > 0 else now
             message = make(command_id, stamp)

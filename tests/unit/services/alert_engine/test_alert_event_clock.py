@@ -6,14 +6,15 @@ from __future__ import annotations
 from gridstream.bus.processor import InRecord, OutRecord
 from gridstream.bus.state import StateView
 from gridstream.bus.topics import TopicNames
-from gridstream.core.alerts.engine import AlertEngine
 from gridstream.schemas import alert_pb2, anomaly_pb2, readings_pb2
 from gridstream.services.alert_engine.receivers import ReceiverHub
 from gridstream.services.alert_engine.rules import DEFAULT_RULES_FILE, RulesHolder
 from gridstream.services.alert_engine.service import WALL_NOTE, AlertEngineProcessor
+from gridstream.services.alert_engine.state import EngineState, engine_in
 
 T0 = 1_599_681_600_000
 HOUR = 3_600_000
+QUARTER = 900_000
 WIND = "ALL/WIND_ACTUAL"
 
 
@@ -26,7 +27,7 @@ def _processor(clock: str) -> AlertEngineProcessor:
 
 def _reading(
     p: AlertEngineProcessor,
-    view: StateView[AlertEngine],
+    view: StateView[EngineState],
     ts: int,
     series: str = WIND,
     value: float = 100.0,
@@ -50,31 +51,38 @@ def _stale(out: list[OutRecord]) -> list[alert_pb2.Alert]:
 
 def test_wall_clock_has_no_effect_in_event_mode() -> None:
     p = _processor("event")
-    view: StateView[AlertEngine] = StateView(0)
+    view: StateView[EngineState] = StateView(0)
     _reading(p, view, T0)
     wall = T0 + 10 * 24 * HOUR
     out = list(p.punctuate(wall, {0: view}))
     out += list(p.punctuate(wall + 30 * 24 * HOUR, {0: view}))
     assert out == []
-    engine = view.get("engine")
+    engine = engine_in(view)
     assert engine is not None and engine.now_ms == T0
 
 
-def test_staleness_follows_the_event_clock() -> None:
+def test_a_series_is_stale_on_its_own_clock_not_for_being_behind() -> None:
     p = _processor("event")
-    view: StateView[AlertEngine] = StateView(0)
+    view: StateView[EngineState] = StateView(0)
     _reading(p, view, T0)
-    out = _reading(p, view, T0 + 3 * HOUR, "ALL/SYSTEM_DEMAND", 5000.0)
-    assert any(a.labels["series"] == WIND for a in _stale(out))
+    out: list[OutRecord] = []
+    for i in range(1, 13):  # three hours of demand, none of wind yet
+        out += _reading(p, view, T0 + i * QUARTER, "ALL/SYSTEM_DEMAND", 5000.0)
+    assert out == []  # wind is merely behind: its next record may be on its way
+    out = _reading(p, view, T0 + 3 * HOUR)  # it was: wind was silent for three hours
+    stale = _stale(out)
+    states = [a.state for a in stale if a.labels["series"] == WIND]
+    assert alert_pb2.ALERT_STATE_FIRING in states and states[-1] == alert_pb2.ALERT_STATE_RESOLVED
+    assert {a.starts_at_ms for a in stale} == {T0 + 45 * 60_000}
 
 
 def test_live_mode_moves_an_idle_partition_and_says_so() -> None:
     p = _processor("live")
-    view: StateView[AlertEngine] = StateView(0)
+    view: StateView[EngineState] = StateView(0)
     _reading(p, view, T0)
     event_ms, wall_ms = p._clock[0]
     assert list(p.punctuate(wall_ms + 10_000, {0: view})) == []  # not idle long enough
-    engine = view.get("engine")
+    engine = engine_in(view)
     assert engine is not None and engine.now_ms == T0
     out = list(p.punctuate(wall_ms + 3 * HOUR, {0: view}))
     stale = _stale(out)

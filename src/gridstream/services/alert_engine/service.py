@@ -16,12 +16,18 @@ one reading per 15 min), so the service runs as ONE replica that owns every part
 replica's API sees and silences everything. Extra replicas would split the partitions (and
 each API would see its share).
 
-Time: engines run on event time only: group waits, ``for`` durations, repeat intervals,
-staleness and resolution follow the newest event time seen by the partition's engine (each
-record also ticks the engine at that time). The wall clock moves an engine forward only when
-``Settings.clock == "live"`` and its partition has been idle for ``idle_advance_s``; the
-records produced that way carry the annotation ``clock: wall (input idle)`` and the header
-``gs-alert-clock: wall``.
+Time: engines run on event time only: group waits, ``for`` durations, repeat intervals and
+resolution follow the event time of the records the engine has applied (each record also
+ticks the engine at that time). Records are applied in event-time order by the input merge
+(:mod:`gridstream.core.alerts.merge`), which waits for every series seen on the partition
+(192 h grace: released past a lagging series, the alerts carry a ``waited`` note; a record
+older than what was released is applied at once with a ``late`` note). Staleness is judged
+on each series' own clock (its newest record seen). The held records are state entries of
+their own, one per hour of data (``held@<ms>``), apart from the engine (``engine``). The wall
+clock moves an engine forward only when ``Settings.clock == "live"``: a series idle for
+``idle_advance_s`` is not waited for (``waited: moved on by the wall clock``), and an idle
+partition's clock moves by the wall clock; those records carry the annotation
+``clock: wall (input idle)`` and the header ``gs-alert-clock: wall``.
 
 Receivers: ``alert_output`` (transactional: every state change, tagged
 ``gs-alert-event: change|ack``, and every alert of a notification, tagged ``notification``

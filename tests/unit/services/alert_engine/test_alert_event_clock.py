@@ -6,7 +6,8 @@ from __future__ import annotations
 from gridstream.bus.processor import InRecord, OutRecord
 from gridstream.bus.state import StateView
 from gridstream.bus.topics import TopicNames
-from gridstream.schemas import alert_pb2, anomaly_pb2, readings_pb2
+from gridstream.core.alerts.merge import MERGE_GRACE_MS, HeldBlock
+from gridstream.schemas import alert_pb2, anomaly_pb2, common_pb2, readings_pb2
 from gridstream.services.alert_engine.receivers import ReceiverHub
 from gridstream.services.alert_engine.rules import DEFAULT_RULES_FILE, RulesHolder
 from gridstream.services.alert_engine.service import WALL_NOTE, AlertEngineProcessor
@@ -89,3 +90,73 @@ def test_live_mode_moves_an_idle_partition_and_says_so() -> None:
     assert stale and all(a.annotations["clock"] == WALL_NOTE for a in stale)
     assert all(("gs-alert-clock", b"wall") in o.headers for o in out)
     assert engine.now_ms == event_ms + 3 * HOUR
+
+
+def _verdict(
+    p: AlertEngineProcessor, view: StateView[EngineState], ts: int, series: str, bad: bool
+) -> list[OutRecord]:
+    region, _, field = series.partition("/")
+    verdict = anomaly_pb2.Anomaly(
+        record_id=f"{series}@{ts}",
+        series_id=series,
+        region=region,
+        field=field,
+        ts_ms=ts,
+        value=5000.0,
+        score=1.0 if bad else 0.0,
+        is_anomaly=bad,
+        label="spike",
+        severity=common_pb2.SEVERITY_CRITICAL if bad else common_pb2.SEVERITY_INFO,
+    )
+    return list(
+        p.process(InRecord(p.topics.anomalies, view.partition, 0, series, verdict, ts), view)
+    )
+
+
+def _anomaly_processor(clock: str) -> AlertEngineProcessor:
+    rules = RulesHolder(DEFAULT_RULES_FILE)
+    return AlertEngineProcessor(
+        TopicNames(), rules, ReceiverHub([]), consume_readings=False, clock=clock
+    )
+
+
+def test_held_records_are_kept_in_hourly_blocks_apart_from_the_engine() -> None:
+    p = _anomaly_processor("event")
+    view: StateView[EngineState] = StateView(0)
+    _verdict(p, view, T0, WIND, False)
+    for i in range(12):  # three hours of demand while wind is behind
+        _verdict(p, view, T0 + i * QUARTER, "ALL/SYSTEM_DEMAND", i == 5)
+    blocks = sorted(set(view.keys()) - {"engine"})
+    assert blocks == [f"held@{T0 + h * HOUR}" for h in range(3)]
+    assert all(isinstance(view.get(k), HeldBlock) for k in blocks)
+    out = _verdict(p, view, T0 + 3 * HOUR, WIND, False)  # wind catches up: all released
+    assert any(o.value.name == "AnomalyCritical" for o in out)  # type: ignore[attr-defined]
+    assert sorted(view.keys()) == ["engine", f"held@{T0 + 3 * HOUR}"]  # wind's, for demand
+
+
+def test_a_record_behind_the_released_frontier_is_late_and_says_so() -> None:
+    p = _anomaly_processor("event")
+    view: StateView[EngineState] = StateView(0)
+    _verdict(p, view, T0, WIND, False)
+    assert _verdict(p, view, T0 + HOUR, "ALL/SYSTEM_DEMAND", True) == []  # held for wind
+    # demand runs more than the grace ahead of wind: released past it, and says so
+    out = _verdict(p, view, T0 + MERGE_GRACE_MS + 2 * HOUR, "ALL/SYSTEM_DEMAND", False)
+    waited = [o.value.annotations.get("waited", "") for o in out]  # type: ignore[attr-defined]
+    assert waited and all("moved on without anomalies ALL/WIND_ACTUAL" in w for w in waited)
+    out = _verdict(p, view, T0 + HOUR, WIND, True)  # behind what was released: late
+    assert out and all("late" in o.value.annotations for o in out)  # type: ignore[attr-defined]
+
+
+def test_live_mode_does_not_wait_for_an_idle_series_and_says_so() -> None:
+    p = _anomaly_processor("live")
+    view: StateView[EngineState] = StateView(0)
+    _verdict(p, view, T0, WIND, False)
+    _verdict(p, view, T0, "ALL/SYSTEM_DEMAND", False)
+    wall = p._clock[0][1]
+    p._arrival[(0, "anomalies ALL/WIND_ACTUAL")] = wall - 60_000  # wind idle for a minute
+    assert _verdict(p, view, T0 + QUARTER, "ALL/SYSTEM_DEMAND", True) == []  # held for wind
+    out = list(p.punctuate(wall + 1_000, {0: view}))
+    notes = [o.value.annotations.get("waited", "") for o in out]  # type: ignore[attr-defined]
+    assert notes and all(
+        "moved on by the wall clock: anomalies ALL/WIND_ACTUAL idle" in n for n in notes
+    )

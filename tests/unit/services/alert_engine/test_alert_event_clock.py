@@ -7,11 +7,13 @@ from gridstream.bus.processor import InRecord, OutRecord
 from gridstream.bus.state import StateView
 from gridstream.bus.topics import TopicNames
 from gridstream.core.alerts.merge import MERGE_GRACE_MS, HeldBlock
-from gridstream.schemas import alert_pb2, anomaly_pb2, common_pb2, readings_pb2
+from gridstream.schemas import alert_pb2, anomaly_pb2, readings_pb2
 from gridstream.services.alert_engine.receivers import ReceiverHub
 from gridstream.services.alert_engine.rules import DEFAULT_RULES_FILE, RulesHolder
 from gridstream.services.alert_engine.service import WALL_NOTE, AlertEngineProcessor
 from gridstream.services.alert_engine.state import EngineState, engine_in
+
+from .verdicts import spike_verdict
 
 T0 = 1_599_681_600_000
 HOUR = 3_600_000
@@ -95,19 +97,7 @@ def test_live_mode_moves_an_idle_partition_and_says_so() -> None:
 def _verdict(
     p: AlertEngineProcessor, view: StateView[EngineState], ts: int, series: str, bad: bool
 ) -> list[OutRecord]:
-    region, _, field = series.partition("/")
-    verdict = anomaly_pb2.Anomaly(
-        record_id=f"{series}@{ts}",
-        series_id=series,
-        region=region,
-        field=field,
-        ts_ms=ts,
-        value=5000.0,
-        score=1.0 if bad else 0.0,
-        is_anomaly=bad,
-        label="spike",
-        severity=common_pb2.SEVERITY_CRITICAL if bad else common_pb2.SEVERITY_INFO,
-    )
+    verdict = spike_verdict(series, ts, 5000.0, 2 if bad else 0)
     return list(
         p.process(InRecord(p.topics.anomalies, view.partition, 0, series, verdict, ts), view)
     )

@@ -14,11 +14,13 @@ from hypothesis import strategies as st
 from gridstream.bus.processor import InRecord
 from gridstream.bus.state import StateView
 from gridstream.bus.topics import TopicNames
-from gridstream.schemas import alert_pb2, anomaly_pb2, common_pb2, readings_pb2
+from gridstream.schemas import alert_pb2, readings_pb2
 from gridstream.services.alert_engine.receivers import ReceiverHub
 from gridstream.services.alert_engine.rules import DEFAULT_RULES_FILE, RulesHolder
 from gridstream.services.alert_engine.service import AlertEngineProcessor
 from gridstream.services.alert_engine.state import EngineState
+
+from .verdicts import spike_verdict
 
 T0 = 1_599_681_600_000
 STEP = 1_800_000  # 30 min
@@ -55,20 +57,7 @@ def _series_records(topics: TopicNames) -> dict[tuple[str, str], list[InRecord]]
                 series_id=s, region=region, field=field, ts_ms=ts, value=value
             )
             readings.append(InRecord(topics.preprocessed, 0, i, s, clean, ts))
-            bad = _bad(n, i)
-            severity = [common_pb2.SEVERITY_INFO, common_pb2.SEVERITY_WARNING][min(bad, 1)]
-            verdict = anomaly_pb2.Anomaly(
-                record_id=f"{s}@{ts}",
-                series_id=s,
-                region=region,
-                field=field,
-                ts_ms=ts,
-                value=value,
-                score=[0.0, 0.7, 1.0][bad],
-                is_anomaly=bad > 0,
-                label="spike",
-                severity=common_pb2.SEVERITY_CRITICAL if bad == 2 else severity,
-            )
+            verdict = spike_verdict(s, ts, value, _bad(n, i))
             anomalies.append(InRecord(topics.anomalies, 0, i, s, verdict, ts))
         out[(topics.preprocessed, s)] = readings
         out[(topics.anomalies, s)] = anomalies

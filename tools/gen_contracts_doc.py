@@ -37,6 +37,7 @@ TOPIC_KEYS: dict[str, str] = {
     "rebalance": "region, e.g. `ALL`",
     "dead_letter": "the rejected record's original key",
     "system_events": "name of the emitting service",
+    "alert_commands": "command id (one copy per partition, each sent to its partition)",
 }
 
 _SCALARS = {

@@ -52,13 +52,24 @@ class MessageProducer:
                 raise BrokerError(f"cannot initialise transactions: {exc}") from exc
 
     def send(
-        self, topic: str, key: str, message: Message, headers: Iterable[tuple[str, bytes]] = ()
+        self,
+        topic: str,
+        key: str,
+        message: Message,
+        headers: Iterable[tuple[str, bytes]] = (),
+        partition: int | None = None,
     ) -> None:
+        """``partition``: that partition instead of the key's (e.g. one copy per partition)."""
         value, type_headers = encode(message)
+        where: dict[str, Any] = {} if partition is None else {"partition": partition}
         while True:
             try:
                 self._producer.produce(
-                    topic, value=value, key=key.encode(), headers=[*type_headers, *headers]
+                    topic,
+                    value=value,
+                    key=key.encode(),
+                    headers=[*type_headers, *headers],
+                    **where,
                 )
                 break
             except BufferError:

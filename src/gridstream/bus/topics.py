@@ -31,6 +31,7 @@ class TopicNames(BaseModel):
     rebalance: str = "rebalance_actions"
     dead_letter: str = "dead_letter"
     system_events: str = "system_events"
+    alert_commands: str = "alert_commands"  # silences and acks, for the alert engine
 
     def all(self) -> dict[str, str]:
         return self.model_dump()
@@ -53,6 +54,7 @@ MESSAGE_TYPES: dict[str, str] = {
     "rebalance": "gridstream.v1.RebalanceAction",
     "dead_letter": "gridstream.v1.DeadLetter",
     "system_events": "gridstream.v1.SystemEvent",
+    "alert_commands": "gridstream.v1.SystemEvent",
 }
 
 # Retention per logical topic: model updates and the rebalancing audit trail are kept for good.

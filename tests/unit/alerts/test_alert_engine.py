@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gridstream.core.alerts.engine import AlertEngine
+from gridstream.core.alerts.engine import RESOLVE_GRACE_MS, AlertEngine
 from gridstream.core.alerts.model import AlertState
 from gridstream.core.alerts.rules import parse_rules_yaml
 from gridstream.core.anomaly.model import AnomalyResult, Label, Severity
@@ -38,9 +38,39 @@ def test_pending_then_firing_after_for_then_resolved_after_quiet() -> None:
     assert [a.state for a in out.changes] == [AlertState.FIRING]
     sent = eng.tick(10 * MIN + 30_000).notifications
     assert len(sent) == 1 and sent[0].reason == "new"
-    out = eng.tick(26 * MIN)
+    # the engine's clock alone does not resolve it: its series may just be late
+    assert not eng.tick(26 * MIN).changes
+    normal = AnomalyResult(
+        "ALL/SYSTEM_DEMAND", 26 * MIN, 100.0, 0.1, False, Label.NORMAL, Severity.INFO, ""
+    )
+    out = eng.on_anomaly(normal)  # a newer record of the series shows the evidence ended
     assert [a.state for a in out.changes] == [AlertState.RESOLVED]
     assert [n.alerts[0].state for n in out.notifications] == [AlertState.RESOLVED]
+
+
+def test_a_silent_series_resolves_after_the_grace_and_says_so() -> None:
+    eng = AlertEngine(parse_rules_yaml(RULES))
+    for t in (0, 10 * MIN):
+        eng.on_anomaly(_anomaly(t))
+    other = "NI/SYSTEM_DEMAND"
+    late = 10 * MIN + 15 * MIN + RESOLVE_GRACE_MS
+    assert not eng.on_reading(other, late - 1, 100.0).changes
+    out = eng.on_reading(other, late, 100.0)
+    resolved = [a for a in out.changes if a.name == "AnomalyCritical"]
+    assert [a.state for a in resolved] == [AlertState.RESOLVED]
+    assert "grace" in resolved[0].annotations["resolved"]
+
+
+def test_for_runs_on_the_series_own_time_not_on_another_series_clock() -> None:
+    eng = AlertEngine(parse_rules_yaml(RULES))
+    eng.on_anomaly(_anomaly(0))
+    eng.on_anomaly(_anomaly(5 * MIN))
+    # another series moves the partition's clock past `for`: the pending alert waits for its
+    # own series, whose next record may show the evidence ended
+    assert not [a for a in eng.on_reading("NI/SYSTEM_DEMAND", 12 * MIN, 1.0).changes]
+    assert eng.alerts and all(a.state is AlertState.PENDING for a in eng.alerts.values())
+    out = eng.on_anomaly(_anomaly(10 * MIN))  # its own evidence at 10 min: `for` has elapsed
+    assert [a.state for a in out.changes] == [AlertState.FIRING]
 
 
 def test_dedup_grouping_and_repeat_interval() -> None:

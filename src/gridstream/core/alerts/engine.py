@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from gridstream.core.alerts.merge import EventMerge
 from gridstream.core.alerts.model import (
     Alert,
     AlertState,
@@ -29,6 +30,10 @@ from gridstream.core.anomaly.model import AnomalyResult
 from gridstream.errors import GridstreamError, SerdeError
 
 RESOLVED_RETENTION_MS = 24 * 3_600_000
+#: An alert that resolves "after ``resolve_after`` without evidence" waits for a newer record
+#: of its own key (series, or service) to show the evidence ended; if its key sends nothing
+#: more, the engine's clock (other keys of the partition) decides after this grace.
+RESOLVE_GRACE_MS = 3_600_000
 
 
 class UnknownAlert(GridstreamError):
@@ -44,8 +49,17 @@ class AlertEngine:
         self.groups: dict[str, Group] = {}
         self.silences: dict[str, Silence] = {}
         self.last_reading_ms: dict[str, int] = {}
+        #: per key (series, or service): the newest event time of any record about it
+        self.key_seen_ms: dict[str, int] = {}
+        #: per series: how far its readings are known (its newest record seen, applied or
+        #: still held by the merge); staleness is judged on this clock, see :meth:`heard`
+        self.heard_ms: dict[str, int] = {}
         self.now_ms = 0
         self._next_silence = 1
+        #: the clocks of the input merge (its held records are kept apart, see merge)
+        self.merge = EventMerge()
+        #: ids of the operator commands applied (a command is applied once per engine)
+        self.commands: dict[str, int] = {}
 
     def reload(self, rules: RuleSet) -> None:
         """Swap the rule set; alerts of rules that no longer exist resolve at the next tick."""
@@ -54,6 +68,7 @@ class AlertEngine:
     # ----- inputs -------------------------------------------------------------------------
     def on_anomaly(self, result: AnomalyResult) -> EngineOutput:
         out = EngineOutput()
+        self._seen(result.series_id, result.ts_ms)
         region, _, field = result.series_id.partition("/")
         rank = SEVERITIES.index(result.severity.value)
         forecast = max(
@@ -78,6 +93,7 @@ class AlertEngine:
     def on_reading(self, series_id: str, ts_ms: int, value: float) -> EngineOutput:
         out = EngineOutput()
         self.last_reading_ms[series_id] = max(ts_ms, self.last_reading_ms.get(series_id, 0))
+        self._seen(series_id, ts_ms)
         region, _, field = series_id.partition("/")
         for rule in self._rules_for(series_id, "threshold", "snsp_limit"):
             if rule.kind == "threshold":
@@ -107,6 +123,7 @@ class AlertEngine:
         """A data-quality or health event (``service_not_ready`` / ``service_ready`` ...)."""
         out = EngineOutput()
         extra = dict(labels or {})
+        self._seen(extra.get("series") or service, ts_ms)
         for rule in self.rules.rules:
             if rule.kind == "service_health" and kind in ("service_not_ready", "service_ready"):
                 base = {"service": service}
@@ -122,8 +139,15 @@ class AlertEngine:
                 self._observe(rule, {"service": service, **extra}, {"summary": message}, ts_ms, out)
         return self._finish(ts_ms, out)
 
+    def heard(self, series_id: str, ts_ms: int) -> None:
+        """A record of the series (its readings' source) arrived, perhaps held for now."""
+        self.heard_ms[series_id] = max(ts_ms, self.heard_ms.get(series_id, ts_ms))
+
     def tick(self, now_ms: int) -> EngineOutput:
-        """Advance time: staleness, pending -> firing, quiet -> resolved, notifications."""
+        """Advance time: staleness, pending -> firing, quiet -> resolved, notifications.
+
+        A series is stale on its own clock: only as far as its readings are known
+        (:attr:`heard_ms`), so a series merely behind the others of the partition is not."""
         out = EngineOutput()
         for rule in self.rules.rules:
             if rule.kind != "staleness":
@@ -133,8 +157,9 @@ class AlertEngine:
                     continue
                 region, _, field = series_id.partition("/")
                 labels = {"series": series_id, "region": region, "field": field}
-                if now_ms - last >= rule.stale_for_ms:
-                    minutes = (now_ms - last) // 60_000
+                known = min(now_ms, self.heard_ms.get(series_id, now_ms))
+                if known - last >= rule.stale_for_ms:
+                    minutes = (known - last) // 60_000
                     notes = {"summary": f"no reading of {series_id} for {minutes} min"}
                     self._observe(rule, labels, notes, now_ms, out)
                 else:
@@ -155,6 +180,11 @@ class AlertEngine:
         silence = Silence(sid, dict(matchers), starts_at_ms, ends_at_ms, created_by, comment)
         self.silences[sid] = silence
         return silence
+
+    def refresh_suppression(self) -> None:
+        """Recompute silenced/inhibited at the engine's own (event) time, e.g. after a silence
+        was added or expired: no clock moves, no notification is decided."""
+        self._apply_suppression(self.now_ms)
 
     def expire_silence(self, silence_id: str, now_ms: int) -> Silence:
         silence = self.silences.get(silence_id)
@@ -183,6 +213,33 @@ class AlertEngine:
         )
 
     # ----- lifecycle ------------------------------------------------------------------------
+    def _seen(self, key: str, ts: int) -> None:
+        self.key_seen_ms[key] = max(ts, self.key_seen_ms.get(key, ts))
+
+    def _quiet_for(self, alert: Alert, now: int) -> tuple[bool, str]:
+        """Whether an evidence-based alert has been quiet for ``resolve_after``, and why.
+
+        Decided on the alert's own key: a newer record of its series (or service) without
+        the condition shows the evidence ended. A key that sends nothing more is decided
+        by the engine's clock once the grace has passed too, and the record says so. (The
+        engine's clock alone would resolve the alerts of a series that is merely behind the
+        other series of its partition: after a restart the old alerts of a lagging feed
+        were resolved, and notified, by a new feed's readings.)
+        """
+        quiet = self.rules.route.resolve_after_ms
+        key = alert.labels.get("series") or alert.labels.get("service") or ""
+        if self._key_time(alert) - alert.last_seen_ms >= quiet:
+            return True, ""
+        if now - alert.last_seen_ms >= quiet + RESOLVE_GRACE_MS:
+            minutes = RESOLVE_GRACE_MS // 60_000
+            return True, f"no newer record of {key or alert.name} within the {minutes} min grace"
+        return False, ""
+
+    def _key_time(self, alert: Alert) -> int:
+        """The newest event time of the alert's own key (series, or service)."""
+        key = alert.labels.get("series") or alert.labels.get("service") or ""
+        return self.key_seen_ms.get(key, alert.last_seen_ms)
+
     def _rules_for(self, series_id: str, *kinds: str) -> list[Rule]:
         return [r for r in self.rules.rules if r.kind in kinds and r.matches_series(series_id)]
 
@@ -246,21 +303,31 @@ class AlertEngine:
     def _finish(self, now: int, out: EngineOutput) -> EngineOutput:
         self.now_ms = max(self.now_ms, now)
         now = self.now_ms
-        quiet = self.rules.route.resolve_after_ms
         names = {r.name for r in self.rules.rules}
         for alert in list(self.alerts.values()):
             if alert.state is AlertState.RESOLVED:
                 if now - alert.ends_at_ms > RESOLVED_RETENTION_MS:
                     del self.alerts[alert.fingerprint]
                 continue
-            if alert.name not in names or (
-                alert.labels.get("kind")
-                not in ("threshold", "snsp_limit", "service_health", "staleness")
-                and now - alert.last_seen_ms >= quiet
-            ):
+            if alert.name not in names:
+                self._resolve(alert, now, out)
+                continue
+            evidence = alert.labels.get("kind") not in (
+                "threshold",
+                "snsp_limit",
+                "service_health",
+                "staleness",
+            )
+            quiet, why = self._quiet_for(alert, now) if evidence else (False, "")
+            if quiet:
+                if why:
+                    alert.annotations = {**alert.annotations, "resolved": why}
                 self._resolve(alert, now, out)
             else:
-                self._maybe_fire(alert, now, out)
+                # an evidence alert's `for` runs on its own key's time, like its quiet period:
+                # the partition clock alone would fire it before its key's next record could
+                # show the evidence had ended
+                self._maybe_fire(alert, self._key_time(alert) if evidence else now, out)
         self._apply_suppression(now)
         out.notifications.extend(due_notifications(self.alerts, self.groups, self.rules.route, now))
         return out
@@ -286,8 +353,12 @@ class AlertEngine:
             "groups": [dataclasses.asdict(g) for g in self.groups.values()],
             "silences": [dataclasses.asdict(s) for s in self.silences.values()],
             "last_reading_ms": self.last_reading_ms,
+            "key_seen_ms": self.key_seen_ms,
+            "heard_ms": self.heard_ms,
             "now_ms": self.now_ms,
             "next_silence": self._next_silence,
+            "merge": self.merge.to_doc(),
+            "commands": self.commands,
         }
         return json.dumps(doc, separators=(",", ":")).encode()
 
@@ -302,8 +373,13 @@ class AlertEngine:
             engine.groups = {g["key"]: Group(**g) for g in doc["groups"]}
             engine.silences = {s["id"]: Silence(**s) for s in doc["silences"]}
             engine.last_reading_ms = {k: int(v) for k, v in doc["last_reading_ms"].items()}
+            engine.key_seen_ms = {k: int(v) for k, v in doc.get("key_seen_ms", {}).items()}
+            engine.heard_ms = {k: int(v) for k, v in doc.get("heard_ms", {}).items()}
             engine.now_ms = int(doc["now_ms"])
             engine._next_silence = int(doc["next_silence"])
+            if "merge" in doc:
+                engine.merge = EventMerge.from_doc(doc["merge"])
+            engine.commands = {str(k): int(v) for k, v in doc.get("commands", {}).items()}
         except (ValueError, KeyError, TypeError) as exc:
             raise SerdeError(
                 f"alert engine state is not valid ({exc}); delete it to start over"

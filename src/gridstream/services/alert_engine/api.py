@@ -5,7 +5,9 @@
 * ``POST /alerts/{fingerprint}/ack`` (token);
 * ``GET /rules``; ``POST /rules/reload`` (token).
 
-Commands run on the worker thread through :class:`AlertControl` (503 if it does not answer).
+Silences and acks are published as commands on ``alert_commands`` (see ``commands``): the
+engines apply them in event-time order with their other inputs; the request waits for that
+(503 if they do not apply it in time).
 """
 
 from __future__ import annotations
@@ -111,8 +113,9 @@ def alerts_router(
     guard = [Depends(token_guard(token))]
 
     def run(command: Any) -> Any:
+        """Publishes the command to alert_commands and waits for the engines to apply it."""
         try:
-            return control.call(command)
+            return command()
         except UnknownAlert as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
         except WorkerUnavailable as exc:

@@ -16,9 +16,18 @@ one reading per 15 min), so the service runs as ONE replica that owns every part
 replica's API sees and silences everything. Extra replicas would split the partitions (and
 each API would see its share).
 
-Time: engines run on event time. Every second a tick advances each engine's clock by the
-wall time elapsed since its partition's last record, so group waits, ``for`` durations and
-staleness progress when the inputs are quiet, and a replay of old data keeps its own time.
+Time: engines run on event time only: group waits, ``for`` durations, repeat intervals and
+resolution follow the event time of the records the engine has applied (each record also
+ticks the engine at that time). Records are applied in event-time order by the input merge
+(:mod:`gridstream.core.alerts.merge`), which waits for every series seen on the partition
+(192 h grace: released past a lagging series, the alerts carry a ``waited`` note; a record
+older than what was released is applied at once with a ``late`` note). Staleness is judged
+on each series' own clock (its newest record seen). The held records are state entries of
+their own, one per hour of data (``held@<ms>``), apart from the engine (``engine``). The wall
+clock moves an engine forward only when ``Settings.clock == "live"``: a series idle for
+``idle_advance_s`` is not waited for (``waited: moved on by the wall clock``), and an idle
+partition's clock moves by the wall clock; those records carry the annotation
+``clock: wall (input idle)`` and the header ``gs-alert-clock: wall``.
 
 Receivers: ``alert_output`` (transactional: every state change, tagged
 ``gs-alert-event: change|ack``, and every alert of a notification, tagged ``notification``
@@ -28,8 +37,12 @@ with ``gs-alert-reason`` and ``gs-alert-group``), the log, and webhooks
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import threading
 import time
-from collections.abc import Iterable, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,25 +51,53 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gridstream.bus.anomaly_records import from_anomaly
 from gridstream.bus.processor import InRecord, OutRecord, Processor
-from gridstream.bus.state import StateCodec, StateView
+from gridstream.bus.producer import MessageProducer
+from gridstream.bus.state import StateView
 from gridstream.bus.topics import TopicNames
 from gridstream.config import Settings
-from gridstream.core.alerts.engine import AlertEngine, UnknownAlert
+from gridstream.core.alerts.engine import AlertEngine
+from gridstream.core.alerts.merge import (
+    MERGE_GRACE_MS,
+    Frontier,
+    Held,
+    HeldBlock,
+    block_of,
+    split_due,
+)
 from gridstream.core.alerts.model import Alert, EngineOutput, Silence
 from gridstream.core.cleaning.cleaner import MAX_TS_MS, MIN_TS_MS
 from gridstream.errors import ValidationError
 from gridstream.schemas import alert_pb2, anomaly_pb2, readings_pb2
 from gridstream.services.alert_engine.api import alerts_router
-from gridstream.services.alert_engine.control import AlertControl
+from gridstream.services.alert_engine.commands import (
+    KINDS,
+    CommandWaits,
+    ack_command,
+    apply_command,
+    expire_command,
+    first_or_unknown,
+    silence_command,
+)
+from gridstream.services.alert_engine.control import AlertControl, WorkerUnavailable
 from gridstream.services.alert_engine.inputs import on_anomaly, on_clean, on_event
 from gridstream.services.alert_engine.receivers import ReceiverHub, WebhookPolicy
 from gridstream.services.alert_engine.records import alert_key, to_alert_pb
 from gridstream.services.alert_engine.rules import RulesHolder
+from gridstream.services.alert_engine.state import (
+    ENGINE_KEY,
+    EngineState,
+    block_key,
+    engine_codec,
+    engine_in,
+)
 from gridstream.services.base import runner_service
 from gridstream.services.host import ServiceParts
 
 SERVICE = "smart-alert-engine"
-ENGINE_KEY = "engine"
+WALL_NOTE = "wall (input idle)"
+
+#: publishes one command copy: (topic, key, message, partition)
+Publisher = Callable[[str, str, Message, int], None]
 
 
 class AlertSettings(BaseSettings):
@@ -66,7 +107,10 @@ class AlertSettings(BaseSettings):
 
     rules_file: Path | None = None  # default: the rules shipped with the package
     watch_rules: bool = True  # reload the rules file when it changes
-    consume_readings: bool = True  # read preprocessed_data for threshold/staleness rules
+    #: also read preprocessed_data. Off by default: the detector judges every reading and its
+    #: verdict carries the value, so the anomalies stand for the readings, and the engine then
+    #: waits for one dense input only (readings run ahead of the verdicts by the pipeline's lag)
+    consume_readings: bool = False
     webhooks: str = ""  # comma-separated URLs receiving notifications as JSON
     webhook_timeout_s: float = 5.0
     webhook_max_attempts: int = 6
@@ -87,7 +131,7 @@ class AlertSettings(BaseSettings):
         )
 
 
-class AlertEngineProcessor(Processor[AlertEngine]):
+class AlertEngineProcessor(Processor[EngineState]):
     punctuate_interval_s = 1.0
 
     def __init__(
@@ -98,20 +142,26 @@ class AlertEngineProcessor(Processor[AlertEngine]):
         control: AlertControl | None = None,
         consume_readings: bool = True,
         watch_rules: bool = True,
+        clock: str = "event",
+        idle_advance_s: float = 30.0,
+        publisher: Publisher | None = None,
+        command_timeout_s: float = 10.0,
     ) -> None:
+        self.clock = clock
+        self.idle_advance_ms = int(idle_advance_s * 1000)
         self.topics = topics
         self.rules = rules
         self.hub = hub
         self.control = control or AlertControl()
         self.consume_readings = consume_readings
         self.watch_rules = watch_rules
-        self.state_codec = StateCodec(
-            lambda engine: engine.to_bytes(),
-            lambda data: AlertEngine.from_bytes(self.rules.current(), data),
-        )
-        self._views: Mapping[int, StateView[AlertEngine]] = {}
+        self.state_codec = engine_codec(self.rules.current)
+        self._views: Mapping[int, StateView[EngineState]] = {}
         self._clock: dict[int, tuple[int, int]] = {}  # partition -> (event ms, wall ms)
-        self._pending: list[OutRecord] = []
+        self._arrival: dict[tuple[int, str], int] = {}  # live mode: (partition, stream) -> wall
+        self.publisher = publisher
+        self.waits = CommandWaits()
+        self.command_timeout_s = command_timeout_s
 
     def inputs(self) -> Mapping[str, type[Message]]:
         topics: dict[str, type[Message]] = {
@@ -120,51 +170,160 @@ class AlertEngineProcessor(Processor[AlertEngine]):
         }
         if self.consume_readings:
             topics[self.topics.preprocessed] = readings_pb2.CleanReading
+        topics[self.topics.alert_commands] = alert_pb2.SystemEvent
         return topics
 
+    def _stream(self, topic: str, series_id: str) -> str | None:
+        """The merge's stream of a record: one series of a dense input (named by what the
+        input is, not by its topic name, which differs between deployments); None for the
+        sparse inputs, which the merge orders but does not wait for (see core.alerts.merge)."""
+        if topic == self.topics.anomalies:
+            return f"anomalies {series_id}"
+        if topic == self.topics.preprocessed:
+            return f"readings {series_id}"
+        return None
+
+    def _readings_topic(self) -> str:
+        """The input whose records are the series' readings (their staleness clock)."""
+        return self.topics.preprocessed if self.consume_readings else self.topics.anomalies
+
     # ---- records ---------------------------------------------------------------------------
-    def process(self, record: InRecord, state: StateView[AlertEngine]) -> Iterable[OutRecord]:
+    def process(self, record: InRecord, state: StateView[EngineState]) -> Iterable[OutRecord]:
         engine = self._engine(state)
-        out = EngineOutput()
+        ts, key = self._validate(record)
+        rank = list(self.inputs()).index(record.topic)
+        payload = base64.b64encode(record.value.SerializeToString()).decode()
+        held = Held(ts, rank, key, record.offset, record.topic, payload)
+        stream = self._stream(record.topic, key)
+        engine.merge.observe(stream, ts)
+        if record.topic == self._readings_topic():
+            engine.heard(key, ts)
+        if stream is not None and self.clock == "live":
+            self._arrival[(state.partition, stream)] = _wall_ms()
+        if stream is not None and engine.merge.is_late(ts):  # its place was released already
+            note = f"{stream} at {ts} arrived after the merge released {engine.merge.released_ms}"
+            records = self._apply(engine, state.partition, [held], {"late": note})
+        else:
+            block = self._block(state, engine, ts)
+            block.records.append(held)
+            state.put(block_key(block.start_ms), block)
+            records = self._release(state, engine)
+        state.put(ENGINE_KEY, engine)
+        self._clock[state.partition] = (engine.now_ms, _wall_ms())
+        return records
+
+    def _block(self, state: StateView[EngineState], engine: AlertEngine, ts: int) -> HeldBlock:
+        start = block_of(ts)
+        block = state.get(block_key(start))
+        if not isinstance(block, HeldBlock):
+            block = HeldBlock(start)
+            engine.merge.blocks.add(start)
+        return block
+
+    def _release(
+        self, state: StateView[EngineState], engine: AlertEngine, idle: frozenset[str] = frozenset()
+    ) -> list[OutRecord]:
+        """Apply the held records the merge's frontier has reached (``idle``: live mode's
+        streams not waited for); the records say which streams time moved on without."""
+        front = engine.merge.frontier(idle)
+        due: list[Held] = []
+        for start in engine.merge.due_blocks(front.ms):
+            block = state.get(block_key(start))
+            taken, rest = split_due(block, front.ms) if isinstance(block, HeldBlock) else ([], None)
+            due.extend(taken)
+            if rest is None or not rest.records:
+                engine.merge.blocks.discard(start)
+                state.delete(block_key(start))
+            elif taken:
+                state.put(block_key(start), rest)
+        engine.merge.advance(front)
+        return self._apply(engine, state.partition, sorted(due), self._notes(front, idle))
+
+    @staticmethod
+    def _notes(front: Frontier, idle: frozenset[str]) -> dict[str, str]:
+        why: list[str] = []
+        if front.lagging:
+            hours = MERGE_GRACE_MS // 3_600_000
+            why.append(f"moved on without {', '.join(front.lagging)} after the {hours} h grace")
+        if idle:
+            why.append(f"moved on by the wall clock: {', '.join(sorted(idle))} idle")
+        return {"waited": "; ".join(why)} if why else {}
+
+    def _validate(self, record: InRecord) -> tuple[int, str]:
+        """The record's event time and key (series, or event id); raises ValidationError
+        (dead letter) if it has none."""
         msg = record.value
         if isinstance(msg, anomaly_pb2.Anomaly):
-            result = from_anomaly(msg)
-            if "/" not in result.series_id:
+            if "/" not in msg.series_id:
                 raise ValidationError(f"anomaly without a series id: {msg.record_id!r}")
-            _check_time(result.ts_ms, msg.record_id)
-            out.extend(on_anomaly(engine, result, with_reading=not self.consume_readings))
+            ts, what, key = msg.ts_ms, msg.record_id, msg.series_id
         elif isinstance(msg, readings_pb2.CleanReading):
             if "/" not in msg.series_id:
                 raise ValidationError(f"reading without a series id: {msg.record_id!r}")
-            _check_time(msg.ts_ms, msg.record_id)
-            out.extend(on_clean(engine, msg))
+            ts, what, key = msg.ts_ms, msg.record_id, msg.series_id
         elif isinstance(msg, alert_pb2.SystemEvent):
+            if record.topic == self.topics.alert_commands and msg.kind not in KINDS:
+                raise ValidationError(f"unknown alert command {msg.kind!r}: expected {KINDS}")
             if not msg.kind:
                 raise ValidationError(f"system event without a kind: {msg.event_id!r}")
-            ts = msg.ts_ms or record.timestamp_ms
-            _check_time(ts, msg.event_id)
-            service = msg.service or record.key or "unknown"
-            out.extend(on_event(engine, msg.kind, service, ts, msg.message, msg.labels))
+            ts, what, key = msg.ts_ms or record.timestamp_ms, msg.event_id, msg.event_id
         else:
             raise ValidationError(f"unexpected message {type(msg).__name__}")
-        state.put(ENGINE_KEY, engine)
-        self._clock[state.partition] = (engine.now_ms, _wall_ms())
-        return self._emit(out, engine)
+        _check_time(ts, what)
+        return ts, key
 
-    def _engine(self, state: StateView[AlertEngine]) -> AlertEngine:
-        engine = state.get(ENGINE_KEY)
+    def _apply(
+        self, engine: AlertEngine, partition: int, due: list[Held], notes: Mapping[str, str]
+    ) -> list[OutRecord]:
+        """Apply released records in order; ``notes`` say why time moved on (if it did).
+        Each record's outputs are emitted before the next is applied, so the alerts do not
+        depend on how the records were batched by their release."""
+        records: list[OutRecord] = []
+        for held in due:
+            acks: list[Alert] = []
+            out = self._apply_one(engine, partition, held, acks)
+            out.extend(engine.tick(engine.now_ms))  # staleness on the event clock
+            records.extend(self._emit(out, engine, notes))
+            records.extend(self._record(a, (("gs-alert-event", b"ack"),)) for a in acks)
+        return records
+
+    def _apply_one(
+        self, engine: AlertEngine, partition: int, held: Held, acks: list[Alert]
+    ) -> EngineOutput:
+        data = base64.b64decode(held.payload)
+        if held.topic == self.topics.anomalies:
+            anomaly = anomaly_pb2.Anomaly.FromString(data)
+            return on_anomaly(engine, from_anomaly(anomaly), with_reading=not self.consume_readings)
+        if held.topic == self.topics.preprocessed:
+            return on_clean(engine, readings_pb2.CleanReading.FromString(data))
+        event = alert_pb2.SystemEvent.FromString(data)
+        if held.topic == self.topics.alert_commands:
+            result = apply_command(engine, event)
+            if isinstance(result, Alert):
+                acks.append(dataclasses.replace(result))
+            self.waits.applied(event.event_id, partition, _snapshot(result))
+            out = EngineOutput()
+            out.extend(engine.tick(max(engine.now_ms, event.ts_ms)))
+            return out
+        ts = event.ts_ms or held.ts_ms
+        service = event.service or "unknown"
+        return on_event(engine, event.kind, service, ts, event.message, event.labels)
+
+    def _engine(self, state: StateView[EngineState]) -> AlertEngine:
+        engine = engine_in(state)
         current = self.rules.current()
-        if engine is None:
+        if engine is None:  # (every partition gets every command: nothing to copy)
             engine = AlertEngine(current)
-            for view in self._views.values():  # a new partition's engine shares the silences
-                other = view.get(ENGINE_KEY)
-                if other is not None:
-                    engine.silences.update({k: _copy(s) for k, s in other.silences.items()})
         elif engine.rules is not current:
             engine.reload(current)
         return engine
 
-    def _emit(self, out: EngineOutput, engine: AlertEngine) -> list[OutRecord]:
+    def _emit(
+        self, out: EngineOutput, engine: AlertEngine, notes: Mapping[str, str] | None = None
+    ) -> list[OutRecord]:
+        if notes:  # time moved on without an input (grace, the wall clock), or came late
+            for alert in [*out.changes, *(a for n in out.notifications for a in n.alerts)]:
+                alert.annotations = {**alert.annotations, **notes}
         for change in out.changes:  # suppression is decided after the change was recorded
             live = engine.alerts.get(change.fingerprint)
             if live is not None:
@@ -181,32 +340,37 @@ class AlertEngineProcessor(Processor[AlertEngine]):
         return records
 
     def _record(self, alert: Alert, headers: tuple[tuple[str, bytes], ...]) -> OutRecord:
+        if alert.annotations.get("clock") == WALL_NOTE:
+            headers = (*headers, ("gs-alert-clock", b"wall"))
         return OutRecord(self.topics.alerts, alert_key(alert), to_alert_pb(alert), headers)
 
     # ---- time and operator commands --------------------------------------------------------
     def on_revoked(self, partitions: list[int]) -> None:
         for p in partitions:
             self._clock.pop(p, None)
+            for key in [k for k in self._arrival if k[0] == p]:
+                del self._arrival[key]
 
     def punctuate(
-        self, now_ms: int, states: Mapping[int, StateView[AlertEngine]]
+        self, now_ms: int, states: Mapping[int, StateView[EngineState]]
     ) -> Iterable[OutRecord]:
         self._views = states
         if self.watch_rules:
             self.rules.reload_if_changed()
         self.control.run_pending()
-        out, self._pending = self._pending, []
+        out: list[OutRecord] = []
         for partition, view in states.items():
-            engine = view.get(ENGINE_KEY)
+            engine = engine_in(view)
             if engine is None:
                 continue
-            if engine.rules is not self.rules.current():
+            result = EngineOutput()
+            if engine.rules is not self.rules.current():  # an operator action: at event time
                 engine.reload(self.rules.current())
-            event_ms, wall_ms = self._clock.setdefault(partition, (engine.now_ms, now_ms))
-            result = engine.tick(max(engine.now_ms, event_ms + now_ms - wall_ms))
-            if result.changes or result.notifications:
+                result.extend(engine.tick(engine.now_ms))
                 view.put(ENGINE_KEY, engine)
             out.extend(self._emit(result, engine))
+            if self.clock == "live":
+                out.extend(self._live_advance(now_ms, partition, view, engine))
         engines = self._engines()
         self.control.publish(
             (a for e in engines for a in e.alerts.values()),
@@ -214,8 +378,65 @@ class AlertEngineProcessor(Processor[AlertEngine]):
         )
         return out
 
+    def _live_advance(
+        self, now_ms: int, partition: int, view: StateView[EngineState], engine: AlertEngine
+    ) -> list[OutRecord]:
+        """Live clock mode only: a stream (series) idle for ``idle_advance_s`` is not waited
+        for, and an idle partition's clock moves by the wall clock (the idle series' clocks
+        with it, so a dead feed goes stale); the records say so."""
+        out: list[OutRecord] = []
+        idle = frozenset(
+            s
+            for s in engine.merge.watermarks
+            if now_ms - self._arrival.setdefault((partition, s), now_ms) >= self.idle_advance_ms
+        )
+        if idle and engine.merge.blocks:
+            out.extend(self._release(view, engine, idle))
+            view.put(ENGINE_KEY, engine)
+        event_ms, wall_ms = self._clock.setdefault(partition, (engine.now_ms, now_ms))
+        quiet = now_ms - wall_ms
+        if quiet >= self.idle_advance_ms and event_ms + quiet > engine.now_ms:
+            for series in engine.heard_ms:
+                engine.heard(series, event_ms + quiet)
+            result = engine.tick(event_ms + quiet)
+            view.put(ENGINE_KEY, engine)
+            out.extend(self._emit(result, engine, {"clock": WALL_NOTE}))
+        return out
+
     def _engines(self) -> list[AlertEngine]:
-        return [e for e in (v.get(ENGINE_KEY) for v in self._views.values()) if e is not None]
+        return [e for e in (engine_in(v) for v in self._views.values()) if e is not None]
+
+    # ---- operator commands: published to alert_commands, applied by the engines ----------
+    def _now(self) -> int:
+        """The engines' newest event time (the wall clock before any record was seen)."""
+        return max((e.now_ms for e in self._engines()), default=0) or _wall_ms()
+
+    def _publish_and_wait(self, make: Callable[[str, int], alert_pb2.SystemEvent]) -> list[Any]:
+        """HTTP thread: one copy of the command per partition, each stamped with the time its
+        engine has reached (the stream's clock when it was accepted, so it applies at once and
+        at the same point in a replay); the engines' results once all applied it."""
+        views = dict(self._views)
+        if not views or self.publisher is None:
+            raise WorkerUnavailable(
+                "the alert worker has no partitions assigned yet: check /ready and retry"
+            )
+        command_id = uuid.uuid4().hex
+        now = self._now()
+        self.waits.expect(command_id, set(views))
+        for partition, view in sorted(views.items()):
+            engine = engine_in(view)
+            reached = engine.merge.released_ms if engine is not None else -1
+            stamp = reached if reached > 0 else now
+            message = make(command_id, stamp)
+            self.publisher(self.topics.alert_commands, command_id, message, partition)
+        results = self.waits.result(command_id, self.command_timeout_s)
+        if results is None:
+            raise WorkerUnavailable(
+                f"command {command_id} was published but not applied within "
+                f"{self.command_timeout_s:g} s (the engine is behind): check GET /silences "
+                "or GET /alerts before retrying"
+            )
+        return results
 
     def add_silence(
         self,
@@ -225,40 +446,33 @@ class AlertEngineProcessor(Processor[AlertEngine]):
         comment: str,
         starts_at_ms: int | None = None,
     ) -> Silence:
-        """A silence on every engine (worker thread); times default to the engines' clock."""
-        engines = self._engines()
-        now = max((e.now_ms for e in engines), default=_wall_ms())
-        start = now if starts_at_ms is None else starts_at_ms
-        silence = Silence(
-            f"s-{time.time_ns():x}", dict(matchers), start, start + duration_ms, created_by, comment
+        """A silence on every engine, from the engines' time unless ``starts_at_ms``."""
+        start = self._now() if starts_at_ms is None else starts_at_ms
+        results = self._publish_and_wait(
+            lambda cid, ts: silence_command(
+                cid, ts, matchers, duration_ms, created_by, comment, start
+            )
         )
-        for view in self._views.values():
-            engine = view.get(ENGINE_KEY)
-            if engine is not None:
-                engine.silences[silence.id] = _copy(silence)
-                view.put(ENGINE_KEY, engine)
+        silence: Silence = first_or_unknown(results, "the silence was not applied")
         return silence
 
     def expire_silence(self, silence_id: str) -> Silence:
-        found: Silence | None = None
-        for view in self._views.values():
-            engine = view.get(ENGINE_KEY)
-            if engine is not None and silence_id in engine.silences:
-                found = _copy(engine.expire_silence(silence_id, engine.now_ms))
-                view.put(ENGINE_KEY, engine)
-        if found is None:
-            raise UnknownAlert(f"no silence {silence_id!r}: list them with GET /silences")
-        return found
+        results = self._publish_and_wait(lambda cid, ts: expire_command(cid, ts, silence_id))
+        what = f"no silence {silence_id!r}: list them with GET /silences"
+        silence: Silence = first_or_unknown(results, what)
+        return silence
 
     def acknowledge(self, fingerprint: str, by: str) -> Alert:
-        for view in self._views.values():
-            engine = view.get(ENGINE_KEY)
-            if engine is not None and fingerprint in engine.alerts:
-                alert = engine.acknowledge(fingerprint, by, engine.now_ms)
-                view.put(ENGINE_KEY, engine)
-                self._pending.append(self._record(alert, (("gs-alert-event", b"ack"),)))
-                return alert
-        raise UnknownAlert(f"no alert {fingerprint!r}: list them with GET /alerts")
+        results = self._publish_and_wait(lambda cid, ts: ack_command(cid, ts, fingerprint, by))
+        what = f"no alert {fingerprint!r}: list them with GET /alerts"
+        alert: Alert = first_or_unknown(results, what)
+        return alert
+
+
+def _snapshot(result: Silence | Alert | None) -> Silence | Alert | None:
+    if isinstance(result, Silence):
+        return _copy(result)
+    return None if result is None else dataclasses.replace(result)
 
 
 def _check_time(ts_ms: int, what: str) -> None:
@@ -274,6 +488,22 @@ def _copy(silence: Silence) -> Silence:
 
 def _wall_ms() -> int:
     return int(time.time() * 1000)
+
+
+class CommandPublisher:
+    """Publishes operator commands to ``alert_commands`` (HTTP threads; created on first use)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._producer: MessageProducer | None = None
+
+    def __call__(self, topic: str, key: str, message: Message, partition: int) -> None:
+        with self._lock:
+            if self._producer is None:
+                self._producer = MessageProducer(self._settings.kafka(client_id=SERVICE + "-api"))
+            self._producer.send(topic, key, message, partition=partition)
+            self._producer.flush(10)
 
 
 class AlertWorker:
@@ -301,8 +531,16 @@ def build(settings: Settings) -> ServiceParts:
     hub = ReceiverHub([])
     control = AlertControl()
     processor = AlertEngineProcessor(
-        settings.topics, rules, hub, control, config.consume_readings, config.watch_rules
+        settings.topics,
+        rules,
+        hub,
+        control,
+        config.consume_readings,
+        config.watch_rules,
+        settings.clock,
+        settings.idle_advance_s,
     )
+    processor.publisher = CommandPublisher(settings)
     router = alerts_router(processor, rules, settings.control_token)
     parts, runner = runner_service(settings, SERVICE, processor, [router])
     hub.receivers = ReceiverHub.from_urls(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from google.protobuf.message import Message
 from pydantic import SecretStr
 
 from gridstream.bus.processor import InRecord, OutRecord
@@ -51,15 +52,27 @@ class Harness:
     def __init__(self, rules_path: Path, token: SecretStr | None) -> None:
         self.topics = TopicNames()
         self.rules = RulesHolder(rules_path)
-        self.processor = AlertEngineProcessor(self.topics, self.rules, ReceiverHub([]))
+        self.processor = AlertEngineProcessor(
+            self.topics, self.rules, ReceiverHub([]), consume_readings=False, publisher=self.publish
+        )
         self.states: dict[int, StateView[AlertEngine]] = {0: StateView(0), 1: StateView(1)}
         self.out: list[OutRecord] = []
+        self.commands: list[InRecord] = []
+        self.offsets: dict[int, int] = {}
         self.lock = threading.Lock()
         app = FastAPI()
         app.include_router(alerts_router(self.processor, self.rules, token))
         self.client = TestClient(app)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def publish(self, topic: str, key: str, message: Message, partition: int) -> None:
+        """The commands topic: the command is consumed by its partition's engine."""
+        with self.lock:
+            self.offsets[partition] = offset = self.offsets.get(partition, 0) + 1
+            record = InRecord(topic, partition, offset, key, message, 0)
+            self.commands.append(record)
+            self.out.extend(self.processor.process(record, self.states[partition]))
 
     def feed(self, partition: int, ts: int) -> None:
         record = InRecord(self.topics.anomalies, partition, 0, DEMAND, _stuck_anomaly(ts), ts)
@@ -175,6 +188,10 @@ def test_silence_ack_and_expire(harness: Harness) -> None:
     with harness.lock:
         acks = [o for o in harness.out if ("gs-alert-event", b"ack") in o.headers]
     assert acks and acks[0].value.acknowledged  # type: ignore[attr-defined]
+    # the API changed nothing itself: each was a command record, one per partition
+    kinds = [r.value.kind for r in harness.commands]  # type: ignore[attr-defined]
+    assert kinds == ["silence_add", "silence_add", "alert_ack", "alert_ack"]
+    assert {r.partition for r in harness.commands} == {0, 1}
     missing = harness.client.post("/alerts/nope/ack", json={"by": "ann"}, headers=AUTH)
     assert missing.status_code == 404 and "GET /alerts" in missing.json()["detail"]
     assert (

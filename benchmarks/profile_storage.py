@@ -187,10 +187,14 @@ def run(inputs: list[bytes], args: argparse.Namespace) -> dict[str, Any]:
             outputs.add(out.topic.encode(), out.key.encode(), data)
             for regional in handle(out.topic, data):
                 schedules += isinstance(regional.value, StorageSchedule)
-                outputs.add(regional.topic.encode(), regional.key.encode(), comparable(regional.value))
+                outputs.add(
+                    regional.topic.encode(), regional.key.encode(), comparable(regional.value)
+                )
         if n % args.batch == 0 or n == len(inputs):
             for key, entry in view.take_dirty():
-                changelog.add(key.encode(), b"" if entry is None else comparable_entry(codec.to_bytes(entry)))
+                changelog.add(
+                    key.encode(), b"" if entry is None else comparable_entry(codec.to_bytes(entry))
+                )
     cpu = time.process_time() - cpu
     return {
         "inputs": len(inputs),
@@ -229,7 +233,7 @@ def main() -> None:
     else:
         report = run(inputs, args)
     report = {"start": args.start, "days": args.days, "regions": args.regions, **report}
-    print(json.dumps(report))  # noqa: T201 - a benchmark script prints its figures
+    print(json.dumps(report))
 
 
 if __name__ == "__main__":

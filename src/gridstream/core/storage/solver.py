@@ -31,18 +31,22 @@ _MINIMIZE = 1  # HiGHS ObjSense::kMinimize
 
 def _new_solver() -> Any:
     """A silent HiGHS instance; the first one per process prints a banner on fd 1, which
-    would corrupt ``--json`` output, so that one is created with stdout sent to stderr."""
+    would corrupt ``--json`` output, so that one is created with stdout sent to stderr.
+
+    It is highspy's core class: its Python subclass ``Highs`` adds one callback object per
+    callback type on creation (a third of the cost of a solver that solves one LP), and
+    only ``solve()``'s interrupt handling and the callbacks use them; ``run`` is the same."""
     global _banner_shown
-    import highspy
+    from highspy._core import _Highs
 
     if _banner_shown:
-        solver = highspy.Highs()  # type: ignore[no-untyped-call]
+        solver = _Highs()
     else:
         sys.stdout.flush()
         saved = os.dup(1)
         try:
             os.dup2(2, 1)
-            solver = highspy.Highs()  # type: ignore[no-untyped-call]
+            solver = _Highs()
         finally:
             os.dup2(saved, 1)
             os.close(saved)

@@ -99,7 +99,7 @@ def _result(solver: Any) -> tuple[str, FloatArray | None, float]:
     if status != highspy.HighsModelStatus.kOptimal:
         return text, None, float("nan")
     values = np.asarray(solver.getSolution().col_value, dtype=np.float64)
-    return text, values, float(solver.getInfo().objective_function_value)
+    return text, values, float(solver.getObjectiveValue())  # the info's objective value
 
 
 def _cold(lp: LpArrays) -> tuple[Any, tuple[str, FloatArray | None, float]]:

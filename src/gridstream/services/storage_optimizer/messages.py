@@ -8,6 +8,7 @@ back (the HTTP view and the SoC carry-over read published schedules).
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Mapping
 
@@ -163,11 +164,15 @@ def carried_over(
     """
     if previous is None or not previous.steps:
         return default_soc_mwh, 0.0
-    steps = sorted(previous.steps, key=lambda s: s.ts_ms)
-    done = [s for s in steps if s.ts_ms < start_ms]
+    steps = list(previous.steps)
+    times = [s.ts_ms for s in steps]
+    if any(later < earlier for earlier, later in itertools.pairwise(times)):
+        steps.sort(key=lambda s: s.ts_ms)  # stable, as published schedules are in order
+        times.sort()
+    done = bisect.bisect_left(times, start_ms)  # steps before ``start_ms``
     if not done:
         return default_soc_mwh, 0.0
-    last = done[-1]
+    last = steps[done - 1]
     return float(last.soc_mwh), float(last.discharge_mw - last.charge_mw)
 
 

@@ -70,3 +70,10 @@ def test_unreachable_terminal_soc_is_relaxed_not_failed() -> None:
     assert not result.fallback
     assert "relaxed" in result.reason
     assert result.charge_mw == pytest.approx([10.0] * 4)
+
+
+def test_a_non_finite_value_is_named_in_the_reason() -> None:
+    good = Quantiles.exact(np.linspace(100, 300, 8))
+    bad = Quantiles(good.p10, good.p50, np.where(np.arange(8) == 3, np.inf, good.p90))
+    result = plan_schedule(fleet(), HorizonForecast(0, {"co2": good, "demand": bad}), preset("co2"))
+    assert result.fallback and "forecast demand has missing or infinite values" in result.reason

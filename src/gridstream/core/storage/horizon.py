@@ -81,6 +81,9 @@ class HorizonForecast:
         lengths = {name: len(q) for name, q in self.series.items()}
         if len(set(lengths.values())) != 1 or 0 in lengths.values():
             raise ValidationError(f"forecast series have unequal or zero lengths: {lengths}")
+        every = [arr for q in self.series.values() for arr in (q.p10, q.p50, q.p90)]
+        if np.isfinite(np.concatenate(every)).all():
+            return
         for name, q in self.series.items():
             for arr in (q.p10, q.p50, q.p90):
                 if not np.all(np.isfinite(arr)):

@@ -11,6 +11,7 @@ above the SNSP limit even at low wind is absorbable.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,8 +26,50 @@ BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
+class LpMatrix:
+    """The constraint matrix of an LP structure, row-wise (CSR) and column-wise (CSC, what
+    HiGHS solves on: passed as such it is not converted on every solve), and a key that
+    names the structure (equal matrices, equal keys)."""
+
+    num_col: int
+    row_start: np.ndarray
+    row_index: np.ndarray
+    row_value: FloatArray
+    col_start: np.ndarray
+    col_index: np.ndarray
+    col_value: FloatArray
+    key: tuple[object, ...]
+    #: every column continuous (HiGHS's array interface reads one per column)
+    integrality: np.ndarray
+
+    @property
+    def num_row(self) -> int:
+        return len(self.row_start) - 1
+
+    @classmethod
+    def of_rows(
+        cls,
+        num_col: int,
+        start: np.ndarray,
+        index: np.ndarray,
+        value: FloatArray,
+        key: tuple[object, ...],
+    ) -> LpMatrix:
+        """The matrix from CSR arrays; in the CSC arrays a column's entries are in row order
+        (the order HiGHS's own row-to-column conversion gives)."""
+        rows = np.repeat(np.arange(len(start) - 1, dtype=np.int32), np.diff(start))
+        order = np.lexsort((rows, index))
+        counts = np.bincount(index, minlength=num_col)
+        col_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+        continuous = np.zeros(num_col, dtype=np.int32)
+        return cls(
+            num_col, start, index, value, col_start, rows[order], value[order], key, continuous
+        )
+
+
+@dataclass(frozen=True)
 class LpArrays:
-    """A built LP in row-wise sparse form, ready for HiGHS."""
+    """A built LP in sparse form, ready for HiGHS."""
 
     steps: int
     col_cost: FloatArray
@@ -34,11 +77,21 @@ class LpArrays:
     col_upper: FloatArray
     row_lower: FloatArray
     row_upper: FloatArray
-    row_start: np.ndarray
-    row_index: np.ndarray
-    row_value: FloatArray
+    matrix: LpMatrix
     terminal_relaxed: bool
     hold_value: float = 0.0  # the objective of doing nothing (peak term only)
+
+    @property
+    def row_start(self) -> np.ndarray:
+        return self.matrix.row_start
+
+    @property
+    def row_index(self) -> np.ndarray:
+        return self.matrix.row_index
+
+    @property
+    def row_value(self) -> FloatArray:
+        return self.matrix.row_value
 
     def col(self, block: int, t: int) -> int:
         return block * self.steps + t
@@ -56,35 +109,22 @@ class _Rows:
         self.index: list[np.ndarray] = []
         self.value: list[np.ndarray] = []
         self.counts: list[np.ndarray] = []
-        self.lower: list[np.ndarray] = []
-        self.upper: list[np.ndarray] = []
 
-    def add(self, cols: list[int], vals: list[float], lo: float, hi: float) -> None:
-        self.block(np.asarray([cols]), np.asarray(vals, dtype=np.float64), lo, hi)
+    def add(self, cols: list[int], vals: list[float]) -> None:
+        self.block(np.asarray([cols]), np.asarray(vals, dtype=np.float64))
 
-    def block(
-        self,
-        cols: np.ndarray,
-        vals: np.ndarray,
-        lo: float | FloatArray,
-        hi: float | FloatArray,
-    ) -> None:
+    def block(self, cols: np.ndarray, vals: np.ndarray) -> None:
         rows, width = cols.shape
         self.index.append(cols.reshape(-1))
         self.value.append(np.tile(vals, rows))
         self.counts.append(np.full(rows, width, dtype=np.int64))
-        self.lower.append(np.full(rows, lo) if np.isscalar(lo) else np.asarray(lo, np.float64))
-        self.upper.append(np.full(rows, hi) if np.isscalar(hi) else np.asarray(hi, np.float64))
 
-    def arrays(self) -> tuple[FloatArray, FloatArray, np.ndarray, np.ndarray, FloatArray]:
-        """row lower, row upper, row starts, column indices, values."""
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, FloatArray]:
+        """row starts, column indices, values."""
         if not self.counts:
-            empty = np.zeros(0)
-            return empty, empty, np.zeros(1, np.int32), np.zeros(0, np.int32), empty
+            return np.zeros(1, np.int32), np.zeros(0, np.int32), np.zeros(0)
         start = np.concatenate([[0], np.cumsum(np.concatenate(self.counts))])
         return (
-            np.concatenate(self.lower).astype(np.float64),
-            np.concatenate(self.upper).astype(np.float64),
             start.astype(np.int32),
             np.concatenate(self.index).astype(np.int32),
             np.concatenate(self.value).astype(np.float64),
@@ -177,62 +217,81 @@ def build_lp(
     if weights.terminal_value_quantile is not None and T > 0:
         cost[S * T + T - 1] -= _terminal_value(fleet, forecast, weights)
 
-    rows = _Rows()
-    eta_c, eta_d = fleet.charge_efficiency, fleet.discharge_efficiency
-    steps = np.arange(T)
-    later = steps[1:]
+    ramp = fleet.ramp_mw_per_step if T > 0 else None
+    matrix = _matrix(
+        T, fleet.charge_efficiency, fleet.discharge_efficiency, ramp is not None, use_peak, use_wind
+    )
+    lows: list[FloatArray] = []
+    highs: list[FloatArray] = []
     if T > 0:  # SoC dynamics: s_t - dt*eta_c*c_t + dt/eta_d*d_t - s_{t-1} = 0 (s_{-1}: initial)
-        rows.add(
-            [S * T, C * T, D * T], [1.0, -dt * eta_c, dt / eta_d], initial_soc_mwh, initial_soc_mwh
-        )
-        rows.block(
-            np.stack([S * T + later, C * T + later, D * T + later, S * T + later - 1], axis=1),
-            np.array([1.0, -dt * eta_c, dt / eta_d, -1.0]),
-            0.0,
-            0.0,
-        )
-
-    if fleet.ramp_mw_per_step is not None and T > 0:
-        r = fleet.ramp_mw_per_step
-        rows.add([D * T, C * T], [1.0, -1.0], previous_net_mw - r, previous_net_mw + r)
-        rows.block(
-            np.stack([D * T + later, C * T + later, D * T + later - 1, C * T + later - 1], axis=1),
-            np.array([1.0, -1.0, -1.0, 1.0]),
-            -r,
-            r,
-        )
+        fixed = np.zeros(T)
+        fixed[0] = initial_soc_mwh
+        lows.append(fixed)
+        highs.append(fixed)
+    if ramp is not None:  # ramp limits on net power, from the previous plan's first step
+        lows.append(np.full(T, -ramp))
+        highs.append(np.full(T, ramp))
+        lows[-1][0], highs[-1][0] = previous_net_mw - ramp, previous_net_mw + ramp
 
     if use_peak and demand is not None:
         net = demand.upper(k) - (wind.lower(k) if wind is not None else 0.0)
         cost[peak_col] = weights.peak_eur_per_mw
         hold_value = weights.peak_eur_per_mw * float(net.max())
         lower[peak_col], upper[peak_col] = -INF, INF
-        rows.block(
-            np.stack([np.full(T, peak_col), C * T + steps, D * T + steps], axis=1),
-            np.array([1.0, -1.0, 1.0]),
-            np.asarray(net, dtype=np.float64),
-            INF,
-        )
+        lows.append(np.asarray(net, dtype=np.float64))
+        highs.append(np.full(T, INF))
 
     if use_wind and demand is not None and wind is not None:
         excess = np.maximum(0.0, wind.lower(k) - weights.snsp_limit * demand.p50)
         upper[A * T : (A + 1) * T] = np.minimum(excess, fleet.charge_mw)
         cost[A * T : (A + 1) * T] = -weights.wind_eur_per_mwh * dt
-        rows.block(
-            np.stack([A * T + steps, C * T + steps], axis=1), np.array([1.0, -1.0]), -INF, 0.0
-        )
+        lows.append(np.full(T, -INF))
+        highs.append(np.zeros(T))
 
-    row_lower, row_upper, row_start, row_index, row_value = rows.arrays()
+    empty = np.zeros(0)
     return LpArrays(
         steps=T,
         col_cost=cost,
         col_lower=lower,
         col_upper=upper,
-        row_lower=row_lower,
-        row_upper=row_upper,
-        row_start=row_start,
-        row_index=row_index,
-        row_value=row_value,
+        row_lower=np.concatenate(lows) if lows else empty,
+        row_upper=np.concatenate(highs) if highs else empty,
+        matrix=matrix,
         terminal_relaxed=terminal_relaxed,
         hold_value=hold_value,
     )
+
+
+@functools.lru_cache(maxsize=32)
+def _matrix(
+    T: int, eta_c: float, eta_d: float, ramp: bool, use_peak: bool, use_wind: bool
+) -> LpMatrix:
+    """The constraint matrix of one LP structure, built once: planning solves the same
+    structure again and again, with new costs and bounds only. Rows: SoC dynamics, ramp
+    limits, the peak epigraph, wind absorbed <= charge (bounds: :func:`build_lp`)."""
+    dt = STEP_HOURS
+    n = (4 if use_wind else 3) * T + (1 if use_peak else 0)
+    rows = _Rows()
+    steps = np.arange(T)
+    later = steps[1:]
+    if T > 0:
+        rows.add([S * T, C * T, D * T], [1.0, -dt * eta_c, dt / eta_d])
+        rows.block(
+            np.stack([S * T + later, C * T + later, D * T + later, S * T + later - 1], axis=1),
+            np.array([1.0, -dt * eta_c, dt / eta_d, -1.0]),
+        )
+    if ramp:
+        rows.add([D * T, C * T], [1.0, -1.0])
+        rows.block(
+            np.stack([D * T + later, C * T + later, D * T + later - 1, C * T + later - 1], axis=1),
+            np.array([1.0, -1.0, -1.0, 1.0]),
+        )
+    if use_peak:
+        rows.block(
+            np.stack([np.full(T, n - 1), C * T + steps, D * T + steps], axis=1),
+            np.array([1.0, -1.0, 1.0]),
+        )
+    if use_wind:
+        rows.block(np.stack([A * T + steps, C * T + steps], axis=1), np.array([1.0, -1.0]))
+    start, index, value = rows.arrays()
+    return LpMatrix.of_rows(n, start, index, value, (T, eta_c, eta_d, ramp, use_peak, use_wind))

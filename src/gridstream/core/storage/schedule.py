@@ -117,23 +117,24 @@ def limit_violations(
     """Every way the schedule breaks the fleet's limits (empty when it is safe)."""
     out: list[str] = []
     c, d = result.charge_mw, result.discharge_mw
-    if np.any(c < -tol) or np.any(d < -tol):
+    if (c < -tol).any() or (d < -tol).any():
         out.append("negative setpoint")
-    if np.any(c > fleet.charge_mw + tol):
+    if (c > fleet.charge_mw + tol).any():
         out.append(f"charge above {fleet.charge_mw} MW")
-    if np.any(d > fleet.discharge_mw + tol):
+    if (d > fleet.discharge_mw + tol).any():
         out.append(f"discharge above {fleet.discharge_mw} MW")
-    if np.any(np.minimum(c, d) > tol):
+    if (np.minimum(c, d) > tol).any():
         out.append("simultaneous charge and discharge")
     soc = soc_trajectory(fleet, result.initial_soc_mwh, c, d)
-    if not np.allclose(soc, result.soc_mwh, atol=max(tol, 1e-6 * fleet.energy_mwh)):
+    same = np.array_equal(soc, result.soc_mwh)  # the planner's own SoC: no tolerance to test
+    if not same and not np.allclose(soc, result.soc_mwh, atol=max(tol, 1e-6 * fleet.energy_mwh)):
         out.append("published SoC does not follow from the setpoints")
     if result.fallback:
         return out  # a hold keeps the SoC where it is, even if that is outside the bounds
-    if np.any(soc < fleet.soc_min_mwh - tol) or np.any(soc > fleet.soc_max_mwh + tol):
+    if (soc < fleet.soc_min_mwh - tol).any() or (soc > fleet.soc_max_mwh + tol).any():
         out.append("SoC outside [soc_min, soc_max]")
     if fleet.ramp_mw_per_step is not None and len(c):
         steps = np.diff(np.concatenate([[previous_net_mw], d - c]))
-        if np.any(np.abs(steps) > fleet.ramp_mw_per_step + tol):
+        if (np.abs(steps) > fleet.ramp_mw_per_step + tol).any():
             out.append(f"net power ramps more than {fleet.ramp_mw_per_step} MW per step")
     return out

@@ -8,7 +8,6 @@ end optimal from a warm start is retried cold, so a stale basis can never change
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import threading
@@ -25,23 +24,29 @@ MAX_CACHED = 8
 
 _banner_shown = False
 _lock = threading.Lock()
-_cache: OrderedDict[str, Any] = OrderedDict()
+_cache: OrderedDict[tuple[object, ...], Any] = OrderedDict()
+_COLWISE = 1  # HiGHS MatrixFormat::kColwise
+_MINIMIZE = 1  # HiGHS ObjSense::kMinimize
 
 
 def _new_solver() -> Any:
     """A silent HiGHS instance; the first one per process prints a banner on fd 1, which
-    would corrupt ``--json`` output, so that one is created with stdout sent to stderr."""
+    would corrupt ``--json`` output, so that one is created with stdout sent to stderr.
+
+    It is highspy's core class: its Python subclass ``Highs`` adds one callback object per
+    callback type on creation (a third of the cost of a solver that solves one LP), and
+    only ``solve()``'s interrupt handling and the callbacks use them; ``run`` is the same."""
     global _banner_shown
-    import highspy
+    from highspy._core import _Highs
 
     if _banner_shown:
-        solver = highspy.Highs()  # type: ignore[no-untyped-call]
+        solver = _Highs()
     else:
         sys.stdout.flush()
         saved = os.dup(1)
         try:
             os.dup2(2, 1)
-            solver = highspy.Highs()  # type: ignore[no-untyped-call]
+            solver = _Highs()
         finally:
             os.dup2(saved, 1)
             os.close(saved)
@@ -53,32 +58,26 @@ def _new_solver() -> Any:
     return solver
 
 
-def _structure_key(lp: LpArrays) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(np.asarray([len(lp.col_cost), len(lp.row_lower)], dtype=np.int64).tobytes())
-    for arr in (lp.row_start, lp.row_index, lp.row_value):
-        digest.update(np.ascontiguousarray(arr).tobytes())
-    return digest.hexdigest()
-
-
 def _pass_model(solver: Any, lp: LpArrays) -> None:
-    import highspy
-
-    model = highspy.HighsLp()
-    model.num_col_ = len(lp.col_cost)
-    model.num_row_ = len(lp.row_lower)
-    model.col_cost_ = lp.col_cost
-    model.col_lower_ = lp.col_lower
-    model.col_upper_ = lp.col_upper
-    model.row_lower_ = lp.row_lower
-    model.row_upper_ = lp.row_upper
-    model.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    model.a_matrix_.start_ = lp.row_start
-    model.a_matrix_.index_ = lp.row_index
-    model.a_matrix_.value_ = lp.row_value
-    model.a_matrix_.num_row_ = model.num_row_
-    model.a_matrix_.num_col_ = model.num_col_
-    solver.passModel(model)
+    """The LP in array form, its matrix column-wise (HiGHS's own layout: no conversion)."""
+    matrix = lp.matrix
+    solver.passModel(
+        matrix.num_col,
+        matrix.num_row,
+        len(matrix.col_index),
+        _COLWISE,
+        _MINIMIZE,
+        0.0,
+        lp.col_cost,
+        lp.col_lower,
+        lp.col_upper,
+        lp.row_lower,
+        lp.row_upper,
+        matrix.col_start,
+        matrix.col_index,
+        matrix.col_value,
+        matrix.integrality,
+    )
 
 
 def _update(solver: Any, lp: LpArrays) -> None:
@@ -100,7 +99,7 @@ def _result(solver: Any) -> tuple[str, FloatArray | None, float]:
     if status != highspy.HighsModelStatus.kOptimal:
         return text, None, float("nan")
     values = np.asarray(solver.getSolution().col_value, dtype=np.float64)
-    return text, values, float(solver.getInfo().objective_function_value)
+    return text, values, float(solver.getObjectiveValue())  # the info's objective value
 
 
 def _cold(lp: LpArrays) -> tuple[Any, tuple[str, FloatArray | None, float]]:
@@ -116,7 +115,7 @@ def solve_lp(lp: LpArrays, warm: bool = True) -> tuple[str, FloatArray | None, f
     if not warm or not _lock.acquire(blocking=False):  # busy (another thread): solve cold
         return _cold(lp)[1]
     try:
-        key = _structure_key(lp)
+        key = lp.matrix.key
         solver = _cache.get(key)
         if solver is not None:
             _update(solver, lp)

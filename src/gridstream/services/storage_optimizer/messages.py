@@ -8,6 +8,8 @@ back (the HTTP view and the SoC carry-over read published schedules).
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections.abc import Mapping
 
 import numpy as np
@@ -58,7 +60,9 @@ def _step_table(forecast: Forecast, cache: StepTables | None, name: str) -> np.n
             return known[1]
     if not forecast.steps:
         raise ValidationError(f"forecast {forecast.forecast_id} has no steps")
-    table = np.array(steps_by_target(forecast), dtype=np.float64)  # sorted by target time
+    rows = steps_by_target(forecast)  # sorted by target time
+    flat = np.fromiter(itertools.chain.from_iterable(rows), np.float64, count=4 * len(rows))
+    table = flat.reshape(len(rows), 4)
     if cache is not None:
         cache[name] = (forecast, table)
     return table
@@ -67,6 +71,10 @@ def _step_table(forecast: Forecast, cache: StepTables | None, name: str) -> np.n
 def _quantiles_on_grid(table: np.ndarray, grid_ms: np.ndarray) -> Quantiles:
     """A step table's P10/P50/P90 at the grid times (linear in between, held at the ends)."""
     grid = grid_ms.astype(np.float64)
+    if len(table) == len(grid) and np.array_equal(table[:, 0], grid):
+        # on the grid already (the forecasts of the origin itself): np.interp at a table's
+        # own times gives its values exactly
+        return Quantiles.of(table[:, 1], table[:, 2], table[:, 3])
     columns = [np.interp(grid, table[:, 0], table[:, j]) for j in (1, 2, 3)]
     return Quantiles.of(*columns)
 
@@ -156,11 +164,15 @@ def carried_over(
     """
     if previous is None or not previous.steps:
         return default_soc_mwh, 0.0
-    steps = sorted(previous.steps, key=lambda s: s.ts_ms)
-    done = [s for s in steps if s.ts_ms < start_ms]
+    steps = list(previous.steps)
+    times = [s.ts_ms for s in steps]
+    if any(later < earlier for earlier, later in itertools.pairwise(times)):
+        steps.sort(key=lambda s: s.ts_ms)  # stable, as published schedules are in order
+        times.sort()
+    done = bisect.bisect_left(times, start_ms)  # steps before ``start_ms``
     if not done:
         return default_soc_mwh, 0.0
-    last = done[-1]
+    last = steps[done - 1]
     return float(last.soc_mwh), float(last.discharge_mw - last.charge_mw)
 
 

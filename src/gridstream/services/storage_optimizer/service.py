@@ -272,8 +272,9 @@ class StorageOptimizerProcessor(Processor[JoinEntry]):
                 # from a cold solver: HiGHS warm-started from another solve (an earlier
                 # origin, another region with the same LP structure, or none after a
                 # restart) can end on other bits of the same optimum; a cold start costs
-                # ~0.8 ms more per origin (2.4 ms in all with the default fleet) and makes
-                # the schedule a function of its inputs
+                # ~0.8 ms more per origin (about 1.7 ms of CPU in all per schedule with the
+                # default fleet, benchmarks/profile_storage.py) and makes the schedule a
+                # function of its inputs
                 clear_warm_solvers()
                 result = plan_schedule(fleet, horizon, self.weights, soc0, net0)
                 if note:

@@ -7,7 +7,11 @@ import pytest
 
 from gridstream.errors import ValidationError
 from gridstream.schemas.forecast_pb2 import Forecast, ForecastStep
-from gridstream.services.storage_optimizer.messages import StepTables, horizon_from_forecasts
+from gridstream.services.storage_optimizer.messages import (
+    StepTables,
+    _quantiles_on_grid,
+    horizon_from_forecasts,
+)
 
 T0 = 1_656_633_600_000
 STEP = 900_000
@@ -61,3 +65,17 @@ def test_a_forecast_without_steps_is_refused() -> None:
     empty = Forecast(forecast_id="ALL/CO2_INTENSITY@1", field="CO2_INTENSITY", issue_time_ms=1)
     with pytest.raises(ValidationError, match="no steps"):
         horizon_from_forecasts({"co2": empty}, cache={})
+
+
+def test_a_table_on_the_grid_reads_as_interpolating_it() -> None:
+    rng = np.random.default_rng(7)
+    grid = T0 + STEP * np.arange(96, dtype=np.int64)
+    table = np.column_stack([grid.astype(np.float64), rng.normal(0, 1e3, (96, 3))])
+    table[5, 1:] = [0.0, -0.0, 1e-300]
+    on_grid = _quantiles_on_grid(table, grid)
+    columns = [np.interp(grid.astype(np.float64), table[:, 0], table[:, k]) for k in (1, 2, 3)]
+    expected = np.sort(np.vstack(columns), axis=0)
+    shifted = _quantiles_on_grid(table, grid + STEP // 2)  # between the steps: interpolated
+    for j, part in enumerate(("p10", "p50", "p90")):
+        assert getattr(on_grid, part).tobytes() == expected[j].tobytes()
+        assert not np.array_equal(getattr(shifted, part), expected[j])

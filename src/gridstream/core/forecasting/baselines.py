@@ -6,7 +6,6 @@ exactly the history the models see.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -58,11 +57,15 @@ def bridge_gaps(profile: np.ndarray, max_gap: int = 2) -> np.ndarray:
         out[: known[0]] = profile[known[0]]
     if 0 < len(profile) - 1 - known[-1] <= max_gap:
         out[known[-1] + 1 :] = profile[known[-1]]
-    for left, right in itertools.pairwise(known):
-        if 1 < right - left <= max_gap + 1:
-            steps = np.arange(left + 1, right)
-            weight = (steps - left) / (right - left)
-            out[steps] = profile[left] + weight * (profile[right] - profile[left])
+    # every missing step between two known ones, with its known neighbours (all at once)
+    inside = np.arange(known[0] + 1, known[-1])
+    steps = inside[~np.isfinite(profile[inside])]
+    after = np.searchsorted(known, steps)
+    left, right = known[after - 1], known[after]
+    short = right - left <= max_gap + 1
+    steps, left, right = steps[short], left[short], right[short]
+    weight = (steps - left) / (right - left)
+    out[steps] = profile[left] + weight * (profile[right] - profile[left])
     return out
 
 

@@ -55,21 +55,23 @@ def test_the_input_rows_are_left_as_they_were() -> None:
 
 
 def _bridge_gap_by_gap(profile: np.ndarray, max_gap: int) -> np.ndarray:
-    """The gap-by-gap loop ``bridge_gaps`` replaced (the oracle for its vectorised fill)."""
-    known = np.flatnonzero(np.isfinite(profile))
-    if len(known) < 2 or len(known) == len(profile):
+    """The oracle: every short gap filled step by step in Python floats."""
+    values = profile.tolist()
+    known = [i for i, v in enumerate(values) if math.isfinite(v)]
+    if len(known) < 2 or len(known) == len(values):
         return profile
-    out = profile.copy()
-    if 0 < known[0] <= max_gap:
-        out[: known[0]] = profile[known[0]]
-    if 0 < len(profile) - 1 - known[-1] <= max_gap:
-        out[known[-1] + 1 :] = profile[known[-1]]
+    head, tail = known[0], len(values) - 1 - known[-1]
+    out = list(values)
+    if head <= max_gap:
+        out[:head] = [values[head]] * head
+    if tail <= max_gap:
+        out[known[-1] + 1 :] = [values[known[-1]]] * tail
     for left, right in itertools.pairwise(known):
-        if 1 < right - left <= max_gap + 1:
-            steps = np.arange(left + 1, right)
-            weight = (steps - left) / (right - left)
-            out[steps] = profile[left] + weight * (profile[right] - profile[left])
-    return out
+        if right - left <= max_gap + 1:
+            for at in range(left + 1, right):
+                share = (at - left) / (right - left)
+                out[at] = values[left] + share * (values[right] - values[left])
+    return np.array(out, dtype=np.float64)
 
 
 def test_bridging_fills_exactly_as_gap_by_gap() -> None:

@@ -130,8 +130,8 @@ class Cleaner:
 
     @staticmethod
     def _is_spike(rule: SeriesRule, step: float, diffs: list[float]) -> bool:
-        if len(diffs) < MIN_DIFFS_FOR_SPIKE:
-            return False
+        if len(diffs) < MIN_DIFFS_FOR_SPIKE or not step > rule.spike_floor:
+            return False  # (a step within the floor is no spike: the median is not needed)
         return step > max(rule.spike_factor * statistics.median(diffs), rule.spike_floor)
 
     @staticmethod

@@ -6,8 +6,9 @@ exactly the history the models see.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -16,7 +17,6 @@ from gridstream.core.features.pipeline import feature_names
 from gridstream.core.forecasting.trajectory import (
     MODEL_KIND_SEASONAL_NAIVE,
     Trajectory,
-    non_crossing,
 )
 
 BASELINES = ("persistence", "yesterday", "last_week")
@@ -57,12 +57,25 @@ def bridge_gaps(profile: np.ndarray, max_gap: int = 2) -> np.ndarray:
         out[: known[0]] = profile[known[0]]
     if 0 < len(profile) - 1 - known[-1] <= max_gap:
         out[known[-1] + 1 :] = profile[known[-1]]
-    for left, right in itertools.pairwise(known):
-        if 1 < right - left <= max_gap + 1:
-            steps = np.arange(left + 1, right)
-            weight = (steps - left) / (right - left)
-            out[steps] = profile[left] + weight * (profile[right] - profile[left])
+    # every missing step between two known ones, with its known neighbours (all at once)
+    inside = np.arange(known[0] + 1, known[-1])
+    steps = inside[~np.isfinite(profile[inside])]
+    after = np.searchsorted(known, steps)
+    left, right = known[after - 1], known[after]
+    short = right - left <= max_gap + 1
+    steps, left, right = steps[short], left[short], right[short]
+    weight = (steps - left) / (right - left)
+    out[steps] = profile[left] + weight * (profile[right] - profile[left])
     return out
+
+
+@lru_cache(maxsize=1)
+def _columns() -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Positions in ``feature_names()`` of the week and day profiles, value and 24 h std."""
+    at = {name: i for i, name in enumerate(feature_names())}
+    week = np.array([at[k] for k in _WEEK_KEYS], dtype=np.int64)
+    day = np.array([at[k] for k in _DAY_KEYS], dtype=np.int64)
+    return week, day, at["value"], at["roll_std_96"]
 
 
 def seasonal_naive_forecast(features: Mapping[str, float], issue_ts_ms: int) -> Trajectory:
@@ -72,23 +85,40 @@ def seasonal_naive_forecast(features: Mapping[str, float], issue_ts_ms: int) -> 
     last-week profiles, at least the recent 24 h standard deviation / 4), a rough 80 %
     interval. Forecasts are labelled ``seasonal-naive`` so consumers can tell them apart.
     """
-    get = features.get
-    week = bridge_gaps(np.array([get(k, np.nan) for k in _WEEK_KEYS], dtype=np.float64))
-    day = bridge_gaps(np.array([get(k, np.nan) for k in _DAY_KEYS], dtype=np.float64))
-    now = float(features.get("value", np.nan))
+    names = feature_names()
+    row = np.array([[features.get(name, np.nan) for name in names]], dtype=np.float64)
+    return seasonal_naive_many(row, [issue_ts_ms])[0]
+
+
+def seasonal_naive_many(values: np.ndarray, issue_ts_ms: Sequence[int]) -> list[Trajectory]:
+    """:func:`seasonal_naive_forecast` of many vectors at once: ``values`` holds one row of
+    features per origin in ``feature_names()`` order (NaN: unknown), read by position."""
+    week_at, day_at, value_at, std_at = _columns()
+    week = values[:, week_at]
+    day = values[:, day_at]
+    for profile in (week, day):
+        for i in np.flatnonzero(np.isnan(profile).any(axis=1)).tolist():
+            profile[i] = bridge_gaps(profile[i])
+    now = values[:, value_at : value_at + 1]
     p50 = np.where(np.isnan(week), day, week)
     p50 = np.where(np.isnan(p50), now, p50)
     gaps = np.abs(week - day)
-    scale = float(np.nanmean(gaps)) if np.isfinite(gaps).any() else 0.0
-    std = float(features.get("roll_std_96", np.nan))
-    if np.isfinite(std):
-        scale = max(scale, std / 4.0)
-    band = non_crossing(p50 - _Z90 * scale, p50, p50 + _Z90 * scale)
-    return Trajectory(
-        issue_ts_ms=issue_ts_ms,
-        p10=band[:, 0],
-        p50=band[:, 1],
-        p90=band[:, 2],
-        model_version=SEASONAL_NAIVE_VERSION,
-        model_kind=MODEL_KIND_SEASONAL_NAIVE,
-    )
+    scales = []
+    for row, std in zip(gaps, values[:, std_at].tolist(), strict=True):
+        scale = float(np.nanmean(row)) if np.isfinite(row).any() else 0.0
+        if math.isfinite(std):
+            scale = max(scale, std / 4.0)
+        scales.append(scale)
+    scale_col = np.array(scales, dtype=np.float64)[:, None]
+    bands = np.sort(np.stack([p50 - _Z90 * scale_col, p50, p50 + _Z90 * scale_col], axis=2), axis=2)
+    return [
+        Trajectory(
+            issue_ts_ms=int(ts),
+            p10=band[:, 0],
+            p50=band[:, 1],
+            p90=band[:, 2],
+            model_version=SEASONAL_NAIVE_VERSION,
+            model_kind=MODEL_KIND_SEASONAL_NAIVE,
+        )
+        for ts, band in zip(issue_ts_ms, bands, strict=True)
+    ]

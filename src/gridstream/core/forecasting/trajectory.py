@@ -35,11 +35,6 @@ class Trajectory:
         return np.arange(1, len(self.p50) + 1, dtype=np.int64) * (SLOT_MS // 60_000)
 
 
-def non_crossing(p10: np.ndarray, p50: np.ndarray, p90: np.ndarray) -> np.ndarray:
-    """Quantiles sorted per step so that P10 <= P50 <= P90; shape ``(n, 3)``."""
-    return np.sort(np.column_stack([p10, p50, p90]), axis=1)
-
-
 def full_horizon() -> np.ndarray:
     """Leads 1..96 (slots) as an int array."""
     return np.arange(1, HORIZON_STEPS + 1, dtype=np.int64)

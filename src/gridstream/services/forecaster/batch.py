@@ -21,10 +21,10 @@ import numpy as np
 from gridstream.core.cleaning.rules import DEFAULT_RULES
 from gridstream.core.features import SLOT_MS
 from gridstream.core.features.grid import HORIZON_STEPS
-from gridstream.core.forecasting import QuantileForecaster, Trajectory, seasonal_naive_forecast
+from gridstream.core.forecasting import QuantileForecaster, Trajectory
+from gridstream.core.forecasting.baselines import seasonal_naive_many
 from gridstream.errors import GridstreamError
 from gridstream.schemas import forecast_pb2
-from gridstream.services.forecaster.feature_vector import FeatureView
 from gridstream.services.forecaster.wire import encode_steps
 
 log = logging.getLogger(__name__)
@@ -105,12 +105,13 @@ def forecast_batch(issues: list[Issue], num_threads: int = 2) -> list[forecast_p
         for i, trajectory in zip(members, predicted, strict=True):
             if all(np.isfinite(q).all() for q in (trajectory.p10, trajectory.p50, trajectory.p90)):
                 trajectories[i] = trajectory
-    made = [
-        chosen
-        if chosen is not None
-        else seasonal_naive_forecast(FeatureView(issue.values), issue.issue_ts_ms)
-        for issue, chosen in zip(issues, trajectories, strict=True)
-    ]
+    naive = [i for i, chosen in enumerate(trajectories) if chosen is None]
+    if naive:
+        matrix = np.stack([issues[i].values for i in naive])
+        stamps = [issues[i].issue_ts_ms for i in naive]
+        for i, trajectory in zip(naive, seasonal_naive_many(matrix, stamps), strict=True):
+            trajectories[i] = trajectory
+    made = [t for t in trajectories if t is not None]
     encoded = encode_steps(made, _MINUTES)
     if encoded is None:
         return [to_message(issue, chosen) for issue, chosen in zip(issues, made, strict=True)]

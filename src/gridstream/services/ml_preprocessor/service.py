@@ -196,17 +196,18 @@ class MlPreprocessor(Processor[FeatureSeries]):
         value list lives, so chunks keep a batch's peak small either way)."""
         for start in range(0, len(items), VECTOR_CHUNK):
             chunk = items[start : start + VECTOR_CHUNK]
-            for item, feats in zip(chunk, featurise(chunk), strict=True):
+            for item, packed in zip(chunk, featurise(chunk), strict=True):
                 vector = features_pb2.FeatureVector(
                     series_id=item.series_id,
                     region=item.region,
                     field=item.field,
                     ts_ms=item.ts_ms,
                     value=item.value,
-                    values=feats,
                     feature_set=FEATURE_SET,
                     flags=list(item.flags),
                 )
+                if packed:
+                    vector.MergeFromString(packed)
                 yield OutRecord(self.topics.ml_ready, item.series_id, vector)
 
     def on_revoked(self, partitions: list[int]) -> None:

@@ -12,7 +12,9 @@ has reached ``C``. The decision waits for that, or until the trainer's latest re
 input is ``grace_hours`` of data past ``C``: it is then made anyway and ``missing_inputs``
 names the series that had not arrived. Readings older than a checkpoint their own series has
 already passed are not used (see :meth:`Decider.accepts`), so what a decision reads depends on
-the per-series order of the records alone, never on how partitions interleave.
+the per-series order of the records alone, never on how partitions interleave — as long as no
+input partition lags the others by more than the grace (then the decision is made without
+it, which a faster run would not have done; the record says so in ``missing_inputs``).
 
 Why a decision trains:
 

@@ -36,7 +36,8 @@ class Pinned:
     """A deterministic run: the version id it stores (derived from its data and settings by
     the caller) and the incumbent it is judged against (not the registry's ``CURRENT``).
     A version already in the registry (a run repeated after a crash) is reused, not refitted:
-    the same data and settings give the same model."""
+    the same data and settings give the same model. A pinned run does not move the registry's
+    ``CURRENT``: its caller publishes the decision (the trainer, on ``model_updates``)."""
 
     version: str
     incumbent: str | None
@@ -158,7 +159,7 @@ def train_series(
             texts,
         )
     )
-    if decision.yes:
+    if decision.yes and pinned is None:
         registry.promote(series_id, version, reason=reason)
     logger.info("%s %s: %s", series_id, version, decision.reason)
     return TrainOutcome(

@@ -113,7 +113,7 @@ class Decider:
         self, sid: str, checkpoint: int, ledger: Ledger | None, missing: list[str]
     ) -> Decision:
         """The decision of ``sid`` at ``checkpoint`` (trains when one is due)."""
-        current = ledger or Ledger(decided_ms=checkpoint - self.period)
+        current = ledger or self._initial(sid, checkpoint - self.period)
         reason = self._reason(sid, checkpoint, current)
         if reason is not None and reason != "no-model":
             decided = self._train(sid, checkpoint, current, reason, missing)
@@ -122,6 +122,24 @@ class Decider:
             reason = "no-model" if not current.version else None
         after = replace(current, decided_ms=checkpoint, manual=False)
         return Decision(sid, after, self._kept(sid, after, reason or "keep", missing), False)
+
+    def _initial(self, sid: str, before: int) -> Ledger:
+        """The ledger before the first decision: the registry's current model (a warm-up's
+        or a copied registry; the trainer never moves ``CURRENT``, so a restart reads the same
+        one), else none."""
+        version = self.registry.current(sid)
+        if version is None:
+            return Ledger(decided_ms=before)
+        meta = self.registry.metadata(sid, version)
+        until = pd.Timestamp(str(meta.params.get("validation_until", meta.train_until)))
+        return Ledger(
+            decided_ms=before,
+            version=version,
+            trained_ms=min(before, int(until.value // 1_000_000)),
+            window_from_ms=int(pd.Timestamp(meta.train_from).value // 1_000_000),
+            validation=meta.metrics.get("validation_pinball"),
+            data_hash=meta.data_hash,
+        )
 
     def _kept(
         self, sid: str, ledger: Ledger, reason: str, missing: list[str]

@@ -21,7 +21,9 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class ModelUpdate(_message.Message):
-    """A promoted model version, published by the trainer."""
+    """The trainer's decision at a data-time checkpoint, one per series and checkpoint: keep the
+    version in force or a new one (see gridstream.core.forecasting.model_schedule).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -62,15 +64,15 @@ class ModelUpdate(_message.Message):
     model_version: _builtins.str
     """the version in force from this decision ("" = none yet)"""
     previous_version: _builtins.str
-    """the version it replaces (empty for the first)"""
+    """the version in force before (equal to model_version: kept)"""
     uri: _builtins.str
     """registry location of the model files"""
     trained_at_ms: _builtins.int
-    """when training finished"""
+    """when training finished (wall clock; 0 when kept)"""
     train_from_ms: _builtins.int
-    """start of the training data"""
+    """start of the training data of the version in force"""
     train_until_ms: _builtins.int
-    """end of the training data"""
+    """the checkpoint decided: the decision read data before it"""
     reason: _builtins.str
     """keep, schedule, drift, manual, bootstrap, no-model"""
     data_hash: _builtins.str

@@ -63,15 +63,16 @@ class TrainerSettings(ModelSchedule):
     bootstrap_samples: int = 30_000
     bootstrap_rounds: int = 60
     train_weeks: int = 8
-    samples: int = 30_000
-    rounds: int = 60
+    #: the retrains' budget: a replayed year retrains each series some 50 times on the loop
+    samples: int = 10_000
+    rounds: int = 40
     threads: int = 2
     validation_days: int = 7
     #: data days between two scheduled retrains of a series
     retrain_every_days: float = Field(7.0, gt=0)
     drift_margin: float = 0.25
     #: data days after a training before drift may retrain (its error is judged on them)
-    drift_min_days: float = Field(2.0, gt=0)
+    drift_min_days: float = Field(3.0, gt=0)
     #: data hours the decision at a checkpoint waits for an input that has not reached it
     grace_hours: float = Field(120.0, ge=0)
     #: wall seconds of training per batch before the rest waits for the next batch (keeps a

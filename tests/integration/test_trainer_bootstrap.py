@@ -1,6 +1,7 @@
-"""smart-model-trainer on the real broker with real readings: the history store fills from
-``preprocessed_data``, a bootstrap model is trained and its promotion published on
-``model_updates``; ``POST /train`` needs the control token and runs a manual training."""
+"""smart-model-trainer on the real broker with real readings: it decides in event time, one
+``model_updates`` record per daily checkpoint ("no model yet", then a bootstrap version
+derived from its data, then keep or retrain); ``POST /train`` needs the control token and
+retrains at the next checkpoint; a restart publishes nothing again."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -24,9 +26,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "eirgrid"
 TOKEN = "trainer-test-token-1234"
+DAY_MS = 86_400_000
+MAY_1 = int(pd.Timestamp("2022-05-01", tz="UTC").value // 1_000_000)
+SID = "ALL/SYSTEM_DEMAND"
 
 
-def ten_days() -> pd.DataFrame:
+def days_of_readings(first: str, last: str) -> pd.DataFrame:
     if not DATA.exists():
         pytest.skip(f"real data not available: {DATA} is missing")
     from gridstream.sources.recorded import list_files, read_frame
@@ -36,14 +41,47 @@ def ten_days() -> pd.DataFrame:
     )
     frame = read_frame(files)
     keep = (
-        (frame["ts"] >= pd.Timestamp("2022-05-01", tz="UTC"))
-        & (frame["ts"] < pd.Timestamp("2022-05-11", tz="UTC"))
+        (frame["ts"] >= pd.Timestamp(first, tz="UTC"))
+        & (frame["ts"] < pd.Timestamp(last, tz="UTC"))
         & frame["value"].notna()
     )
     return frame[keep].drop_duplicates(["ts", "region", "field"]).reset_index(drop=True)
 
 
-def test_bootstrap_publishes_a_model_update_and_train_needs_the_token(  # type: ignore[no-untyped-def]
+def send(settings: Settings, readings: pd.DataFrame) -> None:
+    producer = MessageProducer(settings.kafka("test-feed"))
+    for row in readings.itertuples():
+        ts_ms = int(pd.Timestamp(row.ts).value // 1_000_000)
+        sid = f"{row.region}/{row.field}"
+        msg = readings_pb2.CleanReading(
+            record_id=f"{sid}@{ts_ms}",
+            series_id=sid,
+            region=row.region,
+            field=row.field,
+            ts_ms=ts_ms,
+            value=float(row.value),
+        )
+        producer.send(settings.topics.preprocessed, sid, msg)
+    producer.flush()
+
+
+def wait_updates(settings: Settings, count: int, alive: threading.Thread) -> list[Any]:
+    deadline = time.monotonic() + 240
+    while True:
+        updates = [
+            r.value
+            for r in read_topic(
+                settings.kafka("test-reader"), settings.topics.model_updates, model_pb2.ModelUpdate
+            )
+        ]
+        if len(updates) >= count:
+            return updates
+        assert alive.is_alive(), "the trainer died"
+        assert time.monotonic() < deadline, f"{len(updates)} of {count} model updates"
+        time.sleep(1)
+
+
+def test_decisions_per_checkpoint_manual_request_and_restart(  # type: ignore[no-untyped-def]
     kafka_bootstrap: str, unique, tmp_path
 ) -> None:
     from gridstream.core.forecasting.design import model_feature_names
@@ -53,7 +91,7 @@ def test_bootstrap_publishes_a_model_update_and_train_needs_the_token(  # type: 
     from gridstream.store.history import HistoryStore
     from gridstream.store.registry import ModelRegistry
 
-    readings = ten_days()
+    readings = days_of_readings("2022-05-01", "2022-05-11")
     settings = Settings(
         bootstrap=kafka_bootstrap,
         topics=TopicNames().with_prefix(unique("tr") + "-"),
@@ -63,16 +101,14 @@ def test_bootstrap_publishes_a_model_update_and_train_needs_the_token(  # type: 
     config = TrainerSettings(
         regions="ALL",
         series="demand",
-        check_interval_s=1.0,
         bootstrap_samples=3000,
         bootstrap_rounds=5,
         samples=3000,
         rounds=5,
         threads=1,
     )
-    parts, _processor, scheduler = trainer_parts(settings, config, group=unique("trainer"))
-
-    kafka = settings.kafka("test-reader")
+    group = unique("trainer")
+    parts, _processor = trainer_parts(settings, config, group=group)
     worker = threading.Thread(target=parts.worker.run, daemon=True)
     worker.start()
     client = TestClient(create_app(parts.name, parts.health, parts.registry, parts.routers))
@@ -81,70 +117,62 @@ def test_bootstrap_publishes_a_model_update_and_train_needs_the_token(  # type: 
         while not parts.health().ready:
             assert time.monotonic() < deadline, f"trainer not ready: {parts.health()}"
             time.sleep(0.5)
-        producer = MessageProducer(settings.kafka("test-feed"))
-        for row in readings.itertuples():
-            ts_ms = int(pd.Timestamp(row.ts).value // 1_000_000)
-            sid = f"{row.region}/{row.field}"
-            msg = readings_pb2.CleanReading(
-                record_id=f"{sid}@{ts_ms}",
-                series_id=sid,
-                region=row.region,
-                field=row.field,
-                ts_ms=ts_ms,
-                value=float(row.value),
-            )
-            producer.send(settings.topics.preprocessed, sid, msg)
-        producer.flush()
-
-        deadline = time.monotonic() + 180
-        updates: list[model_pb2.ModelUpdate] = []
-        while not updates:
-            assert worker.is_alive(), "the trainer died"
-            assert time.monotonic() < deadline, f"no model update; status {scheduler.status()}"
-            time.sleep(1)
-            updates = [
-                r.value
-                for r in read_topic(kafka, settings.topics.model_updates, model_pb2.ModelUpdate)
-            ]
-        update = updates[0]
+        send(settings, readings)
+        # checkpoints 2 May .. 10 May (11 May: its data is not complete yet)
+        updates = wait_updates(settings, 9, worker)
+        assert [u.train_until_ms for u in updates] == [MAY_1 + d * DAY_MS for d in range(1, 10)]
+        assert all(u.series_id == SID for u in updates)
+        reasons = [u.reason for u in updates]
+        first = reasons.index("bootstrap")  # six days of data are needed
+        assert first == 6 and all(r == "no-model" for r in reasons[:first])
+        assert all(u.model_version == "" for u in updates[:first])
+        update = updates[first]
         registry = ModelRegistry(tmp_path / "models")
-        assert update.series_id == "ALL/SYSTEM_DEMAND"
-        assert update.reason == "bootstrap" and update.previous_version == ""
-        assert update.model_version == registry.current("ALL/SYSTEM_DEMAND")
-        meta = registry.metadata(update.series_id, update.model_version)
+        assert update.previous_version == ""
+        assert update.model_version.startswith("20220508T0000Z-")  # its data end, a hash
+        meta = registry.metadata(SID, update.model_version)
         assert update.data_hash == meta.data_hash and len(update.data_hash) == 64
         assert list(update.feature_names) == model_feature_names()
-        assert (
-            update.train_from_ms
-            < update.train_until_ms
-            <= int(readings["ts"].max().value // 1_000_000) + 900_000
-        )
+        assert update.train_from_ms < update.train_until_ms
         assert "validation_pinball" in update.metrics
         assert Path(update.uri.removeprefix("file://"), "p50.txt").is_file()
+        assert all(u.model_version for u in updates[first:])
 
         assert client.post("/train").status_code == 401
         bad = client.post("/train", headers={"Authorization": "Bearer wrong-token-123456"})
         assert bad.status_code == 403
-        unknown = client.post(
-            "/train",
-            json={"series": ["ALL/NOT_A_SERIES"]},
-            headers={"Authorization": f"Bearer {TOKEN}"},
-        )
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        unknown = client.post("/train", json={"series": ["ALL/NOT_A_SERIES"]}, headers=auth)
         assert unknown.status_code == 400
-        ok = client.post(
-            "/train",
-            json={"series": ["ALL/SYSTEM_DEMAND"]},
-            headers={"Authorization": f"Bearer {TOKEN}"},
-        )
-        assert ok.status_code == 202 and ok.json() == {"accepted": ["ALL/SYSTEM_DEMAND"]}
-        deadline = time.monotonic() + 90
-        while not any(r["reason"] == "manual" for r in scheduler.status()["recent_runs"]):
-            assert time.monotonic() < deadline, f"no manual run: {scheduler.status()}"
+        ok = client.post("/train", json={"series": [SID]}, headers=auth)
+        assert ok.status_code == 202 and ok.json() == {"accepted": [SID]}
+        deadline = time.monotonic() + 60
+        while client.get("/train/status").json()["requested"]:
+            assert time.monotonic() < deadline, "the request was not taken"
             time.sleep(0.5)
-        manual = [r for r in client.get("/train/status").json()["recent_runs"]][-1]
-        assert manual["reason"] == "manual" and manual["result"] in ("promoted", "kept incumbent")
+        send(settings, days_of_readings("2022-05-11", "2022-05-12"))
+        updates = wait_updates(settings, 10, worker)
+        assert updates[9].train_until_ms == MAY_1 + 10 * DAY_MS
+        assert updates[9].reason.startswith("manual")
+    finally:
+        parts.worker.stop()
+        worker.join(60)
+
+    # a restart on the same state: nothing is decided or published again
+    versions = sorted(p.name for p in (tmp_path / "models").glob("*/versions/*"))
+    parts, _processor = trainer_parts(settings, config, group=group)
+    worker = threading.Thread(target=parts.worker.run, daemon=True)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 180
+        while not parts.health().ready:
+            assert time.monotonic() < deadline, f"trainer not ready: {parts.health()}"
+            time.sleep(0.5)
+        time.sleep(10)
+        assert len(wait_updates(settings, 10, worker)) == 10
+        assert sorted(p.name for p in (tmp_path / "models").glob("*/versions/*")) == versions
     finally:
         parts.worker.stop()
         worker.join(60)
     with HistoryStore(tmp_path / "history" / "history.duckdb") as store:
-        assert store.count() == len(readings)
+        assert store.count() == len(readings) + len(days_of_readings("2022-05-11", "2022-05-12"))

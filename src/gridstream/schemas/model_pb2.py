@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19gridstream/v1/model.proto\x12\rgridstream.v1\"\xc8\x02\n\x0bModelUpdate\x12\x11\n\tseries_id\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x18\n\x10previous_version\x18\x03 \x01(\t\x12\x0b\n\x03uri\x18\x04 \x01(\t\x12\x15\n\rtrained_at_ms\x18\x05 \x01(\x03\x12\x15\n\rtrain_from_ms\x18\x06 \x01(\x03\x12\x16\n\x0etrain_until_ms\x18\x07 \x01(\x03\x12\x38\n\x07metrics\x18\x08 \x03(\x0b\x32\'.gridstream.v1.ModelUpdate.MetricsEntry\x12\x15\n\rfeature_names\x18\t \x03(\t\x12\x0e\n\x06reason\x18\n \x01(\t\x12\x11\n\tdata_hash\x18\x0b \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19gridstream/v1/model.proto\x12\rgridstream.v1\"\xe0\x02\n\x0bModelUpdate\x12\x11\n\tseries_id\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x18\n\x10previous_version\x18\x03 \x01(\t\x12\x0b\n\x03uri\x18\x04 \x01(\t\x12\x15\n\rtrained_at_ms\x18\x05 \x01(\x03\x12\x15\n\rtrain_from_ms\x18\x06 \x01(\x03\x12\x16\n\x0etrain_until_ms\x18\x07 \x01(\x03\x12\x38\n\x07metrics\x18\x08 \x03(\x0b\x32\'.gridstream.v1.ModelUpdate.MetricsEntry\x12\x15\n\rfeature_names\x18\t \x03(\t\x12\x0e\n\x06reason\x18\n \x01(\t\x12\x11\n\tdata_hash\x18\x0b \x01(\t\x12\x16\n\x0emissing_inputs\x18\x0c \x03(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,7 +35,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MODELUPDATE_METRICSENTRY']._loaded_options = None
   _globals['_MODELUPDATE_METRICSENTRY']._serialized_options = b'8\001'
   _globals['_MODELUPDATE']._serialized_start=45
-  _globals['_MODELUPDATE']._serialized_end=373
-  _globals['_MODELUPDATE_METRICSENTRY']._serialized_start=327
-  _globals['_MODELUPDATE_METRICSENTRY']._serialized_end=373
+  _globals['_MODELUPDATE']._serialized_end=397
+  _globals['_MODELUPDATE_METRICSENTRY']._serialized_start=351
+  _globals['_MODELUPDATE_METRICSENTRY']._serialized_end=397
 # @@protoc_insertion_point(module_scope)

@@ -21,7 +21,9 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class ModelUpdate(_message.Message):
-    """A promoted model version, published by the trainer."""
+    """The trainer's decision at a data-time checkpoint, one per series and checkpoint: keep the
+    version in force or a new one (see gridstream.core.forecasting.model_schedule).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -56,22 +58,23 @@ class ModelUpdate(_message.Message):
     FEATURE_NAMES_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     DATA_HASH_FIELD_NUMBER: _builtins.int
+    MISSING_INPUTS_FIELD_NUMBER: _builtins.int
     series_id: _builtins.str
     """the series the model forecasts, also the Kafka key"""
     model_version: _builtins.str
-    """the new version"""
+    """the version in force from this decision ("" = none yet)"""
     previous_version: _builtins.str
-    """the version it replaces (empty for the first)"""
+    """the version in force before (equal to model_version: kept)"""
     uri: _builtins.str
     """registry location of the model files"""
     trained_at_ms: _builtins.int
-    """when training finished"""
+    """when training finished (wall clock; 0 when kept)"""
     train_from_ms: _builtins.int
-    """start of the training data"""
+    """start of the training data of the version in force"""
     train_until_ms: _builtins.int
-    """end of the training data"""
+    """the checkpoint decided: the decision read data before it"""
     reason: _builtins.str
-    """schedule, drift, manual, bootstrap"""
+    """keep, schedule, drift, manual, bootstrap, no-model"""
     data_hash: _builtins.str
     """hash of the training data, for reproducibility"""
     @_builtins.property
@@ -81,6 +84,12 @@ class ModelUpdate(_message.Message):
     @_builtins.property
     def feature_names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """the features the model expects, in order"""
+
+    @_builtins.property
+    def missing_inputs(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """inputs (series ids) whose data had not reached the checkpoint when the trainer decided
+        anyway, past its grace; empty when every input was complete
+        """
 
     def __init__(
         self,
@@ -96,10 +105,11 @@ class ModelUpdate(_message.Message):
         feature_names: _abc.Iterable[_builtins.str] | None = ...,
         reason: _builtins.str = ...,
         data_hash: _builtins.str = ...,
+        missing_inputs: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data_hash", b"data_hash", "feature_names", b"feature_names", "metrics", b"metrics", "model_version", b"model_version", "previous_version", b"previous_version", "reason", b"reason", "series_id", b"series_id", "train_from_ms", b"train_from_ms", "train_until_ms", b"train_until_ms", "trained_at_ms", b"trained_at_ms", "uri", b"uri"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data_hash", b"data_hash", "feature_names", b"feature_names", "metrics", b"metrics", "missing_inputs", b"missing_inputs", "model_version", b"model_version", "previous_version", b"previous_version", "reason", b"reason", "series_id", b"series_id", "train_from_ms", b"train_from_ms", "train_until_ms", b"train_until_ms", "trained_at_ms", b"trained_at_ms", "uri", b"uri"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -132,6 +132,10 @@ def bring_up(
         "GRIDSTREAM_BOOTSTRAP": bootstrap,
         "GRIDSTREAM_STATE_DIR": str(settings.state_dir),
         "GRIDSTREAM_DASHBOARD_SERVICE_URLS": json.dumps(urls),
+        # the trainer runs: forecasts follow its event-time decisions
+        "GRIDSTREAM_FORECASTER_FOLLOW_TRAINER": os.environ.get(
+            "GRIDSTREAM_FORECASTER_FOLLOW_TRAINER", "true"
+        ),
         **choice.env(pace),
     }
     plan = StackPlan(

@@ -12,7 +12,9 @@ the same input:
   transactions (after a kill) and commit markers take offsets too; the record itself is
   compared through its key, value, topic and reason.
 - ``StorageSchedule.solve_ms`` — the solver's wall time.
-- ``ModelUpdate.trained_at_ms`` — when a training finished.
+- ``ModelUpdate.trained_at_ms`` — when a training finished; ``uri`` — where the run's own
+  model registry keeps the version (each run has its own state directory); the version id
+  itself is derived from the training data and settings, so it must match.
 - ``Alert.updated_at_ms`` and ``RebalanceAction.changed_at_ms`` / ``created_at_ms`` — stamps of
   wall-clock-driven state changes (these services are timer driven, see ``pipeline.py``).
 
@@ -37,7 +39,7 @@ NONDETERMINISTIC: dict[str, tuple[str, ...]] = {
     "gridstream.v1.RawReading": ("ingested_at_ms",),
     "gridstream.v1.DeadLetter": ("failed_at_ms", "source_offset", "source_partition"),
     "gridstream.v1.StorageSchedule": ("solve_ms",),
-    "gridstream.v1.ModelUpdate": ("trained_at_ms",),
+    "gridstream.v1.ModelUpdate": ("trained_at_ms", "uri"),
     "gridstream.v1.Alert": ("updated_at_ms",),
     "gridstream.v1.RebalanceAction": ("changed_at_ms", "created_at_ms"),
 }
@@ -76,7 +78,7 @@ _IDENTITY: dict[str, Callable[[Message], str]] = {
     "gridstream.v1.SystemEvent": lambda m: str(m.event_id),  # type: ignore[attr-defined]
     "gridstream.v1.Alert": lambda m: f"{m.fingerprint}:{m.state}:{m.starts_at_ms}",  # type: ignore[attr-defined]
     "gridstream.v1.RebalanceAction": lambda m: f"{m.action_id}:{m.approval}",  # type: ignore[attr-defined]
-    "gridstream.v1.ModelUpdate": lambda m: f"{m.series_id}:{m.model_version}",  # type: ignore[attr-defined]
+    "gridstream.v1.ModelUpdate": lambda m: f"{m.series_id}@{m.train_until_ms}",  # type: ignore[attr-defined]
     "gridstream.v1.DeadLetter": _dead_letter_id,
 }
 

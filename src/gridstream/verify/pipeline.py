@@ -29,6 +29,7 @@ from gridstream.errors import ConfigError
 from gridstream.services.registry import SERVICE_MODULES
 
 INGESTOR = "smart-ingestor"
+TRAINER = "smart-model-trainer"
 DEFAULT_CHAIN = (
     "smart-ingestor",
     "smart-preprocessor",
@@ -73,8 +74,10 @@ def service_env(
     replay_path: Path,
     speed: float | None,
     replication: int,
+    services: tuple[str, ...] = (),
 ) -> dict[str, str]:
-    """The environment of every service process of one run."""
+    """The environment of every service process of one run (with the trainer among
+    ``services``, the forecaster follows its decisions in event time)."""
     env = {
         "GRIDSTREAM_BOOTSTRAP": bootstrap,
         "GRIDSTREAM_STATE_DIR": str(state_dir),
@@ -87,4 +90,6 @@ def service_env(
     }
     if speed is not None:
         env["GRIDSTREAM_INGEST_SPEED"] = f"{speed:g}"
+    if TRAINER in services:
+        env["GRIDSTREAM_FORECASTER_FOLLOW_TRAINER"] = "true"
     return env

@@ -107,6 +107,7 @@ class PipelineRun:
             self.config.replay_path,
             self.config.speed,
             replication,
+            self.config.services,
         )
         names = [s for s in self.config.services if s != INGESTOR]
         labels = [(n, str(i)) for n in names for i in range(self.config.instances.get(n, 1))]

@@ -32,6 +32,18 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Pinned:
+    """A deterministic run: the version id it stores (derived from its data and settings by
+    the caller) and the incumbent it is judged against (not the registry's ``CURRENT``).
+    A version already in the registry (a run repeated after a crash) is reused, not refitted:
+    the same data and settings give the same model. A pinned run does not move the registry's
+    ``CURRENT``: its caller publishes the decision (the trainer, on ``model_updates``)."""
+
+    version: str
+    incumbent: str | None
+
+
+@dataclass(frozen=True)
 class TrainOutcome:
     """What a training run produced and decided."""
 
@@ -90,16 +102,25 @@ def train_series(
     config: TrainConfig,
     validation_days: int = 28,
     reason: str = "manual",
+    pinned: Pinned | None = None,
 ) -> TrainOutcome:
     """Train, validate, store and (if it beats the incumbent) promote one series' models."""
     series_id = f"{prepared.region}/{SERIES_FIELDS[prepared.series]}"
     val_from = train_until - pd.Timedelta(days=validation_days)
     if val_from <= train_from:
         raise GridstreamError("training window shorter than the validation window: widen it")
-    version = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{time.time_ns() % 10**6:06d}"
-    candidate, texts = fit(prepared, train_from, val_from, config, version)
+    if pinned is None:
+        version = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{time.time_ns() % 10**6:06d}"
+        incumbent_version = registry.current(series_id)
+    else:
+        version, incumbent_version = pinned.version, pinned.incumbent
+    stored = pinned is not None and version in registry.versions(series_id)
+    if stored:
+        candidate = QuantileForecaster.load(registry.root, series_id, version)
+        texts: dict[str, str] = {}
+    else:
+        candidate, texts = fit(prepared, train_from, val_from, config, version)
     loss, metrics = validation_loss(prepared, candidate, val_from, train_until)
-    incumbent_version = registry.current(series_id)
     incumbent_loss = None
     if incumbent_version is not None:
         try:
@@ -113,28 +134,32 @@ def train_series(
     if incumbent_loss is not None:
         metrics["incumbent_validation_pinball"] = incumbent_loss
     start, end = prepared.position(train_from), prepared.position(val_from)
-    meta = registry.save(
-        ModelMetadata(
-            series_id=series_id,
-            version=version,
-            created_at_ms=int(time.time() * 1000),
-            train_from=train_from.isoformat(),
-            train_until=val_from.isoformat(),
-            feature_names=model_feature_names(),
-            feature_set=FEATURE_SET,
-            data_hash=data_hash(prepared, start, end),
-            metrics=metrics,
-            library_versions=library_versions(),
-            params={
-                **config.for_series(prepared.series).as_dict(),
-                "validation_from": val_from.isoformat(),
-                "validation_until": train_until.isoformat(),
-                "reason": reason,
-            },
-        ),
-        texts,
+    meta = (
+        registry.metadata(series_id, version)
+        if stored
+        else registry.save(
+            ModelMetadata(
+                series_id=series_id,
+                version=version,
+                created_at_ms=int(time.time() * 1000),
+                train_from=train_from.isoformat(),
+                train_until=val_from.isoformat(),
+                feature_names=model_feature_names(),
+                feature_set=FEATURE_SET,
+                data_hash=data_hash(prepared, start, end),
+                metrics=metrics,
+                library_versions=library_versions(),
+                params={
+                    **config.for_series(prepared.series).as_dict(),
+                    "validation_from": val_from.isoformat(),
+                    "validation_until": train_until.isoformat(),
+                    "reason": reason,
+                },
+            ),
+            texts,
+        )
     )
-    if decision.yes:
+    if decision.yes and pinned is None:
         registry.promote(series_id, version, reason=reason)
     logger.info("%s %s: %s", series_id, version, decision.reason)
     return TrainOutcome(

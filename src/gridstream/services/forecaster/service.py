@@ -12,7 +12,8 @@ Models: the current version per series is loaded lazily from the registry
 ``model_updates`` is keyed by series id like the vectors, so an update lands in the same
 partition as that series' vectors and is applied between them in offset order: vectors
 read before it use the old model, vectors after it the new one; nothing is dropped. An
-update whose model cannot be loaded is dead-lettered and the old model stays.
+update whose model cannot be loaded is dead-lettered and the old model stays; one with an
+empty version (the trainer's "no model yet" decision) installs nothing.
 
 Throughput: vectors are collected during a Kafka batch and forecast at its end (punctuate,
 same transaction) with one ``forecast_many`` call per model.
@@ -251,8 +252,10 @@ class ForecasterProcessor(Processor[State]):
                 state.put(model_join.TIMELINE_PREFIX + sid, timeline)
             self._release(sid, timeline, state)
             return
-        if "/" not in sid or not msg.model_version:
-            raise ValidationError(f"model update without series id or version: {sid!r}")
+        if "/" not in sid:
+            raise ValidationError(f"model update without series id: {sid!r}")
+        if not msg.model_version:
+            return  # the trainer's "no model yet": nothing to install
         try:
             self.models.install(sid, msg.model_version)
         except GridstreamError as exc:

@@ -1,23 +1,34 @@
-"""smart-model-trainer: ``preprocessed_data`` -> history store; trains; ``model_updates``.
+"""smart-model-trainer: ``preprocessed_data`` -> history store; decides and trains in event
+time; ``model_updates``.
 
-* The Kafka loop writes every clean reading to the DuckDB history store
-  (``<state_dir>/history/history.duckdb``) at the end of each batch, before its offsets are
-  committed (upserts by series and time, so a replayed batch writes the same rows again).
-* A background thread (:class:`~gridstream.services.trainer.scheduler.TrainingScheduler`)
-  trains: bootstrap when a series has no model, daily by data time, on drift of the live
-  error, and on ``POST /train`` (see :mod:`gridstream.services.trainer.jobs`). Models go to
-  the registry (``<state_dir>/models``); each promotion's ``ModelUpdate`` (keyed by series
-  id) is queued and produced by the loop in its next transaction.
+* The Kafka loop writes every clean reading it accepts to the history store (see
+  :mod:`gridstream.services.trainer.history`) and keeps each input series' watermark in keyed
+  state (changelog, exactly once).
+* At the end of each batch, in its transaction, it decides every checkpoint whose inputs are
+  complete (or past the grace), in order per series, training where one is due (see
+  :mod:`gridstream.services.trainer.decisions`), and publishes one ``ModelUpdate`` per series
+  and checkpoint (keyed by series id). The job ledger (last checkpoint decided, model in
+  force) is keyed state committed with it: a restart resumes after the last committed
+  decision, so it neither retrains nor republishes a checkpoint. A batch trains for at most
+  ``train_budget_s`` wall seconds; what is left is decided in the next batches (that moves
+  when a decision is published, never what it says).
 
 HTTP: ``POST /train`` (bearer token; body ``{"series": ["ALL/SYSTEM_DEMAND"]}`` or empty for
-every series) -> 202; ``GET /train/status`` — models, the run in progress, recent runs.
+every series) -> 202: the NEXT checkpoint decided for each series retrains (``manual``). The
+request is recorded in the series' ledger in the loop's next transaction; one made just
+before a crash, before that transaction commits, is lost and must be repeated.
+``GET /train/status`` — the model in force and the last decision per series, requests
+waiting.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import queue
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -27,95 +38,234 @@ from google.protobuf.message import Message
 
 from gridstream.bus.processor import InRecord, OutRecord, Processor
 from gridstream.bus.runner import Runner
-from gridstream.bus.state import StateView
+from gridstream.bus.state import StateCodec, StateView
 from gridstream.config import Settings
 from gridstream.core.cleaning.cleaner import MAX_TS_MS, MIN_TS_MS
 from gridstream.errors import GridstreamError, ValidationError
 from gridstream.http.auth import token_guard
-from gridstream.schemas import model_pb2, readings_pb2
+from gridstream.schemas import readings_pb2
 from gridstream.services.base import make_runner
 from gridstream.services.host import ServiceParts
-from gridstream.services.trainer.jobs import TrainerSettings
-from gridstream.services.trainer.scheduler import SharedHistory, TrainingScheduler
+from gridstream.services.memory import release_free_memory
+from gridstream.services.trainer import ledger as keyed
+from gridstream.services.trainer.decisions import Decider
+from gridstream.services.trainer.history import SharedHistory
+from gridstream.services.trainer.jobs import TrainerSettings, series_id, short_name
+from gridstream.services.trainer.ledger import Ledger, State, Watermark
 from gridstream.store.registry import ModelRegistry
 
 SERVICE = "smart-model-trainer"
+log = logging.getLogger(__name__)
 
 
-class TrainerProcessor(Processor[None]):
-    punctuate_interval_s = 0.0  # write the batch's readings and publish promotions per batch
+class TrainerProcessor(Processor[State]):
+    state_codec: StateCodec[State] = keyed.STATE_CODEC
+    punctuate_interval_s = 0.0  # write the batch's readings and decide, per batch
     batch_linger_s = 2.0  # not on any latency path: one history write per 2 s at a live rate
 
-    def __init__(self, settings: Settings, history: SharedHistory) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        history: SharedHistory,
+        config: TrainerSettings,
+        registry: ModelRegistry,
+    ) -> None:
         self.topics = settings.topics
         self.history = history
-        self.updates: queue.Queue[model_pb2.ModelUpdate] = queue.Queue()
+        self.config = config
+        self.decider = Decider(config, registry, history.read)
+        self.targets = sorted(series_id(r, n) for r, n in config.targets())
         self._rows: list[tuple[int, str, str, float]] = []
+        self._marks: dict[str, Watermark] = {}
+        self._home: dict[str, int] = {}  # series -> the partition of its readings and state
+        self._indexed: set[int] = set()
+        self._requests: queue.Queue[str] = queue.Queue()
+        self._lock = threading.Lock()
+        self.requested: set[str] = set()
+        self.ledgers: dict[str, Ledger] = {}
+        self.recent: list[dict[str, Any]] = []
+        self.ignored_late = 0
 
     def inputs(self) -> Mapping[str, type[Message]]:
         return {self.topics.preprocessed: readings_pb2.CleanReading}
 
-    def process(self, record: InRecord, state: StateView[None]) -> Iterable[OutRecord]:
+    # ---- readings --------------------------------------------------------------------------
+    def process(self, record: InRecord, state: StateView[State]) -> Iterable[OutRecord]:
         clean = record.value
         assert isinstance(clean, readings_pb2.CleanReading)
         if not clean.region or not clean.field:
             raise ValidationError(f"clean reading without region/field: {clean.record_id!r}")
         if not MIN_TS_MS <= clean.ts_ms < MAX_TS_MS or not math.isfinite(clean.value):
             raise ValidationError(f"{clean.record_id}: bad ts {clean.ts_ms} or value")
+        sid = f"{clean.region}/{clean.field}"
+        key = keyed.mark_key(sid)
+        found = state.get(key)
+        mark = found if isinstance(found, Watermark) else None
+        if not self.decider.accepts(mark, clean.ts_ms):
+            self.ignored_late += 1  # its checkpoint may be decided: the data is closed
+            return []
         self._rows.append((clean.ts_ms, clean.region, clean.field, clean.value))
+        if mark is None:
+            mark = Watermark(clean.ts_ms, clean.ts_ms)
+        else:
+            mark = Watermark(min(mark.first_ms, clean.ts_ms), max(mark.latest_ms, clean.ts_ms))
+        state.put(key, mark)
+        self._marks[sid] = mark
+        self._home[sid] = state.partition
         return []
 
-    def punctuate(self, now_ms: int, states: Mapping[int, StateView[None]]) -> Iterable[OutRecord]:
-        if self._rows:
-            ts, region, fld, value = zip(*self._rows, strict=True)
-            self._rows.clear()
-            frame = pd.DataFrame(
-                {
-                    "ts": pd.to_datetime(list(ts), unit="ms", utc=True),
-                    "region": list(region),
-                    "field": list(fld),
-                    "value": list(value),
-                }
+    def _write_rows(self) -> None:
+        if not self._rows:
+            return
+        ts, region, fld, value = zip(*self._rows, strict=True)
+        self._rows.clear()
+        frame = pd.DataFrame(
+            {
+                "ts": pd.to_datetime(list(ts), unit="ms", utc=True),
+                "region": list(region),
+                "field": list(fld),
+                "value": list(value),
+            }
+        )
+        self.history.upsert(frame)
+
+    def _index(self, states: Mapping[int, StateView[State]]) -> None:
+        """Watermarks and ledgers of partitions restored since the last batch."""
+        for partition, state in states.items():
+            if partition in self._indexed:
+                continue
+            self._indexed.add(partition)
+            for key in list(state.keys()):
+                value = state.get(key)
+                sid = key.partition("|")[2]
+                if isinstance(value, Watermark):
+                    self._marks[sid] = value
+                    self._home[sid] = partition
+                elif isinstance(value, Ledger):
+                    self.ledgers[sid] = value
+
+    # ---- decisions -------------------------------------------------------------------------
+    def punctuate(self, now_ms: int, states: Mapping[int, StateView[State]]) -> Iterable[OutRecord]:
+        self._write_rows()
+        self._index(states)
+        self._take_requests(states)
+        if not self._marks:
+            return []
+        frontier = max(m.latest_ms for m in self._marks.values())
+        started = time.monotonic()
+        out: list[OutRecord] = []
+        trained = False
+        for sid in self.targets:
+            state = states.get(self._home.get(sid, -1))
+            if state is None:
+                continue  # no reading of the series itself yet (or another instance's)
+            while time.monotonic() - started < self.config.train_budget_s:
+                found = state.get(keyed.job_key(sid))
+                current = found if isinstance(found, Ledger) else None
+                due = self.decider.due(sid, current, self._marks, frontier)
+                if due is None:
+                    break
+                decision = self.decider.decide(sid, due[0], current, due[1])
+                state.put(keyed.job_key(sid), decision.ledger)
+                self.ledgers[sid] = decision.ledger
+                out.append(OutRecord(self.topics.model_updates, sid, decision.update))
+                trained = trained or decision.trained
+                self._note(decision.update)
+        if trained:
+            release_free_memory()  # the runs' arrays are gone: do not sit on their pages
+        return out
+
+    def _note(self, update: Any) -> None:
+        entry = {
+            "series_id": update.series_id,
+            "checkpoint_ms": update.train_until_ms,
+            "reason": update.reason,
+            "version": update.model_version,
+            "missing_inputs": list(update.missing_inputs),
+        }
+        if update.reason != "keep":
+            log.info(
+                "%s at %d: %s %s",
+                update.series_id,
+                update.train_until_ms,
+                update.reason,
+                update.model_version or "(no model)",
             )
-            self.history.upsert(frame)
-        out = []
+        with self._lock:
+            self.recent = [*self.recent[-19:], entry]
+
+    # ---- manual requests -------------------------------------------------------------------
+    def request(self, series: list[str] | None) -> list[str]:
+        """Ask for a retrain of ``series`` (default: all) at its next checkpoint."""
+        chosen = series or list(self.targets)
+        for sid in chosen:
+            short_name(sid)  # raises for a series the trainer does not model
+            if sid not in self.targets:
+                raise GridstreamError(f"{sid!r} is not trained here; use one of {self.targets}")
+        for sid in chosen:
+            self._requests.put(sid)
+        with self._lock:
+            self.requested.update(chosen)
+        return chosen
+
+    def _take_requests(self, states: Mapping[int, StateView[State]]) -> None:
         while True:
             try:
-                update = self.updates.get_nowait()
+                sid = self._requests.get_nowait()
             except queue.Empty:
                 break
-            out.append(OutRecord(self.topics.model_updates, update.series_id, update))
-        return out
+            state = states.get(self._home.get(sid, -1))
+            found = state.get(keyed.job_key(sid)) if state is not None else None
+            if state is None or not isinstance(found, Ledger):
+                self._requests.put(sid)  # no decision yet: its first one trains anyway
+                break
+            found.manual = True
+            state.put(keyed.job_key(sid), found)
+            with self._lock:
+                self.requested.discard(sid)
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            recent, requested = list(self.recent), sorted(self.requested)
+        return {
+            "models": {
+                sid: (self.ledgers[sid].version if sid in self.ledgers else None)
+                for sid in self.targets
+            },
+            "decided_until_ms": {sid: ledger.decided_ms for sid, ledger in self.ledgers.items()},
+            "requested": requested,
+            "recent_decisions": recent,
+            "ignored_late_readings": self.ignored_late,
+        }
 
     def on_revoked(self, partitions: list[int]) -> None:
         self._rows.clear()  # not committed: the next owner re-reads them
+        gone = set(partitions)
+        self._indexed -= gone
+        for sid in [s for s, p in self._home.items() if p in gone]:
+            del self._home[sid]
+            self._marks.pop(sid, None)
+            self.ledgers.pop(sid, None)
 
 
 class TrainerWorker:
-    """The Kafka loop plus the training thread, started and stopped together."""
+    """The Kafka loop; the history store is closed when it stops."""
 
-    def __init__(
-        self, runner: Runner[None], scheduler: TrainingScheduler, history: SharedHistory
-    ) -> None:
+    def __init__(self, runner: Runner[State], history: SharedHistory) -> None:
         self.runner = runner
-        self.scheduler = scheduler
         self.history = history
 
     def run(self) -> None:
-        self.scheduler.start()
         try:
             self.runner.run()
         finally:
-            self.scheduler.stop()
-            self.scheduler.join(60)
             self.history.close()
 
     def stop(self) -> None:
-        self.scheduler.stop()
         self.runner.stop()
 
 
-def train_router(settings: Settings, scheduler: TrainingScheduler) -> APIRouter:
+def train_router(settings: Settings, processor: TrainerProcessor) -> APIRouter:
     router = APIRouter(tags=["training"])
     guard = token_guard(settings.control_token)
 
@@ -123,7 +273,7 @@ def train_router(settings: Settings, scheduler: TrainingScheduler) -> APIRouter:
         "/train",
         status_code=202,
         dependencies=[Depends(guard)],
-        summary="Train now (every series, or those named); promotions publish model_updates",
+        summary="Retrain every series (or those named) at its next checkpoint",
     )
     def post_train(body: dict[str, Any] | None = Body(None)) -> dict[str, Any]:  # noqa: B008
         series = (body or {}).get("series")
@@ -132,41 +282,38 @@ def train_router(settings: Settings, scheduler: TrainingScheduler) -> APIRouter:
         ):
             raise HTTPException(400, 'series must be a list of ids, e.g. ["ALL/SYSTEM_DEMAND"]')
         try:
-            accepted = scheduler.request(series)
+            accepted = processor.request(series)
         except GridstreamError as exc:
             raise HTTPException(400, str(exc)) from exc
         return {"accepted": accepted}
 
-    @router.get("/train/status", summary="Current models, the run in progress, recent runs")
+    @router.get("/train/status", summary="Models in force, recent decisions, requests")
     def get_status() -> dict[str, Any]:
-        return scheduler.status()
+        return processor.status()
 
     return router
 
 
 def trainer_parts(
     settings: Settings, config: TrainerSettings | None = None, group: str | None = None
-) -> tuple[ServiceParts, TrainerProcessor, TrainingScheduler]:
+) -> tuple[ServiceParts, TrainerProcessor]:
     """The service's parts (tests pass a small ``config`` and their own ``group``)."""
     # before lightgbm is imported: its idle OpenMP threads sleep instead of spinning on the
-    # cores the pipeline shares; training takes about twice as long (the all-island demand
-    # models: 77 s instead of 40 s), which a daily background job can afford. The `train` and
-    # `backtest` commands keep OpenMP's default and run at full speed.
+    # cores the pipeline shares. The `train` and `backtest` commands keep OpenMP's default.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     config = config or TrainerSettings()
     history = SharedHistory(settings.history_store)
-    processor = TrainerProcessor(settings, history)
     registry = ModelRegistry(settings.state_dir / "models")
-    scheduler = TrainingScheduler(history, registry, config, processor.updates.put)
+    processor = TrainerProcessor(settings, history, config, registry)
     runner = make_runner(settings, SERVICE, processor, group=group)
     parts = ServiceParts(
         name=SERVICE,
-        worker=TrainerWorker(runner, scheduler, history),
+        worker=TrainerWorker(runner, history),
         health=runner.health.snapshot,
         registry=runner.registry,
-        routers=[train_router(settings, scheduler)],
+        routers=[train_router(settings, processor)],
     )
-    return parts, processor, scheduler
+    return parts, processor
 
 
 def build(settings: Settings) -> ServiceParts:

@@ -1,8 +1,8 @@
 """``gridstream verify`` scenarios, shortened: real data, real brokers, real SIGKILLs.
 
 Each test starts its own temporary broker (the verification is self-contained: it must be
-able to restart or kill brokers), replays one day of recorded all-island data twice and
-compares every output topic of the clean and the faulty run.
+able to restart or kill brokers), replays one day of recorded all-island data twice through
+all nine services and compares every output topic of the clean and the faulty run.
 """
 
 from __future__ import annotations
@@ -21,21 +21,36 @@ pytestmark = pytest.mark.integration
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "eirgrid"
 
-#: topics a deterministic pipeline must reproduce exactly (see gridstream/verify/pipeline.py)
-CORE_TOPICS = ("raw", "preprocessed", "forecasts")
+#: the output topics of all nine services (see gridstream/verify/pipeline.py)
+NINE_TOPICS = (
+    "raw",
+    "preprocessed",
+    "ml_ready",
+    "model_updates",
+    "forecasts",
+    "anomalies",
+    "alerts",
+    "storage",
+    "rebalance",
+)
 
 
 def assert_nothing_lost(report: dict[str, Any]) -> None:
+    """Every topic of the whole pipeline the same, record for record, in both runs."""
     topics = report["topics"]
     assert report["expected"] > 0
-    for name in CORE_TOPICS:
-        if name in topics:
-            t = topics[name]
-            assert (t["lost"], t["duplicated"], t["unexpected"], t["differing"]) == (0, 0, 0, 0), (
-                name,
-                t,
-            )
+    assert len(report["services"]) == 9, report["services"]
+    for name in NINE_TOPICS:
+        assert name in topics, (name, sorted(topics))
+    for name, t in topics.items():
+        assert (t["lost"], t["duplicated"], t["unexpected"], t["differing"]) == (0, 0, 0, 0), (
+            name,
+            t,
+        )
+    for name in ("forecasts", "anomalies", "storage"):
+        assert topics[name]["expected"] > 0, (name, topics[name])
     assert report["lost"] == 0 and report["duplicated"] == 0 and report["unexpected"] == 0
+    assert report["differing"] == 0 and report["ok"]
 
 
 def run_cli(*args: str) -> tuple[int, dict[str, Any]]:

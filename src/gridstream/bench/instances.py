@@ -2,8 +2,10 @@
 
 On a real cluster a consumer group grows by adding members: each instance of a service is its
 own process in the same group with its own transactional id (``GRIDSTREAM_INSTANCE_ID``), and
-the group splits the input partitions between them. The rebalancer and the alert engine are
-single-instance by design (global safety limits; one alert view), so they cannot be scaled.
+the group splits the input partitions between them. The rebalancer, the alert engine and the
+trainer are single-instance by design (global safety limits; one alert view; a checkpoint
+decision joins a region's demand, wind and CO2, which two instances would split), so they
+cannot be scaled.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from gridstream.errors import ConfigError
 from gridstream.services.registry import SERVICE_MODULES
 
-SINGLETONS = ("smart-grid-rebalancer", "smart-alert-engine")
+SINGLETONS = ("smart-grid-rebalancer", "smart-alert-engine", "smart-model-trainer")
 
 
 def service_name(raw: str) -> str:

@@ -61,8 +61,8 @@ def bench(
         str | None,
         typer.Option(
             help="Processes per service, e.g. anomaly-detector=2,storage-optimizer=2 (each its "
-            "own consumer-group member); others run one. The rebalancer and the alert engine "
-            "run one by design."
+            "own consumer-group member); others run one. The rebalancer, alert engine and "
+            "trainer run one by design."
         ),
     ] = None,
     as_json: Annotated[

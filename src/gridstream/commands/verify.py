@@ -168,8 +168,8 @@ def scale_out(
         typer.Option(
             "--service",
             help="The service run as two instances in one group; a comma-separated list, or "
-            "'downstream' for every downstream service but the single-instance rebalancer and "
-            "alert engine (over the whole chain).",
+            "'downstream' for every downstream service but the single-instance rebalancer, "
+            "alert engine and trainer (over the whole chain).",
         ),
     ] = "smart-preprocessor",
     start: StartOpt = datetime(2021, 9, 1),

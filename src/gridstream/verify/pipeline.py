@@ -1,22 +1,21 @@
 """Which services a verification runs by default, and the environment each process gets.
 
-The default chain is the deterministic core of the pipeline, ingest -> clean -> features ->
-forecast: every one of these services derives its outputs from its input records and its
-keyed state only, in per-key (per-partition) order. The forecaster runs with the models in
-the run's own state directory (empty: its seasonal-naive fallback, or a fixed registry copied
-in with ``--models``) and the trainer is not run, so the model versions are the same in both
-runs. The time-driven services (alert engine: resolve/expiry timers; storage optimizer and
-rebalancer: punctuation every few seconds of wall time) and the services that join two topics
-whose relative arrival order depends on timing (anomaly detector: readings vs forecasts) can
-be added with ``--services``; their outputs are compared too, but a difference there may be
-timing rather than a lost or duplicated record (the report lists differences per topic).
+The default chain is the whole pipeline, all nine services. Every one of them derives its
+outputs from its input records and its keyed state only, on event time (issue 22):
 
-Known finding (reported, not hidden): ``ml_ready`` can differ between runs. The
-ml-preprocessor releases a series' head when its next reading arrives even if its demand/wind
-peers have not reached that slot yet, so the cross-series features (``x_demand``, ``x_wind``,
-``x_net_demand``, ``x_wind_share``) depend on how readings of different partitions interleave
-on the repartition topic, which changes when a restarted instance works off a backlog. No
-record is lost or duplicated; the report names the differing fields.
+- the joins wait by watermark for the records they combine, within a bounded grace (the
+  detector: a reading at t with the forecast of origin t - H; storage: the forecasts of
+  origin t; the rebalancer: forecasts, schedule and anomaly verdicts of t), and a decision made
+  past the grace says which input was missing;
+- the alert engine's timers run on the series' own event clock, and silences and acks are
+  commands on a topic;
+- the trainer decides at data-time checkpoints, names model versions after their training
+  data and settings, and the forecaster follows its decisions in event time;
+- the ml-preprocessor waits for a reading's demand/wind peers by the data alone.
+
+In live mode (``GRIDSTREAM_CLOCK=live``) the wall clock may move an idle input on, and the
+record says so; a verification replays with the event clock, so two runs over the same data
+must agree record for record. ``--services`` narrows the chain.
 """
 
 from __future__ import annotations
@@ -34,7 +33,12 @@ DEFAULT_CHAIN = (
     "smart-ingestor",
     "smart-preprocessor",
     "smart-ml-preprocessor",
+    "smart-model-trainer",
     "smart-ml-forecaster",
+    "smart-anomaly-detector",
+    "smart-alert-engine",
+    "smart-storage-optimizer",
+    "smart-grid-rebalancer",
 )
 SHORT_NAMES = {name.removeprefix("smart-"): name for name in SERVICE_MODULES}
 

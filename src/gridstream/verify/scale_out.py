@@ -8,8 +8,8 @@ The outputs are compared with the clean run's like ``exactly-once`` does, and ea
 instance's partition assignments (from its log) show the hand-over happened.
 
 ``--service downstream`` scales every downstream service of the chain at once (two instances
-each, each pair's instance 1 killed at its own moment). The rebalancer and the alert engine
-run as one instance by design (global safety limits; one view of the alerts), so they stay
+each, each pair's instance 1 killed at its own moment). The rebalancer, the alert engine and
+the trainer run as one instance by design (see ``gridstream.bench.instances``), so they stay
 single there: the report lists them under ``singletons``.
 """
 

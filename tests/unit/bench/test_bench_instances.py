@@ -22,6 +22,7 @@ def test_instances_are_parsed_with_or_without_the_prefix() -> None:
     [
         ("grid-rebalancer=2", "one instance by design"),
         ("alert-engine=2", "one instance by design"),
+        ("model-trainer=2", "one instance by design"),
         ("anomaly-detector", "not service=COUNT"),
         ("anomaly-detector=0", "not service=COUNT"),
         ("ingestor=2", "unknown service"),

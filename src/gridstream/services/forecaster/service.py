@@ -75,8 +75,9 @@ class ForecasterSettings(BaseSettings):
     #: (`gridstream up`, `verify` with the trainer); off, an update applies when it arrives
     follow_trainer: bool = False
     #: data hours a series' vectors may wait for a trainer decision before they are forecast
-    #: with the model in force (a dead or far-behind trainer must not stop the forecasts)
-    trainer_grace_hours: float = Field(168.0, gt=0)
+    #: with the model in force (a dead or far-behind trainer must not stop the forecasts); the
+    #: trainer's own join waits up to a week for its inputs, so a day more than that
+    trainer_grace_hours: float = Field(192.0, gt=0)
 
     def field_set(self) -> frozenset[str]:
         return frozenset(f.strip() for f in self.fields.split(",") if f.strip())

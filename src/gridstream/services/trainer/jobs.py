@@ -73,8 +73,10 @@ class TrainerSettings(ModelSchedule):
     drift_margin: float = 0.25
     #: data days after a training before drift may retrain (its error is judged on them)
     drift_min_days: float = Field(3.0, gt=0)
-    #: data hours the decision at a checkpoint waits for an input that has not reached it
-    grace_hours: float = Field(120.0, ge=0)
+    #: data hours the decision at a checkpoint waits for an input that has not reached it: a
+    #: week, as the detector's and storage joins (in a 14-day verify replay with a broker
+    #: restart the CO2 partition ran more than 120 h of data ahead of demand and wind)
+    grace_hours: float = Field(168.0, ge=0)
     #: wall seconds of training per batch before the rest waits for the next batch (keeps a
     #: transaction far below its timeout; what is decided does not depend on it)
     train_budget_s: float = Field(10.0, gt=0)

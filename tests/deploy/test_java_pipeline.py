@@ -96,7 +96,10 @@ def workers(settings: Settings, unique: Callable[[str], str]) -> list[Worker]:
             settings, storage_optimizer.StorageSettings(), unique("opt")
         ),
         "grid-rebalancer": grid_rebalancer.build(
-            settings, grid_rebalancer.RebalancerSettings(), unique("rebal")
+            settings,
+            grid_rebalancer.RebalancerSettings(
+                alert_fields=""
+            ),  # no alert engine here, unique("rebal")
         ),
     }
     runners.update({name: cast("Runner[Any]", p.worker) for name, p in parts.items()})

@@ -17,9 +17,10 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from gridstream.bus.admin import Admin
+from gridstream.bus.alert_feed import alert_feed_topic, watermark
 from gridstream.bus.producer import MessageProducer
 from gridstream.bus.reader import read_topic
-from gridstream.bus.topics import TopicNames, topic_specs
+from gridstream.bus.topics import TopicNames, TopicSpec, topic_specs
 from gridstream.config import Settings
 from gridstream.http.app import create_app
 from gridstream.schemas import rebalance_pb2
@@ -92,12 +93,14 @@ def verdict(ts: int, value: float) -> Anomaly:
 def send_origin(
     producer: MessageProducer, topics: TopicNames, t: int, peak: float, net_mw: float
 ) -> None:
-    """What the pipeline publishes for origin ``t``: the forecasts, the storage schedule and
-    the demand verdict of ``t`` (the rebalancer decides ``t`` once it has all of them)."""
+    """What the pipeline publishes for origin ``t``: the forecasts, the storage schedule, the
+    demand verdict of ``t`` and the alert engine's feed watermark of the demand series at
+    ``t`` (the rebalancer decides ``t`` once it has all of them)."""
     producer.send(topics.forecasts, "ALL/SYSTEM_DEMAND", demand_forecast(t, peak))
     producer.send(topics.forecasts, "ALL/SNSP_ALL", snsp_forecast(t, 30.0))
     producer.send(topics.storage, "ALL", schedule(t, net_mw))
     producer.send(topics.anomalies, "ALL/SYSTEM_DEMAND", verdict(t, peak - 400))
+    producer.send(alert_feed_topic(topics), "ALL", watermark("ALL/SYSTEM_DEMAND", t))
     producer.flush()
 
 
@@ -188,9 +191,14 @@ def test_proposals_approval_audit_and_restart(
         control_token=SecretStr(TOKEN),
     )
     receiver = Receiver()
-    own = RebalancerSettings(demand_response_threshold_mw=5000.0, webhook_url=receiver.url)
+    own = RebalancerSettings(
+        demand_response_threshold_mw=5000.0,
+        webhook_url=receiver.url,
+        alert_fields="SYSTEM_DEMAND",
+    )
     name = unique("smart-grid-rebalancer")
-    Admin(settings.kafka("test-admin")).ensure_topics(topic_specs(settings.topics, 2, 1))
+    feed = TopicSpec(alert_feed_topic(settings.topics), 2, 1)
+    Admin(settings.kafka("test-admin")).ensure_topics([*topic_specs(settings.topics, 2, 1), feed])
     producer = MessageProducer(settings.kafka("test-producer"))
     send_origin(producer, settings.topics, T0, 5200.0, 200.0)
 
@@ -285,16 +293,19 @@ def test_proposals_approval_audit_and_restart(
         alert.labels.update(
             {"series": "ALL/SYSTEM_DEMAND", "region": "ALL", "field": "SYSTEM_DEMAND"}
         )
-        producer.send(settings.topics.alerts, "ALL/SYSTEM_DEMAND", alert)
-        producer.flush()
-        time.sleep(2.0)  # alerts have no watermark: it must be there before the decision
-        # origin t1 without its demand verdict yet: the join waits for it
+        # origin t1 without its demand verdict and alert watermark yet: the join waits
         producer.send(settings.topics.forecasts, "ALL/SYSTEM_DEMAND", demand_forecast(t1, 5600.0))
         producer.send(settings.topics.forecasts, "ALL/SNSP_ALL", snsp_forecast(t1, 30.0))
         producer.send(settings.topics.storage, "ALL", schedule(t1, 200.0))
         producer.flush()
         assert len(records(settings, 8, timeout=5.0)) == 7, "decided without the verdict of t1"
         producer.send(settings.topics.anomalies, "ALL/SYSTEM_DEMAND", verdict(t1, 5200.0))
+        producer.flush()
+        assert len(records(settings, 8, timeout=5.0)) == 7, "decided without the alerts of t1"
+        # the alert engine's feed: the alert, then the watermark that says t1 is complete
+        feed = alert_feed_topic(settings.topics)
+        producer.send(feed, "ALL", alert)
+        producer.send(feed, "ALL", watermark("ALL/SYSTEM_DEMAND", t1))
         producer.flush()
         trail = records(settings, 9)
         new = {rebalance_pb2.ActionKind.Name(r.kind): r for r in trail[7:]}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TypeVar
 
 from fastapi import APIRouter
 
 from gridstream.bus.processor import Processor
 from gridstream.bus.runner import Runner, RunnerConfig
-from gridstream.bus.topics import topic_specs
+from gridstream.bus.topics import TopicSpec, topic_specs
 from gridstream.config import Settings
 from gridstream.services.host import ServiceParts
 
@@ -61,3 +62,8 @@ def runner_service(
         routers=list(routers),
     )
     return parts, runner
+
+
+def ensure_internal_topic(runner: Runner[T], spec: TopicSpec) -> None:
+    """Have the runner create one of the service's internal topics at start, as its own."""
+    runner.config = replace(runner.config, ensure_topics=(*runner.config.ensure_topics, spec))

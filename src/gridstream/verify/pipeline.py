@@ -29,6 +29,7 @@ from gridstream.services.registry import SERVICE_MODULES
 
 INGESTOR = "smart-ingestor"
 TRAINER = "smart-model-trainer"
+ALERT_ENGINE = "smart-alert-engine"
 DEFAULT_CHAIN = (
     "smart-ingestor",
     "smart-preprocessor",
@@ -81,7 +82,8 @@ def service_env(
     services: tuple[str, ...] = (),
 ) -> dict[str, str]:
     """The environment of every service process of one run (with the trainer among
-    ``services``, the forecaster follows its decisions in event time)."""
+    ``services``, the forecaster follows its decisions in event time; without the alert
+    engine, the rebalancer does not wait for its feed)."""
     env = {
         "GRIDSTREAM_BOOTSTRAP": bootstrap,
         "GRIDSTREAM_STATE_DIR": str(state_dir),
@@ -96,4 +98,6 @@ def service_env(
         env["GRIDSTREAM_INGEST_SPEED"] = f"{speed:g}"
     if TRAINER in services:
         env["GRIDSTREAM_FORECASTER_FOLLOW_TRAINER"] = "true"
+    if services and ALERT_ENGINE not in services:  # no alert feed: decisions cannot wait for it
+        env["GRIDSTREAM_REBALANCER_ALERT_FIELDS"] = ""
     return env

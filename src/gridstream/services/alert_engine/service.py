@@ -49,6 +49,13 @@ from typing import Any
 from google.protobuf.message import Message
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gridstream.bus.alert_feed import (
+    WATERMARK_HEADER,
+    alert_feed_spec,
+    alert_feed_topic,
+    alert_region,
+    watermark,
+)
 from gridstream.bus.anomaly_records import from_anomaly
 from gridstream.bus.processor import InRecord, OutRecord, Processor
 from gridstream.bus.producer import MessageProducer
@@ -90,7 +97,7 @@ from gridstream.services.alert_engine.state import (
     engine_codec,
     engine_in,
 )
-from gridstream.services.base import runner_service
+from gridstream.services.base import ensure_internal_topic, runner_service
 from gridstream.services.host import ServiceParts
 
 SERVICE = "smart-alert-engine"
@@ -150,6 +157,7 @@ class AlertEngineProcessor(Processor[EngineState]):
         self.clock = clock
         self.idle_advance_ms = int(idle_advance_s * 1000)
         self.topics = topics
+        self.feed_topic = alert_feed_topic(topics)
         self.rules = rules
         self.hub = hub
         self.control = control or AlertControl()
@@ -210,7 +218,7 @@ class AlertEngineProcessor(Processor[EngineState]):
             records = self._release(state, engine)
         state.put(ENGINE_KEY, engine)
         self._clock[state.partition] = (engine.now_ms, _wall_ms())
-        return records
+        return self._with_feed(records)
 
     def _block(self, state: StateView[EngineState], engine: AlertEngine, ts: int) -> HeldBlock:
         start = block_of(ts)
@@ -236,8 +244,37 @@ class AlertEngineProcessor(Processor[EngineState]):
                 state.delete(block_key(start))
             elif taken:
                 state.put(block_key(start), rest)
+        before = engine.merge.released_ms
         engine.merge.advance(front)
-        return self._apply(engine, state.partition, sorted(due), self._notes(front, idle))
+        records = self._apply(engine, state.partition, sorted(due), self._notes(front, idle))
+        if engine.merge.released_ms > before:  # after its alerts, in the same partitions
+            records.extend(self._watermarks(engine))
+        return records
+
+    def _watermarks(self, engine: AlertEngine) -> list[OutRecord]:
+        """The feed's watermark of every series of the partition: the merge released every
+        record up to ``released_ms``, so every alert up to then was emitted before this."""
+        series = sorted({s.partition(" ")[2] for s in engine.merge.watermarks})
+        through = engine.merge.released_ms
+        return [
+            OutRecord(
+                self.feed_topic, sid.partition("/")[0], watermark(sid, through), (WATERMARK_HEADER,)
+            )
+            for sid in series
+            if "/" in sid
+        ]
+
+    def _with_feed(self, records: list[OutRecord]) -> list[OutRecord]:
+        """Each alert record followed by its copy on the rebalancer's feed, keyed by region
+        (alerts without a region are not copied)."""
+        out: list[OutRecord] = []
+        for r in records:
+            out.append(r)
+            if r.topic == self.topics.alerts and isinstance(r.value, alert_pb2.Alert):
+                region = alert_region(r.value)
+                if region:
+                    out.append(OutRecord(self.feed_topic, region, r.value, r.headers))
+        return out
 
     @staticmethod
     def _notes(front: Frontier, idle: frozenset[str]) -> dict[str, str]:
@@ -376,7 +413,7 @@ class AlertEngineProcessor(Processor[EngineState]):
             (a for e in engines for a in e.alerts.values()),
             {s.id: s for e in engines for s in e.silences.values()}.values(),
         )
-        return out
+        return self._with_feed(out)
 
     def _live_advance(
         self, now_ms: int, partition: int, view: StateView[EngineState], engine: AlertEngine
@@ -543,6 +580,8 @@ def build(settings: Settings) -> ServiceParts:
     processor.publisher = CommandPublisher(settings)
     router = alerts_router(processor, rules, settings.control_token)
     parts, runner = runner_service(settings, SERVICE, processor, [router])
+    feed = alert_feed_spec(settings.topics, settings.topic_partitions, settings.topic_replication)
+    ensure_internal_topic(runner, feed)
     hub.receivers = ReceiverHub.from_urls(
         config.webhook_urls(), config.webhook_policy(), runner.registry
     ).receivers

@@ -6,6 +6,10 @@ The forecaster forecasts its fields (``GRIDSTREAM_FORECASTER_FIELDS``) in every 
 the source catalogue publishes them: demand in ALL, ROI and NI every 15 min, SNSP in ALL only
 every 30 min. So ALL waits for the SNSP forecast of ``t`` rounded down to the half hour, and
 ROI/NI never wait for an SNSP forecast.
+
+The alerts of a region's series (``alert_fields``, the rebalancer's ``ALERT_FIELDS``) are
+awaited through the alert engine's feed watermarks (:mod:`gridstream.bus.alert_feed`), for
+the fields the catalogue publishes in that region.
 """
 
 from __future__ import annotations
@@ -28,6 +32,17 @@ class JoinInputs:
     catalogue publishes it there (a field unknown to the catalogue: everywhere, 15 min)."""
 
     forecast_fields: frozenset[str] = frozenset(SERIES_FIELD[s] for s in DECIDE_ON)
+    #: fields whose alerts origin ``t`` waits for (empty: alerts apply as they arrive)
+    alert_fields: frozenset[str] = frozenset()
+
+    def alert_series(self, region: str) -> list[str]:
+        """The series of ``region`` whose alert watermark origin ``t`` waits for."""
+        out = []
+        for field in sorted(self.alert_fields):
+            spec = spec_for_field(field)
+            if spec is None or region in spec.regions:
+                out.append(f"{region}/{field}")
+        return out
 
     def forecasts(self, region: str) -> dict[str, int]:
         """Awaited series of ``region`` -> interval (ms) of their forecast origins."""

@@ -21,19 +21,25 @@ forecasts of a region where they are not awaited (none is produced there) are ig
 they cannot make a decision depend on arrival order. The service clock is the decided origin;
 ledger expiry runs per region at ``t`` before deciding ``t``.
 
-Grace (``GRACE_MS``, 3 days of data): if a region's waiting origins span more than that, the
+Grace (``GRACE_MS``, 7 days of data): if a region's waiting origins span more than that, the
 oldest is decided anyway and its actions say "decided after the 168 h grace without: <inputs>".
-A 14-day replay runs in ~40 s, so a killed and restarted upstream lags by up to ~2 days of data;
-3 days covers that and bounds the buffered state. With ``settings.clock == "live"``,
+A 14-day replay runs in ~40 s, so a killed and restarted upstream lags by days of data; a
+week covers that and bounds the buffered state. With ``settings.clock == "live"``,
 ``punctuate`` decides the oldest waiting origin of a region whose inputs have been idle for
 ``idle_advance_s`` wall seconds ("moved on by the wall clock: <inputs> idle").
 
-Limitation: alerts have no watermark (the alert topic is sparse), nor do the anomaly verdicts
-of series other than demand (not awaited: the policy acts on demand), so such an alert or
-suspect verdict applies as of ``t`` only if it has arrived by the time ``t`` is decided; a
-later one applies from the next decision on. Also the safety limits (actions per hour) are
-global across regions, so with more than one region a hit rate limit makes the outcome depend
-on how regions' decisions interleave.
+Alerts come from the alert engine's feed (``<alerts>-by-region``, see
+:mod:`gridstream.bus.alert_feed`): the alerts that name a region, keyed by region, and per
+series a watermark written after the alerts up to its time. Origin ``t`` also waits for the
+alert watermark of the region's series in ``ALERT_FIELDS`` (demand, wind, CO2 intensity,
+SNSP by default, where the catalogue publishes them), so an alert of event time ``<= t`` is
+always applied before ``t`` is decided.
+
+Limitation: the alerts of other series, and the anomaly verdicts of series other than demand
+(not awaited: the policy acts on demand), apply as of ``t`` only if they have arrived by the
+time ``t`` is decided; a later one applies from the next decision on. Also the safety limits
+(actions per hour) are global across regions, so with more than one region a hit rate limit
+makes the outcome depend on how regions' decisions interleave.
 
 The last decided origin per region is kept in state (``last|region``), so after a restart
 re-delivered schedules of decided origins decide nothing again (the ledger comes from the topic).
@@ -49,7 +55,8 @@ as ONE instance (replicas: 1); its consumer group still fails over on restart.
 Settings (env, prefix ``GRIDSTREAM_REBALANCER_``): ``MODE`` (advisory|automatic|off),
 ``WINDOW_MINUTES`` (60), ``SNSP_LIMIT`` (0.75), ``DEMAND_RESPONSE_THRESHOLD_MW`` (6500),
 ``MAX_ACTIONS_PER_HOUR`` (12), ``INTERCONNECTORS`` (JSON list of name/region/limits),
-``WEBHOOK_URL`` (optional: executed actions are POSTed there as JSON).
+``WEBHOOK_URL`` (optional: executed actions are POSTed there as JSON), ``ALERT_FIELDS``
+(comma-separated fields whose alert watermarks a decision waits for; empty: none).
 """
 
 from __future__ import annotations
@@ -65,6 +72,12 @@ from google.protobuf.message import Message
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gridstream.bus.alert_feed import (
+    alert_feed_spec,
+    alert_feed_topic,
+    alert_region,
+    watermark_series,
+)
 from gridstream.bus.processor import InRecord, OutRecord, Processor
 from gridstream.bus.reader import read_topic
 from gridstream.bus.state import StateCodec, StateView
@@ -84,7 +97,7 @@ from gridstream.errors import ValidationError
 from gridstream.schemas import alert_pb2, anomaly_pb2, forecast_pb2, storage_pb2
 from gridstream.schemas.common_pb2 import SEVERITY_INFO
 from gridstream.schemas.rebalance_pb2 import APPROVAL_STATE_EXECUTED, RebalanceAction
-from gridstream.services.base import runner_service
+from gridstream.services.base import ensure_internal_topic, runner_service
 from gridstream.services.forecaster.service import ForecasterSettings
 from gridstream.services.grid_rebalancer.api import action_json, rebalance_router
 from gridstream.services.grid_rebalancer.context import (
@@ -132,6 +145,7 @@ class RebalancerSettings(BaseSettings):
     demand_response_threshold_mw: float = Field(6500.0, gt=0)
     max_actions_per_hour: int = Field(12, ge=1)
     webhook_url: str | None = None
+    alert_fields: str = "SYSTEM_DEMAND,WIND_ACTUAL,CO2_INTENSITY,SNSP_ALL"
     interconnectors: list[LinkConfig] = Field(
         default_factory=lambda: [
             LinkConfig(name="EWIC", region="ALL", import_limit_mw=500, export_limit_mw=500),
@@ -184,7 +198,7 @@ class GridRebalancerProcessor(Processor[Entry]):
             self.topics.forecasts: forecast_pb2.Forecast,
             self.topics.storage: storage_pb2.StorageSchedule,
             self.topics.anomalies: anomaly_pb2.Anomaly,
-            self.topics.alerts: alert_pb2.Alert,
+            alert_feed_topic(self.topics): alert_pb2.Alert,
         }
 
     # ---- views for HTTP threads ------------------------------------------------------------
@@ -265,11 +279,14 @@ class GridRebalancerProcessor(Processor[Entry]):
                 changes.pop(f"obs|{region}|{series}", None)
             self._buffer(state, region, msg.ts_ms, f"an|{msg.series_id}", changes)
         elif isinstance(msg, alert_pb2.Alert):
-            key, alert = alert_entry(msg)
-            labels = dict(msg.labels)
-            region = labels.get("region") or split_series(labels.get("series", ""))[0]
+            region = alert_region(msg)
             if not region:
                 return []
+            series_id = watermark_series(msg)
+            if series_id is not None:
+                self._watermark(state, f"alw|{series_id}", msg.updated_at_ms)
+                return self._advance(region)
+            key, alert = alert_entry(msg)
             ts = msg.updated_at_ms or msg.starts_at_ms
             self._buffer(state, region, ts, f"al|{msg.fingerprint}", {key: alert})
         return self._advance(region) if region else []
@@ -330,6 +347,7 @@ class GridRebalancerProcessor(Processor[Entry]):
             assert origin is not None
             out.append((f"{series} forecast", f"fcw|{region}|{series}", origin))
         out.append(("demand anomaly verdicts", f"anw|{region}", t))
+        out.extend((f"{sid} alerts", f"alw|{sid}", t) for sid in self.join.alert_series(region))
         return out
 
     def _missing(self, region: str, t: int) -> list[tuple[str, str, int]]:
@@ -548,7 +566,8 @@ def build(
         Interconnector(ic.name, ic.region, ic.import_limit_mw, ic.export_limit_mw, 0.0)
         for ic in own.interconnectors
     ]
-    join = JoinInputs(ForecasterSettings().field_set())
+    alert_fields = frozenset(f.strip() for f in own.alert_fields.split(",") if f.strip())
+    join = JoinInputs(ForecasterSettings().field_set(), alert_fields)
     kafka = settings.kafka(client_id=f"{SERVICE}-ledger")
     topic = settings.topics.rebalance
 
@@ -567,5 +586,7 @@ def build(
         join,
     )
     router = rebalance_router(processor, settings.control_token)
-    parts, _ = runner_service(settings, name, processor, [router])
+    parts, runner = runner_service(settings, name, processor, [router])
+    feed = alert_feed_spec(settings.topics, settings.topic_partitions, settings.topic_replication)
+    ensure_internal_topic(runner, feed)
     return parts

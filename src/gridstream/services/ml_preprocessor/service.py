@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import replace
 
 from google.protobuf.message import Message
 
@@ -37,7 +36,7 @@ from gridstream.core.features import FEATURE_SET, SeriesState
 from gridstream.core.features.grid import VECTOR_BATCH
 from gridstream.errors import ValidationError
 from gridstream.schemas import features_pb2, readings_pb2
-from gridstream.services.base import make_runner
+from gridstream.services.base import ensure_internal_topic, make_runner
 from gridstream.services.host import ServiceParts
 from gridstream.services.ml_preprocessor.stream import (
     MAX_WAIT_MS,
@@ -230,7 +229,7 @@ def ml_preprocessor_runner(settings: Settings, group: str | None = None) -> Runn
         settings.topic_replication,
         {"retention.ms": str(7 * 86_400_000)},
     )
-    runner.config = replace(runner.config, ensure_topics=(*runner.config.ensure_topics, spec))
+    ensure_internal_topic(runner, spec)
     return runner
 
 

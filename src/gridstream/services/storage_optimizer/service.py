@@ -38,7 +38,6 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gridstream.bus.processor import InRecord, OutRecord, Processor
-from gridstream.bus.runner import Runner
 from gridstream.bus.state import StateView
 from gridstream.bus.topics import TopicNames, TopicSpec
 from gridstream.config import Settings
@@ -55,7 +54,7 @@ from gridstream.core.storage.schedule import STEP_MS
 from gridstream.core.storage.solver import clear_warm_solvers
 from gridstream.errors import ValidationError
 from gridstream.schemas.forecast_pb2 import Forecast
-from gridstream.services.base import runner_service
+from gridstream.services.base import ensure_internal_topic, runner_service
 from gridstream.services.host import ServiceParts
 from gridstream.services.storage_optimizer.api import PublishedPlan, ScheduleBoard, schedule_router
 from gridstream.services.storage_optimizer.messages import (
@@ -365,10 +364,6 @@ class StorageOptimizerProcessor(Processor[JoinEntry]):
         self.board.put(plan)
 
 
-def _ensure_internal_topic(runner: Runner[JoinEntry], spec: TopicSpec) -> None:
-    runner.config = replace(runner.config, ensure_topics=(*runner.config.ensure_topics, spec))
-
-
 def build(
     settings: Settings, own: StorageSettings | None = None, name: str = SERVICE
 ) -> ServiceParts:
@@ -395,7 +390,7 @@ def build(
     )
     parts, runner = runner_service(settings, name, processor, [schedule_router(board)])
     processor.bind_metrics(runner.registry)
-    _ensure_internal_topic(
+    ensure_internal_topic(
         runner,
         TopicSpec(
             topic,

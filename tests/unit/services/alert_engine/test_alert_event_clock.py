@@ -13,7 +13,7 @@ from gridstream.services.alert_engine.rules import DEFAULT_RULES_FILE, RulesHold
 from gridstream.services.alert_engine.service import WALL_NOTE, AlertEngineProcessor
 from gridstream.services.alert_engine.state import EngineState, engine_in
 
-from .verdicts import spike_verdict
+from .verdicts import alerts_only, spike_verdict
 
 T0 = 1_599_681_600_000
 HOUR = 3_600_000
@@ -45,7 +45,7 @@ def _reading(
     )
     out = list(p.process(InRecord(p.topics.preprocessed, view.partition, 0, series, msg, ts), view))
     anomaly = InRecord(p.topics.anomalies, view.partition, 0, series, verdict, ts)
-    return out + list(p.process(anomaly, view))
+    return alerts_only(out + list(p.process(anomaly, view)))
 
 
 def _stale(out: list[OutRecord]) -> list[alert_pb2.Alert]:
@@ -98,7 +98,7 @@ def _verdict(
     p: AlertEngineProcessor, view: StateView[EngineState], ts: int, series: str, bad: bool
 ) -> list[OutRecord]:
     verdict = spike_verdict(series, ts, 5000.0, 2 if bad else 0)
-    return list(
+    return alerts_only(
         p.process(InRecord(p.topics.anomalies, view.partition, 0, series, verdict, ts), view)
     )
 
@@ -145,7 +145,7 @@ def test_live_mode_does_not_wait_for_an_idle_series_and_says_so() -> None:
     wall = p._clock[0][1]
     p._arrival[(0, "anomalies ALL/WIND_ACTUAL")] = wall - 60_000  # wind idle for a minute
     assert _verdict(p, view, T0 + QUARTER, "ALL/SYSTEM_DEMAND", True) == []  # held for wind
-    out = list(p.punctuate(wall + 1_000, {0: view}))
+    out = alerts_only(p.punctuate(wall + 1_000, {0: view}))
     notes = [o.value.annotations.get("waited", "") for o in out]  # type: ignore[attr-defined]
     assert notes and all(
         "moved on by the wall clock: anomalies ALL/WIND_ACTUAL idle" in n for n in notes

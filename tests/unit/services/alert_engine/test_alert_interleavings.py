@@ -11,6 +11,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gridstream.bus.alert_feed import alert_feed_topic, alert_region, watermark_series
 from gridstream.bus.processor import InRecord
 from gridstream.bus.state import StateView
 from gridstream.bus.topics import TopicNames
@@ -30,6 +31,8 @@ SERIES = ("ALL/SYSTEM_DEMAND", "ALL/WIND_ACTUAL", "NI/SYSTEM_DEMAND")
 GAP = range(60, 67)  # ALL/WIND_ACTUAL sends nothing for 3.5 h: FeedStale
 
 Output = tuple[str, bytes, tuple[tuple[str, bytes], ...]]
+ALERTS = TopicNames().alerts
+FEED = alert_feed_topic(TopicNames())
 
 
 def _bad(series: int, i: int) -> int:
@@ -90,20 +93,28 @@ def _processor() -> AlertEngineProcessor:
 
 
 def _run(sequence: list[InRecord], crash_at: int | None) -> list[Output]:
+    """The alerts of :func:`_run_all`."""
+    return [(k, v, h) for topic, k, v, h in _run_all(sequence, crash_at) if topic == ALERTS]
+
+
+def _run_all(sequence: list[InRecord], crash_at: int | None) -> list[tuple[str, *Output]]:
     """Feed ``sequence``; at ``crash_at`` every state entry is saved (a commit) and a new
     processor restored from the saved bytes reads the records from there on."""
     p = _processor()
     view: StateView[EngineState] = StateView(0)
     codec = p.state_codec
     assert codec is not None
-    out: list[Output] = []
+    out: list[tuple[str, *Output]] = []
     for n, record in enumerate(sequence):
         if n == crash_at:
             saved = {k: codec.to_bytes(v) for k in list(view.keys()) if (v := view.get(k))}
             p, view = _processor(), StateView(0)
             for key, data in saved.items():
                 view.load(key, codec.from_bytes(data))
-        out.extend((o.key, o.value.SerializeToString(), o.headers) for o in p.process(record, view))
+        out.extend(
+            (o.topic, o.key, o.value.SerializeToString(), o.headers)
+            for o in p.process(record, view)
+        )
     return out
 
 
@@ -141,7 +152,27 @@ def test_outputs_do_not_depend_on_lags_interleaving_or_a_crash(
     expected = list(_in_order())
     names = {_name(data) for _, data, _ in expected}
     assert {"FeedStale", "AnomalyCritical", "AnomalyPersistent", "DemandVeryHigh"} <= names
-    assert _run(sequence, crash_at) == expected
+    everything = _run_all(sequence, crash_at)
+    assert [(k, v, h) for topic, k, v, h in everything if topic == ALERTS] == expected
+    _assert_feed_complete_up_to_each_watermark(everything)
+
+
+def _assert_feed_complete_up_to_each_watermark(records: list[tuple[str, *Output]]) -> None:
+    """The rebalancer's feed, per region key: every alert that names the region, in order,
+    and a series' watermark at ``T`` only after every alert of that series up to ``T``."""
+    alerts = [(k, alert_pb2.Alert.FromString(v)) for topic, k, v, _ in records if topic == ALERTS]
+    feed = [(k, alert_pb2.Alert.FromString(v)) for topic, k, v, _ in records if topic == FEED]
+    copies = [(k, a) for k, a in feed if watermark_series(a) is None]
+    assert [a for _, a in copies] == [a for _, a in alerts if alert_region(a)]
+    assert all(k == alert_region(a) for k, a in copies)
+    marks = [(i, watermark_series(a), a.updated_at_ms) for i, (_, a) in enumerate(feed)]
+    marks = [(i, s, t) for i, s, t in marks if s is not None]
+    assert {s for _, s, _ in marks} == set(SERIES)
+    for i, series, through in marks:
+        want = [a for _, a in alerts if a.labels.get("series") == series]
+        want = [a for a in want if a.updated_at_ms <= through]
+        seen = [a for _, a in feed[:i] if a.labels.get("series") == series]
+        assert all(a in seen for a in want), (series, through)
 
 
 def _name(data: bytes) -> str:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from gridstream.bus.processor import OutRecord
+from gridstream.bus.topics import TopicNames
 from gridstream.schemas import anomaly_pb2, common_pb2
 
 #: 0 a normal reading, 1 a warning, 2 critical: (score, severity)
@@ -28,3 +32,9 @@ def spike_verdict(series: str, ts: int, value: float, level: int) -> anomaly_pb2
         label="spike",
         severity=severity,
     )
+
+
+def alerts_only(out: Iterable[OutRecord], topics: TopicNames | None = None) -> list[OutRecord]:
+    """The records for the alerts topic (not their copies and watermarks on the feed)."""
+    name = (topics or TopicNames()).alerts
+    return [o for o in out if o.topic == name]

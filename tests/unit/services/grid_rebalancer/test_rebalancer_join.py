@@ -9,12 +9,13 @@ from google.protobuf.message import Message
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gridstream.bus.alert_feed import alert_feed_topic, alert_region, watermark, watermark_series
 from gridstream.bus.processor import InRecord
 from gridstream.bus.state import StateView
 from gridstream.bus.topics import TopicNames
 from gridstream.core.rebalance import Interconnector, Mode, PolicyConfig, RebalancePolicy
 from gridstream.core.rebalance.limits import SafetyLimits
-from gridstream.schemas import alert_pb2, anomaly_pb2, forecast_pb2, storage_pb2
+from gridstream.schemas import alert_pb2, anomaly_pb2, forecast_pb2, rebalance_pb2, storage_pb2
 from gridstream.schemas.rebalance_pb2 import (
     APPROVAL_STATE_EXPIRED,
     APPROVAL_STATE_PROPOSED,
@@ -114,8 +115,14 @@ TOPIC_OF = {
     forecast_pb2.Forecast: TOPICS.forecasts,
     storage_pb2.StorageSchedule: TOPICS.storage,
     anomaly_pb2.Anomaly: TOPICS.anomalies,
-    alert_pb2.Alert: TOPICS.alerts,
+    alert_pb2.Alert: alert_feed_topic(TOPICS),
 }
+#: decisions that wait for the alert engine's feed watermark of each region's demand series
+WITH_ALERTS = JoinInputs(alert_fields=frozenset({"SYSTEM_DEMAND"}))
+
+
+def alert_mark(region: str, t: int) -> alert_pb2.Alert:
+    return watermark(f"{region}/SYSTEM_DEMAND", t)
 
 
 def rec(msg: Message, partition: int, offset: int = 0) -> InRecord:
@@ -352,6 +359,33 @@ def test_an_off_grid_snsp_forecast_does_not_change_the_decision() -> None:
     ]
 
 
+def test_the_alert_watermark_holds_the_decision_so_a_late_alert_still_counts() -> None:
+    slow, fast = Harness(processor(join=WITH_ALERTS)), Harness(processor(join=WITH_ALERTS))
+    # fast: the alert engine is ahead; slow: its alert of T0 comes after everything else
+    fast.feed(alert("ALL", T0, True))
+    fast.feed(alert_mark("ALL", T0))
+    for h in (slow, fast):
+        origin_inputs(h, "ALL", T0)
+        h.feed(schedule("ALL", T0))
+    assert slow.out == [], "decided before the alert engine's watermark reached the origin"
+    slow.feed(alert("ALL", T0, True))
+    assert slow.out == []
+    slow.feed(alert_mark("ALL", T0))
+    kinds = [r.kind for r in slow.out]
+    assert rebalance_pb2.ACTION_KIND_HOLD in kinds, kinds
+    assert [r.SerializeToString() for r in slow.out] == [r.SerializeToString() for r in fast.out]
+    # an alert newer than the decided origin waits in the buffer for its own origin
+    slow.feed(alert("ALL", T0 + STEP, False))
+    assert slow.proc.state.group("ev|ALL|") != []
+
+
+def test_alert_watermarks_are_awaited_where_the_catalogue_publishes_the_field() -> None:
+    join = JoinInputs(alert_fields=frozenset({"SYSTEM_DEMAND", "SNSP_ALL"}))
+    assert join.alert_series("ALL") == ["ALL/SNSP_ALL", "ALL/SYSTEM_DEMAND"]
+    assert join.alert_series("NI") == ["NI/SYSTEM_DEMAND"]
+    assert JoinInputs().alert_series("ALL") == []
+
+
 def test_a_restart_rebuilds_the_ledger_before_any_decision() -> None:
     first = Harness(processor())
     origin_inputs(first, "ALL", T0)
@@ -376,7 +410,9 @@ PART = {  # partition of each series/topic key (fixed, as a key's partition is)
     ("fc", "ROI", "demand"): 0,
     ("sch", "ROI"): 1,
     ("an", "ROI"): 1,
-    ("al",): 0,
+    ("al", "ALL"): 0,
+    ("al", "NI"): 1,
+    ("al", "ROI"): 0,
 }
 
 
@@ -413,9 +449,9 @@ def scenario(draw):
                     put(("fc", region, series), t, 0, forecast(region, series, t, level))
             put(("an", region), t, 1, anomaly(region, t, draw(st.sampled_from([5000.0, 9000.0]))))
             put(("sch", region), t, 2, schedule(region, t))
-        if draw(st.booleans()):
-            k = draw(st.integers(0, n - 1))
-            put(("al",), T0 + k * STEP, 1, alert(region, T0 + k * STEP, True))
+            if draw(st.integers(0, 5)) == 0:  # now and then an alert fires or resolves
+                put(("al", region), t, 1, alert(region, t, draw(st.booleans())))
+            put(("al", region), t, 3, alert_mark(region, t))  # after the alerts of t
     order = sorted(range(len(in_order)), key=lambda i: (in_order[i][0], in_order[i][1]))
     ordered = [(in_order[i][2], PART[_stream_of(in_order[i][2])]) for i in order]
     # random interleaving that keeps each (topic, partition) order
@@ -426,7 +462,7 @@ def scenario(draw):
             by_tp.setdefault((TOPIC_OF[type(m)], p), []).append((m, p))
     # items of one topic-partition must keep event-time order
     for key in by_tp:
-        by_tp[key].sort(key=lambda mp: _event_time(mp[0]))
+        by_tp[key].sort(key=lambda mp: (_event_time(mp[0]), _is_mark(mp[0])))
     shuffled: list[tuple[Message, int]] = []
     pending = {k: list(v) for k, v in sorted(by_tp.items())}
     while pending:
@@ -434,14 +470,6 @@ def scenario(draw):
         shuffled.append(pending[key].pop(0))
         if not pending[key]:
             del pending[key]
-    # alerts have no watermark: the property holds for alerts that arrive before decisions pass
-    # them, so they are moved ahead of every schedule (see the module docstring of the service)
-    alerts = [x for x in shuffled if isinstance(x[0], alert_pb2.Alert)]
-    rest = [x for x in shuffled if not isinstance(x[0], alert_pb2.Alert)]
-    first_sched = next(
-        i for i, x in enumerate(rest) if isinstance(x[0], storage_pb2.StorageSchedule)
-    )
-    shuffled = rest[:first_sched] + alerts + rest[first_sched:]
     crash = draw(
         st.none() | st.tuples(st.integers(0, len(shuffled)), st.integers(0, len(shuffled)))
     )
@@ -454,6 +482,10 @@ def _event_time(m: Message) -> int:
     return m.ts_ms if isinstance(m, anomaly_pb2.Anomaly) else m.issue_time_ms  # type: ignore[attr-defined]
 
 
+def _is_mark(m: Message) -> bool:
+    return isinstance(m, alert_pb2.Alert) and watermark_series(m) is not None
+
+
 def _stream_of(m: Message) -> tuple:
     if isinstance(m, forecast_pb2.Forecast):
         return ("fc", m.region, "demand" if m.field == "SYSTEM_DEMAND" else "snsp")
@@ -461,7 +493,8 @@ def _stream_of(m: Message) -> tuple:
         return ("sch", m.region)
     if isinstance(m, anomaly_pb2.Anomaly):
         return ("an", m.region)
-    return ("al",)
+    assert isinstance(m, alert_pb2.Alert)
+    return ("al", alert_region(m))
 
 
 def per_region(records: list[RebalanceAction]) -> dict[str, list[bytes]]:
@@ -472,7 +505,7 @@ def per_region(records: list[RebalanceAction]) -> dict[str, list[bytes]]:
 
 
 def run(items: list[tuple[Message, int]], crash: tuple[int, int] | None) -> list[RebalanceAction]:
-    h = Harness(processor())
+    h = Harness(processor(join=WITH_ALERTS))
     if crash is None:
         for m, p in items:
             h.feed(m, p)
@@ -497,7 +530,7 @@ def run(items: list[tuple[Message, int]], crash: tuple[int, int] | None) -> list
         states[p] = StateView(p)
         for k, b in rows:
             states[p].load(k, ENTRY_CODEC.from_bytes(b))
-    again = Harness(processor(trail=published), states)
+    again = Harness(processor(trail=published, join=WITH_ALERTS), states)
     for m, p in items[commit:]:
         again.feed(m, p)
     return published + again.out

@@ -26,7 +26,8 @@ STAGES: tuple[Stage, ...] = (
     Stage("smart-anomaly-detector", ("ml_ready", "forecasts")),
     Stage("smart-storage-optimizer", ("forecasts",)),
     Stage("smart-alert-engine", ("anomalies", "system_events")),
-    Stage("smart-grid-rebalancer", ("forecasts", "storage", "anomalies", "alerts")),
+    # (and the alert engine's internal feed of alerts by region, found by the topic prefix)
+    Stage("smart-grid-rebalancer", ("forecasts", "storage", "anomalies")),
 )
 
 #: the longest path of a reading's consequences through the topics

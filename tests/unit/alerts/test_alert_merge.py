@@ -76,3 +76,20 @@ def test_blocks_split_at_the_frontier_and_round_trip() -> None:
     assert HeldBlock.from_doc(rest.to_doc()) == rest
     merge = EventMerge({WIND: 3}, 4, 2, {HOUR})
     assert EventMerge.from_doc(merge.to_doc()) == merge
+
+
+def test_the_startup_hold_awaits_a_series_first_seen_hours_after_the_others() -> None:
+    merge = EventMerge()
+    merge.observe(DEMAND, 0)
+    merge.observe(DEMAND, 9 * HOUR)  # wind's first verdict comes 9 h of data later
+    assert merge.frontier(hold_ms=12 * HOUR) == Frontier(-1)  # nothing released yet
+    assert merge.frontier() == Frontier(9 * HOUR)  # without the hold: wind would be late
+    merge.observe(WIND, 0)
+    assert not merge.is_late(0)
+    merge.observe(DEMAND, 13 * HOUR)
+    front = merge.frontier(hold_ms=12 * HOUR)
+    assert front == Frontier(0)  # the hold is over; wind is awaited from its start
+    merge.advance(front)
+    merge.observe(WIND, 12 * HOUR)
+    assert merge.frontier(hold_ms=12 * HOUR) == Frontier(12 * HOUR)  # no second hold
+    assert EventMerge.from_doc(merge.to_doc()) == merge

@@ -16,9 +16,13 @@ is not waited for any longer, and the records released past it name it. The call
 move on without idle streams (live clock mode). A record older than the merge's frontier
 (its stream lagged past the grace) is *late*: it is applied at once, and says so.
 
-Known gap: a stream is awaited from its first record on. A series whose first record arrives
-after the partition moved past it (a new feed, or the very start of a replay in which one
-series' first verdict comes days after the others') is late until it catches up.
+A stream is awaited from its first record on, so at the start of a partition the merge holds
+everything until its records span ``hold_ms`` of data (the alert engine's startup hold, 12 h
+in event-clock mode): a series whose first verdict comes hours after the others' (each
+series' first verdict waits for its first forecast, and a kill at the start delays some
+more than others) is then awaited from the start, not late. Known gap: a series whose
+first record arrives after the partition released past it (a new feed, or one that lagged
+more than the hold at the start) is late until it catches up.
 
 Held records live in hourly blocks (:class:`HeldBlock`, one state key each) so that one
 record changes one small block, not the whole backlog; :class:`EventMerge` keeps the clocks
@@ -96,6 +100,7 @@ class EventMerge:
     sparse_ms: int = -1
     released_ms: int = -1
     blocks: set[int] = field(default_factory=set)
+    first_ms: int = -1  # the oldest record of an awaited stream seen (for the startup hold)
 
     def observe(self, stream: str | None, ts_ms: int) -> None:
         """A record arrived (``stream`` None: a sparse input)."""
@@ -103,13 +108,24 @@ class EventMerge:
             self.sparse_ms = max(self.sparse_ms, ts_ms)
         else:
             self.watermarks[stream] = max(ts_ms, self.watermarks.get(stream, ts_ms))
+            self.first_ms = ts_ms if self.first_ms < 0 else min(self.first_ms, ts_ms)
+
+    def holding(self, hold_ms: int) -> bool:
+        """Still in the startup hold: nothing released yet and the records seen span less
+        than ``hold_ms`` of data."""
+        if hold_ms <= 0 or self.released_ms >= 0 or not self.watermarks:
+            return False
+        return max(self.watermarks.values()) - self.first_ms < hold_ms
 
     def is_late(self, ts_ms: int) -> bool:
         """Older than what was released already: it cannot take its place any more."""
         return ts_ms < self.released_ms
 
-    def frontier(self, skip: Iterable[str] = ()) -> Frontier:
-        """How far records may be released; ``skip``: streams not to wait for (idle)."""
+    def frontier(self, skip: Iterable[str] = (), hold_ms: int = 0) -> Frontier:
+        """How far records may be released; ``skip``: streams not to wait for (idle);
+        ``hold_ms``: the startup hold (see the module docstring)."""
+        if self.holding(hold_ms):
+            return Frontier(self.released_ms)
         skipped = set(skip)
         waiting = [t for s, t in self.watermarks.items() if s not in skipped]
         if not waiting:  # only sparse records, or every stream idle: nothing to wait for
@@ -142,6 +158,7 @@ class EventMerge:
             "sparse_ms": self.sparse_ms,
             "released_ms": self.released_ms,
             "blocks": sorted(self.blocks),
+            "first_ms": self.first_ms,
         }
 
     @classmethod
@@ -151,6 +168,7 @@ class EventMerge:
             int(doc["sparse_ms"]),
             int(doc["released_ms"]),
             {int(b) for b in doc["blocks"]},
+            int(doc.get("first_ms", -1)),
         )
 
 

@@ -21,7 +21,11 @@ resolution follow the event time of the records the engine has applied (each rec
 ticks the engine at that time). Records are applied in event-time order by the input merge
 (:mod:`gridstream.core.alerts.merge`), which waits for every series seen on the partition
 (192 h grace: released past a lagging series, the alerts carry a ``waited`` note; a record
-older than what was released is applied at once with a ``late`` note). Staleness is judged
+older than what was released is applied at once with a ``late`` note). In event-clock mode
+a partition releases nothing until its records span ``GRIDSTREAM_ALERTS_STARTUP_HOLD_HOURS``
+(12) of data, so the series whose first verdicts come hours after the others' are still
+awaited from the start. After each release the engine writes its alerts by region and a
+watermark per series to the rebalancer's feed (:mod:`gridstream.bus.alert_feed`). Staleness is judged
 on each series' own clock (its newest record seen). The held records are state entries of
 their own, one per hour of data (``held@<ms>``), apart from the engine (``engine``). The wall
 clock moves an engine forward only when ``Settings.clock == "live"``: a series idle for
@@ -119,6 +123,9 @@ class AlertSettings(BaseSettings):
     #: waits for one dense input only (readings run ahead of the verdicts by the pipeline's lag)
     consume_readings: bool = False
     webhooks: str = ""  # comma-separated URLs receiving notifications as JSON
+    #: event-clock mode: a partition's merge releases nothing until its records span this
+    #: much data, so every series seen in that time is awaited from the start (not late)
+    startup_hold_hours: float = 12.0
     webhook_timeout_s: float = 5.0
     webhook_max_attempts: int = 6
     webhook_backoff_s: float = 0.5
@@ -153,8 +160,10 @@ class AlertEngineProcessor(Processor[EngineState]):
         idle_advance_s: float = 30.0,
         publisher: Publisher | None = None,
         command_timeout_s: float = 10.0,
+        startup_hold_ms: int = 0,
     ) -> None:
         self.clock = clock
+        self.startup_hold_ms = startup_hold_ms
         self.idle_advance_ms = int(idle_advance_s * 1000)
         self.topics = topics
         self.feed_topic = alert_feed_topic(topics)
@@ -233,7 +242,7 @@ class AlertEngineProcessor(Processor[EngineState]):
     ) -> list[OutRecord]:
         """Apply the held records the merge's frontier has reached (``idle``: live mode's
         streams not waited for); the records say which streams time moved on without."""
-        front = engine.merge.frontier(idle)
+        front = engine.merge.frontier(idle, self.startup_hold_ms)
         due: list[Held] = []
         for start in engine.merge.due_blocks(front.ms):
             block = state.get(block_key(start))
@@ -576,6 +585,7 @@ def build(settings: Settings) -> ServiceParts:
         config.watch_rules,
         settings.clock,
         settings.idle_advance_s,
+        startup_hold_ms=0 if settings.clock == "live" else int(config.startup_hold_hours * 3.6e6),
     )
     processor.publisher = CommandPublisher(settings)
     router = alerts_router(processor, rules, settings.control_token)

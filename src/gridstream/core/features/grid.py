@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from gridstream.core.forecast_fields import SERIES_FIELDS as SERIES_FIELDS
+
 SLOT_MINUTES = 15
 SLOT_MS = SLOT_MINUTES * 60_000
 #: records per batch for services whose records are feature vectors (~300 features each):
@@ -14,9 +16,6 @@ SLOTS_PER_HOUR = 4
 SLOTS_PER_DAY = 96
 SLOTS_PER_WEEK = 7 * SLOTS_PER_DAY
 HORIZON_STEPS = SLOTS_PER_DAY  # forecasts cover the next 24 h
-
-SERIES_FIELDS = {"demand": "SYSTEM_DEMAND", "wind": "WIND_ACTUAL", "co2": "CO2_INTENSITY"}
-"""Short series names used by the forecasting commands, mapped to EirGrid field names."""
 
 
 def slot_of(ts_ms: int) -> int:

@@ -25,8 +25,8 @@ older than what was released is applied at once with a ``late`` note). In event-
 a partition releases nothing until its records span ``GRIDSTREAM_ALERTS_STARTUP_HOLD_HOURS``
 (12) of data, so the series whose first verdicts come hours after the others' are still
 awaited from the start. After each release the engine writes its alerts by region and a
-watermark per series to the rebalancer's feed (:mod:`gridstream.bus.alert_feed`). Staleness is judged
-on each series' own clock (its newest record seen). The held records are state entries of
+watermark per series to the rebalancer's feed (:mod:`gridstream.bus.alert_feed`). Staleness
+is judged on each series' own clock (its newest record seen). The held records are state entries of
 their own, one per hour of data (``held@<ms>``), apart from the engine (``engine``). The wall
 clock moves an engine forward only when ``Settings.clock == "live"``: a series idle for
 ``idle_advance_s`` is not waited for (``waited: moved on by the wall clock``), and an idle

@@ -65,7 +65,7 @@ from gridstream.services.anomaly_detector.join import (
 )
 from gridstream.services.anomaly_detector.series import STATE_CODEC, SeriesSlot
 from gridstream.services.base import runner_service
-from gridstream.services.forecaster.service import ForecasterSettings
+from gridstream.services.forecaster.settings import ForecasterSettings
 from gridstream.services.host import ServiceParts
 
 SERVICE = "smart-anomaly-detector"

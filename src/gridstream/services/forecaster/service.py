@@ -33,8 +33,6 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
 from google.protobuf.message import Message
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gridstream.bus.correlation import correlation_header
 from gridstream.bus.processor import InRecord, OutRecord, Processor
@@ -42,7 +40,7 @@ from gridstream.bus.runner import Runner
 from gridstream.bus.state import StateCodec, StateView
 from gridstream.config import Settings
 from gridstream.core.cleaning.cleaner import MAX_TS_MS, MIN_TS_MS
-from gridstream.core.features import SERIES_FIELDS, SLOT_MS
+from gridstream.core.features import SLOT_MS
 from gridstream.core.features.grid import VECTOR_BATCH
 from gridstream.core.forecasting.model_schedule import ModelSchedule
 from gridstream.errors import GridstreamError, ValidationError
@@ -52,35 +50,11 @@ from gridstream.services.forecaster import model_join
 from gridstream.services.forecaster.batch import Issue, ModelBook, forecast_batch
 from gridstream.services.forecaster.feature_vector import vector_values
 from gridstream.services.forecaster.model_join import State, Timeline, Waiting
+from gridstream.services.forecaster.settings import ForecasterSettings
 from gridstream.services.host import ServiceParts
 
 SERVICE = "smart-ml-forecaster"
 log = logging.getLogger(__name__)
-
-
-class ForecasterSettings(BaseSettings):
-    """``GRIDSTREAM_FORECASTER_*``: the forecaster's own settings."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="GRIDSTREAM_FORECASTER_", frozen=True, extra="ignore"
-    )
-
-    #: comma-separated fields forecast in every region: the trained series, plus SNSP
-    #: (seasonal-naive until a model exists) which the rebalancer's SNSP rule reads
-    fields: str = ",".join([*SERIES_FIELDS.values(), "SNSP_ALL"])
-    #: LightGBM threads for prediction
-    threads: int = 2
-    #: follow the trainer's decisions in event time (``model_join``): each forecast uses the
-    #: model decided for its origin and waits for that decision. Set where the trainer runs
-    #: (`gridstream up`, `verify` with the trainer); off, an update applies when it arrives
-    follow_trainer: bool = False
-    #: data hours a series' vectors may wait for a trainer decision before they are forecast
-    #: with the model in force (a dead or far-behind trainer must not stop the forecasts); the
-    #: trainer's own join waits up to a week for its inputs, so a day more than that
-    trainer_grace_hours: float = Field(192.0, gt=0)
-
-    def field_set(self) -> frozenset[str]:
-        return frozenset(f.strip() for f in self.fields.split(",") if f.strip())
 
 
 class LatestForecasts:

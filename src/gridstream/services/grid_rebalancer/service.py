@@ -98,7 +98,7 @@ from gridstream.schemas import alert_pb2, anomaly_pb2, forecast_pb2, storage_pb2
 from gridstream.schemas.common_pb2 import SEVERITY_INFO
 from gridstream.schemas.rebalance_pb2 import APPROVAL_STATE_EXECUTED, RebalanceAction
 from gridstream.services.base import ensure_internal_topic, runner_service
-from gridstream.services.forecaster.service import ForecasterSettings
+from gridstream.services.forecaster.settings import ForecasterSettings
 from gridstream.services.grid_rebalancer.api import action_json, rebalance_router
 from gridstream.services.grid_rebalancer.context import (
     Entry,

@@ -30,7 +30,8 @@ def alert_feed_topic(topics: TopicNames) -> str:
 
 
 def alert_feed_spec(topics: TopicNames, partitions: int, replication: int) -> TopicSpec:
-    """The feed's topic, created by whichever of its writer and reader starts first."""
+    """The feed's topic as a deployment creates it ahead (the runners of its writer and
+    reader also create it at start if missing, see ``Processor.internal_topics``)."""
     return TopicSpec(alert_feed_topic(topics), partitions, replication, FEED_CONFIG)
 
 

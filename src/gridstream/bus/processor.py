@@ -67,6 +67,11 @@ class Processor(ABC, Generic[T]):
         """Time-driven outputs (e.g. resolving alerts); runs inside a transaction."""
         return ()
 
+    def internal_topics(self) -> tuple[str, ...]:
+        """Internal output topics the runner creates at start if missing (with the state
+        changelog's partitions and replication), so they exist however the runner was built."""
+        return ()
+
     def on_assigned(self, partitions: list[int]) -> None:
         """Partitions (of the first input topic) were assigned and their state restored."""
 

@@ -93,6 +93,12 @@ class RunnerClients(Generic[T]):
     def _setup(self) -> None:
         Admin(self.kafka).describe(timeout=10.0)  # reachable, and our credentials are accepted
         specs = list(self.config.ensure_topics)
+        named = {spec.name for spec in specs}
+        specs.extend(
+            TopicSpec(name, self.config.state_partitions, self.config.state_replication)
+            for name in self.processor.internal_topics()
+            if name not in named
+        )
         if self._changelog:
             specs.append(
                 TopicSpec(

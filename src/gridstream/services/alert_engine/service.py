@@ -55,7 +55,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gridstream.bus.alert_feed import (
     WATERMARK_HEADER,
-    alert_feed_spec,
     alert_feed_topic,
     alert_region,
     watermark,
@@ -101,7 +100,7 @@ from gridstream.services.alert_engine.state import (
     engine_codec,
     engine_in,
 )
-from gridstream.services.base import ensure_internal_topic, runner_service
+from gridstream.services.base import runner_service
 from gridstream.services.host import ServiceParts
 
 SERVICE = "smart-alert-engine"
@@ -179,6 +178,9 @@ class AlertEngineProcessor(Processor[EngineState]):
         self.publisher = publisher
         self.waits = CommandWaits()
         self.command_timeout_s = command_timeout_s
+
+    def internal_topics(self) -> tuple[str, ...]:
+        return (self.feed_topic,)
 
     def inputs(self) -> Mapping[str, type[Message]]:
         topics: dict[str, type[Message]] = {
@@ -590,8 +592,6 @@ def build(settings: Settings) -> ServiceParts:
     processor.publisher = CommandPublisher(settings)
     router = alerts_router(processor, rules, settings.control_token)
     parts, runner = runner_service(settings, SERVICE, processor, [router])
-    feed = alert_feed_spec(settings.topics, settings.topic_partitions, settings.topic_replication)
-    ensure_internal_topic(runner, feed)
     hub.receivers = ReceiverHub.from_urls(
         config.webhook_urls(), config.webhook_policy(), runner.registry
     ).receivers

@@ -73,7 +73,6 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gridstream.bus.alert_feed import (
-    alert_feed_spec,
     alert_feed_topic,
     alert_region,
     watermark_series,
@@ -97,7 +96,7 @@ from gridstream.errors import ValidationError
 from gridstream.schemas import alert_pb2, anomaly_pb2, forecast_pb2, storage_pb2
 from gridstream.schemas.common_pb2 import SEVERITY_INFO
 from gridstream.schemas.rebalance_pb2 import APPROVAL_STATE_EXECUTED, RebalanceAction
-from gridstream.services.base import ensure_internal_topic, runner_service
+from gridstream.services.base import runner_service
 from gridstream.services.forecaster.settings import ForecasterSettings
 from gridstream.services.grid_rebalancer.api import action_json, rebalance_router
 from gridstream.services.grid_rebalancer.context import (
@@ -192,6 +191,9 @@ class GridRebalancerProcessor(Processor[Entry]):
         self._mode_restored = False
         self.live_idle_ms = live_idle_ms
         self._idle_mark: dict[str, tuple[tuple[str, int, int] | None, int]] = {}
+
+    def internal_topics(self) -> tuple[str, ...]:
+        return (alert_feed_topic(self.topics),)  # the alert engine's feed may not exist yet
 
     def inputs(self) -> Mapping[str, type[Message]]:
         return {
@@ -586,7 +588,5 @@ def build(
         join,
     )
     router = rebalance_router(processor, settings.control_token)
-    parts, runner = runner_service(settings, name, processor, [router])
-    feed = alert_feed_spec(settings.topics, settings.topic_partitions, settings.topic_replication)
-    ensure_internal_topic(runner, feed)
+    parts, _ = runner_service(settings, name, processor, [router])
     return parts

@@ -97,9 +97,8 @@ def workers(settings: Settings, unique: Callable[[str], str]) -> list[Worker]:
         ),
         "grid-rebalancer": grid_rebalancer.build(
             settings,
-            grid_rebalancer.RebalancerSettings(
-                alert_fields=""
-            ),  # no alert engine here, unique("rebal")
+            grid_rebalancer.RebalancerSettings(alert_fields=""),  # no alert engine here
+            unique("rebal"),
         ),
     }
     runners.update({name: cast("Runner[Any]", p.worker) for name, p in parts.items()})

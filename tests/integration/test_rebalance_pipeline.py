@@ -43,9 +43,8 @@ def test_forecasts_become_schedules_become_storage_actions(
     )
     rebalancer = grid_rebalancer.build(
         settings,
-        grid_rebalancer.RebalancerSettings(
-            alert_fields=""
-        ),  # no alert engine here, unique("rebal")
+        grid_rebalancer.RebalancerSettings(alert_fields=""),  # no alert engine here
+        unique("rebal"),
     )
     threads = [threading.Thread(target=p.worker.run, daemon=True) for p in (optimizer, rebalancer)]
     for t in threads:

@@ -31,6 +31,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 from google.protobuf.message import Message
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gridstream.bus.anomaly_records import parse_flags, to_anomaly
@@ -71,6 +72,23 @@ from gridstream.services.host import ServiceParts
 SERVICE = "smart-anomaly-detector"
 
 
+#: how much longer than the forecaster's trainer grace a reading waits for its forecast
+GRACE_MARGIN_HOURS = 24.0
+
+
+def default_join_grace_hours() -> float:
+    """The forecaster's trainer grace (``GRIDSTREAM_FORECASTER_TRAINER_GRACE_HOURS``, 192 h)
+    and a day: a forecast of origin ``t`` can come that late, in data time of the readings.
+
+    The forecaster holds a vector up to its grace for a trainer decision; after a hand-over
+    (a killed instance's partitions taken over, their backlogs read from the last commit)
+    the readings of that span come before the forecasts they are waiting for. With a grace
+    shorter than the forecaster's (168 h against 192 h) the oldest of them were judged
+    without their forecast in such a run and with it in a clean one.
+    """
+    return ForecasterSettings().trainer_grace_hours + GRACE_MARGIN_HOURS
+
+
 class DetectorSettings(BaseSettings):
     """``GRIDSTREAM_ANOMALY_*``: the detector service's own settings."""
 
@@ -79,10 +97,11 @@ class DetectorSettings(BaseSettings):
     #: score each reading at t against the forecast issued at exactly t minus this
     forecast_horizon_minutes: int = 60
     #: the join's grace in data time: readings of a series waiting longer than this for their
-    #: forecast are judged without it. A 14-day replay runs in ~40 s, so a forecaster killed
-    #: and restarted lags ~3 days of data or more; a week keeps such replays deterministic and
-    #: still bounds the state when no forecaster runs (at most 672 quarter-hours per series)
-    join_grace_hours: float = 168.0
+    #: forecast are judged without it. By default a day more than the forecaster may hold a
+    #: vector for the trainer's decision (:func:`default_join_grace_hours`), so a forecast it
+    #: lets go only at its own grace still comes in time; it still bounds the state when no
+    #: forecaster runs (at most 864 quarter-hours per series at the defaults)
+    join_grace_hours: float = Field(default_factory=default_join_grace_hours)
     #: verdicts kept per series for GET /anomalies
     recent_per_series: int = 500
 

@@ -120,7 +120,9 @@ def test_anomaly_detector_bad_input(kafka_bootstrap, unique, tmp_path: Path) -> 
     from gridstream.services.anomaly_detector.service import SERVICE
 
     processor = AnomalyDetectorProcessor(settings.topics)
-    running = run_fed(make_runner(settings, SERVICE, processor), settings.kafka(), cases)
+    running = run_fed(
+        make_runner(settings, SERVICE, processor, group=unique("group")), settings.kafka(), cases
+    )
     try:
         slot = next(v.get(SID) for v in running.runner._states.values() if v.get(SID))
     finally:
@@ -193,7 +195,9 @@ def test_alert_engine_bad_input(kafka_bootstrap, unique, tmp_path: Path) -> None
     ]
     hub = ReceiverHub([])
     processor = AlertEngineProcessor(topics, RulesHolder(None), hub, watch_rules=False)
-    running = run_fed(make_runner(settings, SERVICE, processor), settings.kafka(), cases)
+    running = run_fed(
+        make_runner(settings, SERVICE, processor, group=unique("group")), settings.kafka(), cases
+    )
     try:
         engines = [v.get(ENGINE_KEY) for v in running.runner._states.values()]
         clocks = [e.now_ms for e in engines if isinstance(e, AlertEngine)]
@@ -245,7 +249,7 @@ def test_storage_optimizer_bad_input(kafka_bootstrap, unique, tmp_path: Path) ->
     ]
     board = ScheduleBoard(sorted(fleets.fleets))
     processor = StorageOptimizerProcessor(topics, by_region, fleets, preset("mixed", 0.5), board)
-    runner = make_runner(settings, SERVICE, processor)
+    runner = make_runner(settings, SERVICE, processor, group=unique("group"))
     from dataclasses import replace
 
     from gridstream.bus.topics import TopicSpec

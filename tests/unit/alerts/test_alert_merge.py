@@ -1,5 +1,5 @@
 """The alert engine's input merge waits for every series (stream) it has seen, however far
-the sparse inputs or the other series run ahead, up to a grace of 192 h of data."""
+the sparse inputs or the other series run ahead, up to a grace of 240 h of data."""
 
 from __future__ import annotations
 

@@ -37,8 +37,8 @@ from typing import Any
 
 HOUR_MS = 3_600_000
 #: how far (event time) a stream may lag the newest before the merge moves on without it:
-#: the detector's join grace (168 h) plus a day
-MERGE_GRACE_MS = 192 * HOUR_MS
+#: the detector's join grace (216 h by default) plus a day
+MERGE_GRACE_MS = 240 * HOUR_MS
 #: the data time one block of held records covers
 BLOCK_MS = HOUR_MS
 

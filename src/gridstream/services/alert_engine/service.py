@@ -20,7 +20,7 @@ Time: engines run on event time only: group waits, ``for`` durations, repeat int
 resolution follow the event time of the records the engine has applied (each record also
 ticks the engine at that time). Records are applied in event-time order by the input merge
 (:mod:`gridstream.core.alerts.merge`), which waits for every series seen on the partition
-(192 h grace: released past a lagging series, the alerts carry a ``waited`` note; a record
+(240 h grace: released past a lagging series, the alerts carry a ``waited`` note; a record
 older than what was released is applied at once with a ``late`` note). In event-clock mode
 a partition releases nothing until its records span ``GRIDSTREAM_ALERTS_STARTUP_HOLD_HOURS``
 (12) of data, so the series whose first verdicts come hours after the others' are still

@@ -21,8 +21,8 @@ forecasts of a region where they are not awaited (none is produced there) are ig
 they cannot make a decision depend on arrival order. The service clock is the decided origin;
 ledger expiry runs per region at ``t`` before deciding ``t``.
 
-Grace (``GRACE_MS``, 7 days of data): if a region's waiting origins span more than that, the
-oldest is decided anyway and its actions say "decided after the 168 h grace without: <inputs>".
+Grace (``GRACE_MS``, 264 h of data): if a region's waiting origins span more than that, the
+oldest is decided anyway and its actions say "decided after the 264 h grace without: <inputs>".
 A 14-day replay runs in ~40 s, so a killed and restarted upstream lags by days of data; a
 week covers that and bounds the buffered state. With ``settings.clock == "live"``,
 ``punctuate`` decides the oldest waiting origin of a region whose inputs have been idle for
@@ -119,11 +119,12 @@ log = logging.getLogger(__name__)
 SERVICE = "smart-grid-rebalancer"
 #: series the policy may read but does not wait for (used as of t when they have arrived)
 EXTRA_SERIES = ("wind", "co2")
-#: bounded grace in data time: a killed and restarted upstream lags by ~3 days of data or more
-#: in a 14-day verify replay, so a week (as the storage and detector joins); waiting origins of
-#: a region span at most that (bounded state)
+#: bounded grace in data time: a killed and restarted upstream lags by days of data in a
+#: 14-day verify replay, and the inputs' own joins wait up to 216 h (detector, storage) and
+#: 240 h (alert engine), so a day more than the longest; waiting origins of a region span at
+#: most that (bounded state)
 DAY_MS = 24 * 3_600_000
-GRACE_MS = 7 * DAY_MS
+GRACE_MS = 11 * DAY_MS
 
 
 class LinkConfig(BaseModel):

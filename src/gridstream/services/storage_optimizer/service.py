@@ -85,8 +85,9 @@ HOUR_MS = 3_600_000
 #: ~40 s (x30,000), so a forecaster killed and restarted lags by ~3 days of data or more (it
 #: ran past 72 h once): a week keeps such replays deterministic and bounds the state (at
 #: 15-minute origins, at most 672 waiting per region). Live, nothing waits that long: an
-#: idle input is let go after ``idle_advance_s`` of wall time.
-JOIN_GRACE_H = 168.0
+#: idle input is let go after ``idle_advance_s`` of wall time. The forecaster may itself hold
+#: a vector up to its trainer grace (192 h), so this is a day more than that.
+JOIN_GRACE_H = 216.0
 
 
 class StorageSettings(BaseSettings):

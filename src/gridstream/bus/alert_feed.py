@@ -15,24 +15,18 @@ A watermark is an :class:`~gridstream.schemas.alert_pb2.Alert` with the label
 
 from __future__ import annotations
 
-from gridstream.bus.topics import TopicNames, TopicSpec
+from gridstream.bus.topics import TopicNames
 from gridstream.schemas import alert_pb2
 
 WATERMARK_LABEL = "gs-watermark"
 WATERMARK_NAME = "AlertWatermark"
 WATERMARK_HEADER = ("gs-alert-event", b"watermark")
-FEED_CONFIG = {"retention.ms": str(7 * 86_400_000)}  # a week: the rebalancer's grace
 
 
 def alert_feed_topic(topics: TopicNames) -> str:
-    """The internal feed's topic name (beside the alerts topic, with its prefix)."""
+    """The internal feed's topic name (beside the alerts topic, with its prefix); the runners
+    of its writer and reader create it at start (``Processor.internal_topics``)."""
     return f"{topics.alerts}-by-region"
-
-
-def alert_feed_spec(topics: TopicNames, partitions: int, replication: int) -> TopicSpec:
-    """The feed's topic as a deployment creates it ahead (the runners of its writer and
-    reader also create it at start if missing, see ``Processor.internal_topics``)."""
-    return TopicSpec(alert_feed_topic(topics), partitions, replication, FEED_CONFIG)
 
 
 def alert_region(msg: alert_pb2.Alert) -> str:

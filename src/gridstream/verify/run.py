@@ -22,7 +22,7 @@ from typing import Any
 from gridstream.broker.cluster import LocalCluster, pid_alive
 from gridstream.broker.ports import free_ports
 from gridstream.bus.admin import Admin
-from gridstream.bus.alert_feed import alert_feed_spec
+from gridstream.bus.alert_feed import alert_feed_topic
 from gridstream.bus.reader import CommittedCounter, read_topic
 from gridstream.bus.settings import KafkaSettings
 from gridstream.bus.topics import MESSAGE_TYPES, TopicNames, TopicSpec, topic_specs
@@ -97,7 +97,7 @@ class PipelineRun:
         internal = [
             TopicSpec(f"{self.topics.raw}-ingestor-watermarks", 1, replication, COMPACT),
             TopicSpec(f"{self.topics.ml_ready}-by-region", self.config.partitions, replication),
-            alert_feed_spec(self.topics, self.config.partitions, replication),
+            TopicSpec(alert_feed_topic(self.topics), self.config.partitions, replication),
         ]
         Admin(self.kafka).ensure_topics(
             [*topic_specs(self.topics, self.config.partitions, replication), *internal]

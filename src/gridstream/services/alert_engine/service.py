@@ -67,6 +67,7 @@ from gridstream.bus.topics import TopicNames
 from gridstream.config import Settings
 from gridstream.core.alerts.engine import AlertEngine
 from gridstream.core.alerts.merge import (
+    HOUR_MS,
     MERGE_GRACE_MS,
     Frontier,
     Held,
@@ -587,7 +588,7 @@ def build(settings: Settings) -> ServiceParts:
         config.watch_rules,
         settings.clock,
         settings.idle_advance_s,
-        startup_hold_ms=0 if settings.clock == "live" else int(config.startup_hold_hours * 3.6e6),
+        startup_hold_ms=0 if settings.clock == "live" else int(config.startup_hold_hours * HOUR_MS),
     )
     processor.publisher = CommandPublisher(settings)
     router = alerts_router(processor, rules, settings.control_token)

@@ -30,4 +30,9 @@ class ForecasterSettings(BaseSettings):
     trainer_grace_hours: float = Field(192.0, gt=0)
 
     def field_set(self) -> frozenset[str]:
-        return frozenset(f.strip() for f in self.fields.split(",") if f.strip())
+        return field_set(self.fields)
+
+
+def field_set(text: str) -> frozenset[str]:
+    """The fields of a comma-separated setting (blanks ignored)."""
+    return frozenset(f.strip() for f in text.split(",") if f.strip())

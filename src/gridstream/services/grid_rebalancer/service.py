@@ -97,7 +97,7 @@ from gridstream.schemas import alert_pb2, anomaly_pb2, forecast_pb2, storage_pb2
 from gridstream.schemas.common_pb2 import SEVERITY_INFO
 from gridstream.schemas.rebalance_pb2 import APPROVAL_STATE_EXECUTED, RebalanceAction
 from gridstream.services.base import runner_service
-from gridstream.services.forecaster.settings import ForecasterSettings
+from gridstream.services.forecaster.settings import ForecasterSettings, field_set
 from gridstream.services.grid_rebalancer.api import action_json, rebalance_router
 from gridstream.services.grid_rebalancer.context import (
     Entry,
@@ -569,8 +569,7 @@ def build(
         Interconnector(ic.name, ic.region, ic.import_limit_mw, ic.export_limit_mw, 0.0)
         for ic in own.interconnectors
     ]
-    alert_fields = frozenset(f.strip() for f in own.alert_fields.split(",") if f.strip())
-    join = JoinInputs(ForecasterSettings().field_set(), alert_fields)
+    join = JoinInputs(ForecasterSettings().field_set(), field_set(own.alert_fields))
     kafka = settings.kafka(client_id=f"{SERVICE}-ledger")
     topic = settings.topics.rebalance
 

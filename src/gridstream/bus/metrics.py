@@ -60,3 +60,15 @@ class RunnerMetrics:
             ["service"],
             registry=registry,
         )
+        self.alignment_pauses = Counter(
+            "gridstream_alignment_pauses_total",
+            "Input partitions paused for running too far ahead of the others in event time",
+            ["service", "topic"],
+            registry=registry,
+        )
+        self.alignment_paused = Gauge(
+            "gridstream_alignment_paused_partitions",
+            "Input partitions paused for event-time alignment now",
+            ["service"],
+            registry=registry,
+        )

@@ -8,7 +8,7 @@ runner consumes, decodes, calls it, produces the outputs and commits, exactly on
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -54,6 +54,9 @@ class Processor(ABC, Generic[T]):
     #: None takes the service setting. Off the latency path a longer wait means fewer,
     #: larger transactions (and, for the trainer, fewer history writes).
     batch_linger_s: float | None = None
+    #: Read the partitions of the inputs ``event_times`` names in step by data time: none more
+    #: than this far ahead of the slowest (see :mod:`gridstream.bus.alignment`); None: as fetched.
+    align_drift_ms: int | None = None
 
     @abstractmethod
     def inputs(self) -> Mapping[str, type[Message]]:
@@ -66,6 +69,11 @@ class Processor(ABC, Generic[T]):
     def punctuate(self, now_ms: int, states: Mapping[int, StateView[T]]) -> Iterable[OutRecord]:
         """Time-driven outputs (e.g. resolving alerts); runs inside a transaction."""
         return ()
+
+    def event_times(self) -> Mapping[str, Callable[[Message], int]]:
+        """Input topic -> the event time (ms) of one of its decoded records, for the inputs whose
+        partitions are read in step (with ``align_drift_ms``); empty: none is."""
+        return {}
 
     def internal_topics(self) -> tuple[str, ...]:
         """Internal output topics the runner creates at start if missing (with the state

@@ -23,8 +23,9 @@ from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 from gridstream.bus.consumed import coords, key_of, next_offsets, with_correlation
 from gridstream.bus.correlation import correlation_from, current_correlation
 from gridstream.bus.processor import InRecord, OutRecord
+from gridstream.bus.runner_align import RunnerAlignment
 from gridstream.bus.runner_config import Guarantee, RunnerConfig
-from gridstream.bus.runner_faults import Crashed, RunnerFaults
+from gridstream.bus.runner_faults import Crashed
 from gridstream.bus.serde import decode, encode
 from gridstream.bus.txn_retry import COMMIT_LIMITS, OFFSETS_LIMITS, StuckClient, guarded
 from gridstream.errors import SerdeError, ValidationError
@@ -35,10 +36,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class Runner(RunnerFaults[T]):
+class Runner(RunnerAlignment[T]):
     """Runs one :class:`Processor` against Kafka until stopped: the clients' life is in
     :mod:`gridstream.bus.runner_clients`, recovery from a failed batch in
-    :mod:`gridstream.bus.runner_faults`, and the loop with its transactions here."""
+    :mod:`gridstream.bus.runner_faults`, reading inputs in step in
+    :mod:`gridstream.bus.runner_align`, and the loop with its transactions here."""
 
     def run(self) -> None:
         """Process until ``stop()`` (or a signal); then close the clients cleanly."""
@@ -74,6 +76,8 @@ class Runner(RunnerFaults[T]):
                 log.warning("%s consumer error: %s", self.config.service, err.str())
         if msgs or self._consumer.assignment():
             self.health.set_connected(True)
+        self._align()  # then a just-paused partition's records go back unread
+        records = self._held_back(records)
         punctuate = self._due_punctuation()
         if not records and not punctuate:
             return
@@ -126,6 +130,7 @@ class Runner(RunnerFaults[T]):
         if self.exactly_once:
             self._producer.begin_transaction()
         self._out_counts = {}
+        committed = False
         try:
             for msg in records:
                 for out in self._handle(msg):
@@ -155,6 +160,7 @@ class Runner(RunnerFaults[T]):
                 self._producer.flush(60)
                 if offsets:
                     self._consumer.commit(offsets=offsets, asynchronous=False)
+            committed = True
         except KafkaException as exc:
             self._recover(exc, records)
             return
@@ -164,6 +170,8 @@ class Runner(RunnerFaults[T]):
         except StuckClient as exc:
             self._rebuild_clients(str(exc))
             return
+        finally:
+            self._commit_times(committed)
         service = self.config.service
         for topic, count in self._out_counts.items():
             self.metrics.records_out.labels(service, topic).inc(count)
@@ -192,6 +200,7 @@ class Runner(RunnerFaults[T]):
         try:
             headers = cast("list[tuple[str, bytes | None]] | None", msg.headers())
             value = decode(raw, headers, self._inputs[topic])
+            self._time_record(topic, part, value)
             key = key_of(msg)
             _, ts = msg.timestamp()
             cid = correlation_from(headers, value, f"{topic}/{part}/{offset}")

@@ -27,5 +27,8 @@ class RunnerConfig:
     state_replication: int = 1
     #: larger input records are dead-lettered unread (far above any GridStream message)
     max_record_bytes: int = 512 * 1024
+    #: a timed input partition that is caught up and has delivered nothing for this long no
+    #: longer holds the others back (see :mod:`gridstream.bus.alignment`)
+    align_idle_s: float = 5.0
     #: topics created (if missing) at start-up, e.g. the pipeline topics the service uses
     ensure_topics: tuple[TopicSpec, ...] = ()

@@ -25,7 +25,7 @@ import fnmatch
 import math
 import threading
 from collections import deque
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from google.protobuf.message import Message
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gridstream.bus.alignment import STEP_DRIFT_MS, ts_of
 from gridstream.bus.anomaly_records import parse_flags, to_anomaly
 from gridstream.bus.correlation import correlation_header
 from gridstream.bus.processor import InRecord, OutRecord, Processor
@@ -143,6 +144,7 @@ class AnomalyDetectorProcessor(Processor[DetectorState]):
     unused, as in replays that run no forecaster)."""
 
     max_batch = VECTOR_BATCH
+    align_drift_ms = STEP_DRIFT_MS
     state_codec = STATE_CODEC
 
     def __init__(
@@ -168,6 +170,9 @@ class AnomalyDetectorProcessor(Processor[DetectorState]):
         #: live mode: (partition, join key) -> (forecast watermark, wall ms it was first seen)
         self._idle: dict[tuple[int, str], tuple[int | None, int]] = {}
         self.punctuate_interval_s = 1.0 if self.live else None
+
+    def event_times(self) -> Mapping[str, Callable[[Message], int]]:
+        return {self.topics.ml_ready: ts_of}  # read the series' partitions in step
 
     def inputs(self) -> Mapping[str, type[Message]]:
         return {

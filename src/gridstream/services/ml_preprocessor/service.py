@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from google.protobuf.message import Message
 
+from gridstream.bus.alignment import STEP_DRIFT_MS, ts_of
 from gridstream.bus.processor import InRecord, OutRecord, Processor
 from gridstream.bus.runner import Runner
 from gridstream.bus.state import StateCodec, StateView
@@ -67,6 +68,7 @@ def repartition_topic(settings: Settings) -> str:
 
 class MlPreprocessor(Processor[FeatureSeries]):
     max_batch = VECTOR_BATCH
+    align_drift_ms = STEP_DRIFT_MS
     state_codec = StateCodec(FeatureSeries.to_bytes, FeatureSeries.from_bytes)
     punctuate_interval_s = 0.0  # featurise what a batch released, inside its transaction
 
@@ -77,6 +79,9 @@ class MlPreprocessor(Processor[FeatureSeries]):
         # the wall clock releases a head without its peers in live mode only
         self._max_wait_ms = MAX_WAIT_MS if settings.clock == "live" else None
         self._last_sweep_ms = 0
+
+    def event_times(self) -> Mapping[str, Callable[[Message], int]]:
+        return {self.topics.preprocessed: ts_of}  # read the series' partitions in step
 
     def inputs(self) -> Mapping[str, type[Message]]:
         return {

@@ -11,11 +11,12 @@ Data-quality episodes also go to ``system_events`` for the alert engine, once pe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 from google.protobuf.message import Message
 
+from gridstream.bus.alignment import STEP_DRIFT_MS, ts_of
 from gridstream.bus.processor import InRecord, OutRecord, Processor
 from gridstream.bus.runner import Runner
 from gridstream.bus.state import StateCodec, StateView
@@ -35,10 +36,14 @@ def _utc(ts_ms: int) -> str:
 
 class Preprocessor(Processor[SeriesState]):
     state_codec = StateCodec(SeriesState.to_bytes, SeriesState.from_bytes)
+    align_drift_ms = STEP_DRIFT_MS
 
     def __init__(self, settings: Settings, cleaner: Cleaner | None = None) -> None:
         self.topics = settings.topics
         self.cleaner = cleaner or Cleaner()
+
+    def event_times(self) -> Mapping[str, Callable[[Message], int]]:
+        return {self.topics.raw: ts_of}  # read the series' partitions in step
 
     def inputs(self) -> Mapping[str, type[Message]]:
         return {self.topics.raw: readings_pb2.RawReading}

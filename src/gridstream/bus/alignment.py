@@ -1,0 +1,123 @@
+"""Event-time alignment of a runner's input partitions: read them in step by data time.
+
+A backlog (after a restart, a rebalance or a broker outage) is fetched partition by partition
+in whatever order the broker answers, so one partition can run days of data ahead of the
+others. Every join downstream is decided on event time with a grace, so results do not depend
+on that order as long as the skew stays within the graces; but how far a partition runs ahead
+in a backlog depends on timing alone, and no data-time grace bounds it. Alignment bounds it:
+a partition whose newest event time is more than ``drift_ms`` ahead of the slowest *active*
+partition is paused until the slowest catches up (the idea of Flink's watermark alignment).
+
+A partition is *active* (it holds the others back) while it has records left to read (its
+position is behind the high watermark last fetched) or it delivered a record less than
+``idle_s`` ago. A partition that is caught up and quiet stops holding the others back, so a
+dead or empty feed never stalls the rest for longer than ``idle_s``; a partition that has not
+delivered yet but has records waiting counts as the slowest of all. The pause only changes
+when records are read, never what is decided: event time still decides every join.
+
+This module is the bookkeeping only (no Kafka); the runner asks it after each batch which
+partitions to pause and resume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+Partition = tuple[str, int]  # topic, partition
+
+#: how far ahead of the slowest partition the services read their timed inputs: a day of data,
+#: well inside every grace downstream (the shortest, the ml-preprocessor's backlog, is a week)
+STEP_DRIFT_MS = 24 * 3_600_000
+
+
+def ts_of(value: Any) -> int:
+    """The event time of a GridStream record that carries it as ``ts_ms``."""
+    return int(value.ts_ms)
+
+
+@dataclass
+class _Track:
+    heard_s: float  # monotonic time of the newest record (or of the assignment)
+    ts_ms: int | None = None  # newest event time read
+    paused: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    pause: tuple[Partition, ...]
+    resume: tuple[Partition, ...]
+
+
+class Alignment:
+    """Which aligned input partitions to pause, from the event times read so far."""
+
+    def __init__(self, drift_ms: int, idle_s: float) -> None:
+        if drift_ms <= 0 or idle_s <= 0:
+            raise ValueError(
+                f"alignment needs a positive drift and idle time: {drift_ms}, {idle_s}"
+            )
+        self.drift_ms = drift_ms
+        self.idle_s = idle_s
+        self._tracks: dict[Partition, _Track] = {}
+
+    def assigned(self, partitions: Iterable[Partition], now_s: float) -> None:
+        """New partitions start unpaused and hold the others back for ``idle_s``."""
+        for tp in partitions:
+            self._tracks[tp] = _Track(now_s)
+
+    def revoked(self, partitions: Iterable[Partition]) -> None:
+        for tp in partitions:
+            self._tracks.pop(tp, None)
+
+    def clear(self) -> None:
+        """New clients: every partition is assigned again (and unpaused)."""
+        self._tracks.clear()
+
+    def observe(self, tp: Partition, ts_ms: int, now_s: float) -> None:
+        """A committed batch read a record of ``tp`` with event time ``ts_ms``."""
+        track = self._tracks.get(tp)
+        if track is None:  # read before its assignment callback: track it from now
+            track = self._tracks[tp] = _Track(now_s)
+        track.heard_s = now_s
+        if track.ts_ms is None or ts_ms > track.ts_ms:
+            track.ts_ms = ts_ms
+
+    def paused(self) -> tuple[Partition, ...]:
+        return tuple(tp for tp, t in self._tracks.items() if t.paused)
+
+    def frontier(self, waiting: Container[Partition], now_s: float) -> int | None:
+        """The event time the slowest active partition has reached (None: none is active);
+        a partition with records waiting but none read yet counts as the earliest time."""
+        times: list[int] = []
+        for tp, track in self._tracks.items():
+            if track.paused:
+                continue  # ahead by definition, and not reading: it holds nothing back
+            if not (tp in waiting or now_s - track.heard_s < self.idle_s):
+                continue
+            if track.ts_ms is None:
+                if tp in waiting:  # records to read and none read yet: the slowest of all
+                    return -(2**62)
+                continue
+            times.append(track.ts_ms)
+        return min(times) if times else None
+
+    def plan(self, waiting: Container[Partition], now_s: float) -> Plan:
+        """Pause what runs more than ``drift_ms`` ahead of the frontier; resume a paused
+        partition once it is no more than half the drift ahead (so that each pause lets the
+        slowest read half a drift, not a record or two), or once nothing holds it back."""
+        frontier = self.frontier(waiting, now_s)
+        pause: list[Partition] = []
+        resume: list[Partition] = []
+        for tp, track in self._tracks.items():
+            if track.ts_ms is None:
+                continue
+            lead = None if frontier is None else track.ts_ms - frontier
+            if not track.paused and lead is not None and lead > self.drift_ms:
+                track.paused = True
+                pause.append(tp)
+            elif track.paused and (lead is None or lead <= self.drift_ms // 2):
+                track.paused = False
+                resume.append(tp)
+        return Plan(tuple(pause), tuple(resume))

@@ -1,0 +1,159 @@
+"""The runner's event-time alignment over Kafka: which input partitions it reads in step, and
+pausing and resuming them (the bookkeeping is :class:`~gridstream.bus.alignment.Alignment`)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, TypeVar
+
+from confluent_kafka import KafkaException, TopicPartition
+
+from gridstream.bus.alignment import Alignment, Partition
+from gridstream.bus.runner_faults import RunnerFaults
+
+log = logging.getLogger("gridstream.bus.runner")
+T = TypeVar("T")
+
+#: offsets librdkafka reports for a position or watermark it does not know (yet)
+_UNKNOWN = 0
+
+
+class RunnerAlignment(RunnerFaults[T]):
+    """Reads the partitions of the processor's timed inputs in step (see ``event_times``)."""
+
+    def _start_alignment(self) -> None:
+        drift = self.processor.align_drift_ms
+        self._timed = dict(self.processor.event_times()) if drift else {}
+        self._alignment = Alignment(drift, self.config.align_idle_s) if drift else None
+        self._batch_times: dict[Partition, int] = {}
+        self._start_offsets: dict[Partition, int] = {}  # committed offset at assignment
+
+    # ---- the hooks the clients call ------------------------------------------------------
+    def _aligned_assigned(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        if self._alignment is None:
+            return
+        timed = [tp for tp in partitions if tp.topic in self._timed]
+        if not timed:
+            return
+        try:  # where each starts reading, so that a partition with records waiting is known
+            committed = consumer.committed(
+                [TopicPartition(tp.topic, tp.partition) for tp in timed], timeout=10
+            )
+        except KafkaException as exc:
+            log.warning("%s: committed offsets for alignment: %s", self.config.service, exc)
+            committed = []
+        for tp in committed:
+            start = tp.offset
+            if start < _UNKNOWN:  # nothing committed: it starts at the earliest offset
+                try:
+                    start, _ = consumer.get_watermark_offsets(tp, timeout=5, cached=False)
+                except KafkaException:
+                    continue
+            self._start_offsets[(tp.topic, tp.partition)] = start
+        self._alignment.assigned([(tp.topic, tp.partition) for tp in timed], time.monotonic())
+
+    def _aligned_revoked(self, partitions: list[TopicPartition]) -> None:
+        if self._alignment is not None:
+            gone = [(tp.topic, tp.partition) for tp in partitions]
+            self._alignment.revoked(gone)
+            for key in gone:
+                self._start_offsets.pop(key, None)
+
+    def _aligned_cleared(self) -> None:
+        if self._alignment is not None:
+            self._alignment.clear()
+            self._start_offsets.clear()
+
+    # ---- the loop's part -------------------------------------------------------------------
+    def _time_record(self, topic: str, partition: int, value: Any) -> None:
+        """Note a decoded record's event time; it counts once its batch commits."""
+        extract = self._timed.get(topic)
+        if extract is None:
+            return
+        ts = extract(value)
+        key = (topic, partition)
+        if ts > self._batch_times.get(key, -(2**62)):
+            self._batch_times[key] = ts
+
+    def _commit_times(self, committed: bool) -> None:
+        if self._alignment is not None and committed:
+            now = time.monotonic()
+            for tp, ts in self._batch_times.items():
+                self._alignment.observe(tp, ts, now)
+        self._batch_times = {}
+
+    def _held_back(self, records: list[Any]) -> list[Any]:
+        """The records to process now: those of a paused partition that were already on their
+        way when it was paused are put back (a seek to the first), to be read on resume."""
+        alignment = self._alignment
+        if alignment is None or not records:
+            return records
+        paused = set(alignment.paused())
+        if not paused:
+            return records
+        kept: list[Any] = []
+        firsts: dict[Partition, int] = {}
+        for msg in records:
+            key = (msg.topic(), msg.partition())
+            if key in paused:
+                firsts.setdefault(key, msg.offset())
+            else:
+                kept.append(msg)
+        for (topic, part), offset in firsts.items():
+            try:
+                self._consumer.seek(TopicPartition(topic, part, offset))
+            except KafkaException as exc:  # not assigned any more: nothing to put back
+                log.debug("%s: putting back %s[%d]: %s", self.config.service, topic, part, exc)
+        return kept
+
+    def _align(self) -> None:
+        """Pause the timed partitions that run too far ahead, resume those that do not."""
+        alignment, consumer = self._alignment, self._consumer
+        if alignment is None or consumer is None:
+            return
+        plan = alignment.plan(self._waiting(), time.monotonic())
+        try:
+            if plan.pause:
+                consumer.pause([TopicPartition(t, p) for t, p in plan.pause])
+            if plan.resume:
+                consumer.resume([TopicPartition(t, p) for t, p in plan.resume])
+        except KafkaException as exc:  # e.g. revoked meanwhile: the next plan starts over
+            log.warning("%s: pausing for alignment: %s", self.config.service, exc)
+        if plan.pause or plan.resume:
+            service = self.config.service
+            for topic, _ in plan.pause:
+                self.metrics.alignment_pauses.labels(service, topic).inc()
+            self.metrics.alignment_paused.labels(service).set(len(alignment.paused()))
+            log.debug(
+                "%s alignment: paused %s, resumed %s",
+                self.config.service,
+                plan.pause,
+                plan.resume,
+            )
+
+    def _waiting(self) -> set[Partition]:
+        """Timed partitions with records left to read: behind the last fetched high mark by
+        more than the one offset of a commit marker (a single record left may go unseen)."""
+        consumer = self._consumer
+        assigned = [tp for tp in consumer.assignment() if tp.topic in self._timed]
+        if not assigned:
+            return set()
+        try:
+            positions = consumer.position(assigned)
+        except KafkaException:
+            return set()
+        waiting: set[Partition] = set()
+        for tp in positions:
+            key = (tp.topic, tp.partition)
+            offset = tp.offset if tp.offset >= _UNKNOWN else self._start_offsets.get(key, -1)
+            if offset < _UNKNOWN:
+                continue
+            try:
+                _, high = consumer.get_watermark_offsets(tp, cached=True)
+            except KafkaException:
+                continue
+            # a transaction's commit marker ends a partition: one offset past the last record
+            if high >= _UNKNOWN and offset < high - 1:
+                waiting.add(key)
+        return waiting

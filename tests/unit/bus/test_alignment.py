@@ -1,0 +1,90 @@
+"""Event-time alignment's bookkeeping: which partitions pause, and that nothing stalls."""
+
+from __future__ import annotations
+
+import pytest
+
+from gridstream.bus.alignment import Alignment, Plan
+
+A, B, C = ("t", 0), ("t", 1), ("t", 2)
+HOUR = 3_600_000
+
+
+def aligned(*parts: tuple[str, int]) -> Alignment:
+    alignment = Alignment(drift_ms=6 * HOUR, idle_s=5.0)
+    alignment.assigned(parts, now_s=0.0)
+    return alignment
+
+
+def test_a_partition_far_ahead_pauses_until_the_slowest_catches_up() -> None:
+    al = aligned(A, B)
+    al.observe(A, 100 * HOUR, 1.0)
+    al.observe(B, 10 * HOUR, 1.0)
+    plan = al.plan({A, B}, 1.0)
+    assert plan.pause == (A,) and plan.resume == ()
+    al.observe(B, 95 * HOUR, 2.0)  # within the drift of A again, but not half of it
+    assert al.plan({A, B}, 2.0) == Plan((), ())
+    al.observe(B, 97 * HOUR, 3.0)  # half the drift: A reads again
+    plan = al.plan({A, B}, 3.0)
+    assert plan.pause == () and plan.resume == (A,)
+
+
+def test_within_the_drift_nothing_pauses() -> None:
+    al = aligned(A, B)
+    al.observe(A, 16 * HOUR, 1.0)
+    al.observe(B, 10 * HOUR, 1.0)
+    assert al.plan({A, B}, 1.0).pause == ()
+
+
+def test_a_quiet_caught_up_partition_stops_holding_the_others_back() -> None:
+    al = aligned(A, B)
+    al.observe(A, 100 * HOUR, 1.0)
+    al.observe(B, 10 * HOUR, 1.0)
+    assert al.plan({A}, 2.0).pause == (A,)  # B caught up but heard from a second ago
+    assert al.plan({A}, 6.5).resume == (A,)  # B quiet for more than idle_s: A reads on
+    al.observe(B, 11 * HOUR, 7.0)  # B delivers again (its upstream caught up): it holds A
+    assert al.plan({A, B}, 7.0).pause == (A,)
+
+
+def test_a_partition_with_records_but_none_read_holds_every_other_back() -> None:
+    al = aligned(A, B, C)
+    al.observe(A, 10 * HOUR, 1.0)
+    al.observe(B, 11 * HOUR, 1.0)
+    plan = al.plan({A, B, C}, 1.0)
+    assert set(plan.pause) == {A, B}
+    # an empty partition (nothing waiting, nothing heard past idle_s) holds nothing
+    assert set(al.plan({A, B}, 10.0).resume) == {A, B}
+
+
+def test_the_slowest_is_never_paused_so_reading_always_goes_on() -> None:
+    al = aligned(A, B, C)
+    for i, tp in enumerate((A, B, C)):
+        al.observe(tp, (i + 1) * 50 * HOUR, 1.0)
+    plan = al.plan({A, B, C}, 1.0)
+    assert A not in plan.pause and set(plan.pause) == {B, C}
+    al.observe(A, 100 * HOUR, 2.0)  # A within half the drift of B: B reads again
+    assert al.plan({A, B, C}, 2.0).resume == (B,)
+
+
+def test_revoked_partitions_are_forgotten() -> None:
+    al = aligned(A, B)
+    al.observe(A, 100 * HOUR, 1.0)
+    al.observe(B, 10 * HOUR, 1.0)
+    al.plan({A, B}, 1.0)
+    al.revoked([B])
+    assert al.plan({A}, 1.5).resume == (A,)
+    al.clear()
+    assert al.paused() == ()
+
+
+def test_event_times_only_move_forward() -> None:
+    al = aligned(A, B)
+    al.observe(A, 100 * HOUR, 1.0)
+    al.observe(A, 5 * HOUR, 1.0)  # a late correction does not pull A back
+    al.observe(B, 10 * HOUR, 1.0)
+    assert al.plan({A, B}, 1.0).pause == (A,)
+
+
+def test_drift_and_idle_time_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        Alignment(0, 5.0)

@@ -146,7 +146,8 @@ class MlPreprocessor(Processor[FeatureSeries]):
                 while entry.pending is not None:
                     why = None
                     if not self._ready(key, entry, state):
-                        why = entry.overdue(now, self._max_wait_ms)
+                        seen = all(p is not None for p in self._peers(key, state).values())
+                        why = entry.overdue(now, self._max_wait_ms, seen)
                         if why is None:
                             break
                     self._release(key, entry, state, why)

@@ -10,11 +10,18 @@ advanced in its own order whatever the interleaving of the region's series, so t
 are the same in every run over the same data (the repartition topic interleaves partitions
 differently after a restart) — what ``gridstream verify`` checks bit for bit. Two escape
 hatches keep a dead peer feed from stalling a series: a head is released without its peers
-once the backlog holds more than ``MAX_BACKLOG`` readings (a week of the series' own data),
-and, with the live clock only, once its reading arrived more than ``MAX_WAIT_MS`` of wall
-time ago. Its vector's flags then say which (``peers_missing=backlog|wall_clock``). A region
+once the backlog holds more than ``MAX_BACKLOG`` readings (four weeks of the series' own
+data; a week, ``MAX_BACKLOG_UNSEEN``, while a peer has never been seen at all), and, with the
+live clock only, once its reading arrived more than ``MAX_WAIT_MS`` of wall time ago. Its
+vector's flags then say which (``peers_missing=backlog|wall_clock``). The bound is long
+because a peer that is only slow must be waited for: a killed instance's partitions are
+handed over after the group's session timeout, which a fast replay turns into days of data
+(10 s at 40,000x is almost five days) while the other partitions' series run on. A region
 whose demand or wind is not ingested at all therefore gets its features a week late in a
-replay (``MAX_WAIT_MS`` late live): ingest both (the default).
+replay (``MAX_WAIT_MS`` late live): ingest both (the default). A backlog that only reflects
+the order partitions were fetched in (after a restart) stays far below that: the service
+reads the clean readings' partitions in step, within a day of data (see
+:mod:`gridstream.bus.alignment`).
 Released readings are snapshotted (their window and peer values) and featurised together at
 the end of a Kafka batch by one call to the shared :func:`window_features` — the very code
 the trainer's :func:`batch_features` runs — ~50x faster than one call per reading.
@@ -44,7 +51,8 @@ _OLD_HEAD = struct.Struct("<4sII")
 _ENTRY = struct.Struct("<qdq?I")  # ts, value, arrival (wall ms), late, flags length
 _NONE = 0xFFFFFFFF
 PEERS = (DEMAND_FIELD, WIND_FIELD)
-MAX_BACKLOG = 7 * 96
+MAX_BACKLOG = 28 * 96  # a slow peer is waited for four weeks of the series' own data
+MAX_BACKLOG_UNSEEN = 7 * 96  # a peer never seen at all (not ingested) a week
 MAX_WAIT_MS = 300_000
 
 
@@ -76,12 +84,13 @@ class FeatureSeries:
         last = self.state.last_ts_ms
         return max([*heads, last]) if last is not None else (max(heads) if heads else None)
 
-    def overdue(self, now_ms: int, max_wait_ms: int | None) -> str | None:
+    def overdue(self, now_ms: int, max_wait_ms: int | None, peers_seen: bool) -> str | None:
         """Why the head may leave without its peers (a dead peer feed), or None: ``backlog``
-        once more than a week of the series' own readings queue behind it (decided by the
-        data), ``wall_clock`` once it arrived more than ``max_wait_ms`` of wall time ago
-        (only given in live mode: a replay never depends on how fast records arrive)."""
-        if len(self.backlog) > MAX_BACKLOG:
+        once more than four weeks of the series' own readings queue behind it (a week if a
+        peer was never seen; decided by the data), ``wall_clock`` once it arrived more than
+        ``max_wait_ms`` of wall time ago (only given in live mode: a replay never depends on
+        how fast records arrive)."""
+        if len(self.backlog) > (MAX_BACKLOG if peers_seen else MAX_BACKLOG_UNSEEN):
             return "backlog"
         if max_wait_ms is not None and now_ms - self.pending_since_ms > max_wait_ms:
             return "wall_clock"

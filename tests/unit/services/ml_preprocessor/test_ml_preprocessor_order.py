@@ -130,3 +130,28 @@ def test_a_head_released_by_the_backlog_bound_says_so(monkeypatch) -> None:  # t
     flags = released_flags(Settings(), order, [0] * len(order), monkeypatch)
     assert "peers_missing=backlog" in flags[f"ALL/CO2_INTENSITY@{T0 + 10 * STEP}"]
     assert not any("peers_missing" in f for f in flags[f"ALL/CO2_INTENSITY@{T0 + 2 * STEP}"])
+
+
+def test_a_peer_slow_for_more_than_a_week_of_data_is_waited_for() -> None:
+    # a hand-over: demand's partition stalls for ten days of data while wind and CO2 run on,
+    # then demand's backlog arrives; the features are those of the lockstep order
+    n, stall_from, stall_days = 1_400, 100, 10
+    lockstep = [reading(f, i) for i in range(n) for f in FIELDS]
+    resume = stall_from + stall_days * 96
+    ahead = [
+        reading(f, i) for i in range(n) for f in FIELDS if f != "SYSTEM_DEMAND" or i < stall_from
+    ]
+    ahead_part = [r for r in ahead if r.ts_ms < T0 + resume * STEP]
+    rest = [r for r in lockstep if r.ts_ms >= T0 + resume * STEP]
+    late_demand = [reading("SYSTEM_DEMAND", i) for i in range(stall_from, resume)]
+    got = run(ahead_part + late_demand + rest, batch=50)
+    assert len(got) == 3 * n
+    assert got == run(lockstep, batch=50)
+
+
+def test_a_peer_never_seen_is_waited_for_a_week_only(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(features_stream, "MAX_BACKLOG_UNSEEN", 10)
+    order = [reading(f, i) for i in range(40) for f in FIELDS if f != "SYSTEM_DEMAND"]
+    flags = released_flags(Settings(), order, [0] * len(order), monkeypatch)
+    assert "peers_missing=backlog" in flags[f"ALL/CO2_INTENSITY@{T0}"]
+    assert len([k for k in flags if k.startswith("ALL/CO2_INTENSITY@")]) >= 40 - 10 - 2

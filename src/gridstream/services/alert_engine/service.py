@@ -59,6 +59,7 @@ from gridstream.bus.alert_feed import (
     alert_region,
     watermark,
 )
+from gridstream.bus.alignment import STEP_DRIFT_MS, ts_of
 from gridstream.bus.anomaly_records import from_anomaly
 from gridstream.bus.processor import InRecord, OutRecord, Processor
 from gridstream.bus.producer import MessageProducer
@@ -146,6 +147,7 @@ class AlertSettings(BaseSettings):
 
 
 class AlertEngineProcessor(Processor[EngineState]):
+    align_drift_ms = STEP_DRIFT_MS
     punctuate_interval_s = 1.0
 
     def __init__(
@@ -182,6 +184,9 @@ class AlertEngineProcessor(Processor[EngineState]):
 
     def internal_topics(self) -> tuple[str, ...]:
         return (self.feed_topic,)
+
+    def event_times(self) -> Mapping[str, Callable[[Message], int]]:
+        return {self.topics.anomalies: ts_of}  # read the series' partitions in step
 
     def inputs(self) -> Mapping[str, type[Message]]:
         topics: dict[str, type[Message]] = {

@@ -28,12 +28,13 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
 from google.protobuf.message import Message
 
+from gridstream.bus.alignment import STEP_DRIFT_MS, ts_of
 from gridstream.bus.correlation import correlation_header
 from gridstream.bus.processor import InRecord, OutRecord, Processor
 from gridstream.bus.runner import Runner
@@ -83,6 +84,7 @@ class LatestForecasts:
 
 
 class ForecasterProcessor(Processor[State]):
+    align_drift_ms = STEP_DRIFT_MS
     max_batch = VECTOR_BATCH
     state_codec: StateCodec[State] = model_join.STATE_CODEC
     punctuate_interval_s = 0.0  # forecast what the batch collected, inside its transaction
@@ -106,6 +108,9 @@ class ForecasterProcessor(Processor[State]):
         self.grace_ms = int(self.config.trainer_grace_hours * 3_600_000)
         self._waiting: dict[int, dict[str, list[int]]] = {}  # partition -> series -> ts waiting
         self._last_update_wall = time.monotonic()
+
+    def event_times(self) -> Mapping[str, Callable[[Message], int]]:
+        return {self.topics.ml_ready: ts_of}  # read the series' partitions in step
 
     def inputs(self) -> Mapping[str, type[Message]]:
         return {

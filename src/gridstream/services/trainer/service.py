@@ -29,13 +29,14 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
 from fastapi import APIRouter, Body, Depends, HTTPException
 from google.protobuf.message import Message
 
+from gridstream.bus.alignment import STEP_DRIFT_MS, ts_of
 from gridstream.bus.processor import InRecord, OutRecord, Processor
 from gridstream.bus.runner import Runner
 from gridstream.bus.state import StateCodec, StateView
@@ -59,6 +60,7 @@ log = logging.getLogger(__name__)
 
 
 class TrainerProcessor(Processor[State]):
+    align_drift_ms = STEP_DRIFT_MS
     state_codec: StateCodec[State] = keyed.STATE_CODEC
     punctuate_interval_s = 0.0  # write the batch's readings and decide, per batch
     batch_linger_s = 2.0  # not on any latency path: one history write per 2 s at a live rate
@@ -85,6 +87,9 @@ class TrainerProcessor(Processor[State]):
         self.ledgers: dict[str, Ledger] = {}
         self.recent: list[dict[str, Any]] = []
         self.ignored_late = 0
+
+    def event_times(self) -> Mapping[str, Callable[[Message], int]]:
+        return {self.topics.preprocessed: ts_of}  # read the series' partitions in step
 
     def inputs(self) -> Mapping[str, type[Message]]:
         return {self.topics.preprocessed: readings_pb2.CleanReading}

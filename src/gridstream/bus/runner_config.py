@@ -28,7 +28,9 @@ class RunnerConfig:
     #: larger input records are dead-lettered unread (far above any GridStream message)
     max_record_bytes: int = 512 * 1024
     #: a timed input partition that is caught up and has delivered nothing for this long no
-    #: longer holds the others back (see :mod:`gridstream.bus.alignment`)
-    align_idle_s: float = 5.0
+    #: longer holds the others back (see :mod:`gridstream.bus.alignment`): longer than a
+    #: killed upstream instance's hand-over (the group's 10 s session timeout, the rebalance
+    #: and the new owner's first batch), so a stalled feed is waited for, a dead one is not
+    align_idle_s: float = 30.0
     #: topics created (if missing) at start-up, e.g. the pipeline topics the service uses
     ensure_topics: tuple[TopicSpec, ...] = ()

@@ -14,9 +14,10 @@ position is behind the high watermark last fetched) or it delivered a record les
 dead or empty feed never stalls the rest for longer than ``idle_s``; a partition that has not
 delivered yet but has records waiting counts as the slowest of all. The pause only changes
 when records are read, never what is decided: event time still decides every join.
-The runners use ``idle_s`` = 30 s (``RunnerConfig.align_idle_s``): a partition whose upstream
+The runners use ``idle_s`` = 60 s (``RunnerConfig.align_idle_s``): a partition whose upstream
 instance was SIGKILLed is quiet until its hand-over to another instance (the group's 10 s
-session timeout and a rebalance), which a fast replay turns into days of data.
+session timeout and a rebalance, 22 s in a loaded scale-out verify), which a fast replay
+turns into days of data.
 
 This module is the bookkeeping only (no Kafka); the runner asks it after each batch which
 partitions to pause and resume.

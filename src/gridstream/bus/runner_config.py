@@ -30,7 +30,8 @@ class RunnerConfig:
     #: a timed input partition that is caught up and has delivered nothing for this long no
     #: longer holds the others back (see :mod:`gridstream.bus.alignment`): longer than a
     #: killed upstream instance's hand-over (the group's 10 s session timeout, the rebalance
-    #: and the new owner's first batch), so a stalled feed is waited for, a dead one is not
-    align_idle_s: float = 30.0
+    #: and the new owner's first batch: 22 s in a loaded scale-out verify), so a stalled
+    #: feed is waited for, a dead one is not
+    align_idle_s: float = 60.0
     #: topics created (if missing) at start-up, e.g. the pipeline topics the service uses
     ensure_topics: tuple[TopicSpec, ...] = ()

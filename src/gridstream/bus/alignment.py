@@ -43,7 +43,7 @@ def ts_of(value: Any) -> int:
 
 @dataclass
 class _Track:
-    heard_s: float  # monotonic time of the newest record (or of the assignment)
+    heard_s: float  # quiet-clock time of the newest record (or of the assignment)
     ts_ms: int | None = None  # newest event time read
     paused: bool = False
 
@@ -55,7 +55,14 @@ class Plan:
 
 
 class Alignment:
-    """Which aligned input partitions to pause, from the event times read so far."""
+    """Which aligned input partitions to pause, from the event times read so far.
+
+    Quiet time is counted on a clock that stands still while nothing is read and nothing is
+    paused (a broker outage, or every partition caught up): a partition is only given up
+    for ``idle_s`` of the others being read, or of them waiting on it. The newest event time
+    of a partition is remembered across revocations and new clients, so after a rebuild a
+    partition that has not delivered again yet still holds the others back (for ``idle_s``).
+    """
 
     def __init__(self, drift_ms: int, idle_s: float) -> None:
         if drift_ms <= 0 or idle_s <= 0:
@@ -65,11 +72,18 @@ class Alignment:
         self.drift_ms = drift_ms
         self.idle_s = idle_s
         self._tracks: dict[Partition, _Track] = {}
+        self._known: dict[Partition, int] = {}  # newest event time read, kept when revoked
+        self._stood_s = 0.0  # wall time the quiet clock stood still
+        self._last_plan_s: float | None = None
+        self._delivered = False  # a record was observed since the last plan
+
+    def _clock(self, now_s: float) -> float:
+        return now_s - self._stood_s
 
     def assigned(self, partitions: Iterable[Partition], now_s: float) -> None:
         """New partitions start unpaused and hold the others back for ``idle_s``."""
         for tp in partitions:
-            self._tracks[tp] = _Track(now_s)
+            self._tracks[tp] = _Track(self._clock(now_s), self._known.get(tp))
 
     def revoked(self, partitions: Iterable[Partition]) -> None:
         for tp in partitions:
@@ -83,10 +97,12 @@ class Alignment:
         """A committed batch read a record of ``tp`` with event time ``ts_ms``."""
         track = self._tracks.get(tp)
         if track is None:  # read before its assignment callback: track it from now
-            track = self._tracks[tp] = _Track(now_s)
-        track.heard_s = now_s
+            track = self._tracks[tp] = _Track(self._clock(now_s), self._known.get(tp))
+        track.heard_s = self._clock(now_s)
         if track.ts_ms is None or ts_ms > track.ts_ms:
             track.ts_ms = ts_ms
+            self._known[tp] = ts_ms
+        self._delivered = True
 
     def paused(self) -> tuple[Partition, ...]:
         return tuple(tp for tp, t in self._tracks.items() if t.paused)
@@ -95,10 +111,11 @@ class Alignment:
         """The event time the slowest active partition has reached (None: none is active);
         a partition with records waiting but none read yet counts as the earliest time."""
         times: list[int] = []
+        clock = self._clock(now_s)
         for tp, track in self._tracks.items():
             if track.paused:
                 continue  # ahead by definition, and not reading: it holds nothing back
-            if not (tp in waiting or now_s - track.heard_s < self.idle_s):
+            if not (tp in waiting or clock - track.heard_s < self.idle_s):
                 continue
             if track.ts_ms is None:
                 if tp in waiting:  # records to read and none read yet: the slowest of all
@@ -111,6 +128,10 @@ class Alignment:
         """Pause what runs more than ``drift_ms`` ahead of the frontier; resume a paused
         partition once it is no more than half the drift ahead (so that each pause lets the
         slowest read half a drift, not a record or two), or once nothing holds it back."""
+        holding = any(t.paused for t in self._tracks.values())
+        if self._last_plan_s is not None and not (self._delivered or holding):
+            self._stood_s += max(0.0, now_s - self._last_plan_s)  # nothing read, none held
+        self._last_plan_s, self._delivered = now_s, False
         frontier = self.frontier(waiting, now_s)
         pause: list[Partition] = []
         resume: list[Partition] = []

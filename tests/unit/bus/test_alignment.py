@@ -88,3 +88,24 @@ def test_event_times_only_move_forward() -> None:
 def test_drift_and_idle_time_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         Alignment(0, 5.0)
+
+
+def test_quiet_time_does_not_count_while_nothing_is_read_nor_held() -> None:
+    al = aligned(A, B)
+    al.observe(A, 20 * HOUR, 1.0)
+    al.observe(B, 18 * HOUR, 1.0)
+    assert al.plan({A, B}, 1.0) == Plan((), ())
+    assert al.plan(set(), 100.0) == Plan((), ())  # a broker outage: nothing read for 99 s
+    al.observe(A, 60 * HOUR, 100.5)  # A's upstream is back first, B's is not yet
+    assert al.plan({A}, 100.5).pause == (A,)  # B still holds A: it was quiet only 0.5 s
+    assert al.plan({A}, 106.0).resume == (A,)  # A held back for idle_s: B is let go
+
+
+def test_a_partition_is_still_known_after_new_clients() -> None:
+    al = aligned(A, B)
+    al.observe(A, 10 * HOUR, 1.0)
+    al.observe(B, 100 * HOUR, 1.0)
+    al.clear()  # the clients were rebuilt; A's upstream has not written since
+    al.assigned([A, B], 2.0)
+    al.observe(B, 101 * HOUR, 2.5)
+    assert al.plan({B}, 2.5).pause == (B,)  # A's remembered time holds B back

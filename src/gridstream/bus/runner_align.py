@@ -8,29 +8,38 @@ import time
 from typing import Any, TypeVar
 
 from confluent_kafka import KafkaException, TopicPartition
+from prometheus_client import CollectorRegistry
 
 from gridstream.bus.alignment import Alignment, Partition
+from gridstream.bus.processor import Processor
+from gridstream.bus.runner_config import RunnerConfig
 from gridstream.bus.runner_faults import RunnerFaults
+from gridstream.bus.settings import KafkaSettings
 
 log = logging.getLogger("gridstream.bus.runner")
 T = TypeVar("T")
-
-#: offsets librdkafka reports for a position or watermark it does not know (yet)
-_UNKNOWN = 0
 
 
 class RunnerAlignment(RunnerFaults[T]):
     """Reads the partitions of the processor's timed inputs in step (see ``event_times``)."""
 
-    def _start_alignment(self) -> None:
-        drift = self.processor.align_drift_ms
-        self._timed = dict(self.processor.event_times()) if drift else {}
-        self._alignment = Alignment(drift, self.config.align_idle_s) if drift else None
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        config: RunnerConfig,
+        processor: Processor[T],
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        super().__init__(kafka, config, processor, registry)
+        drift = processor.align_drift_ms
+        self._timed = dict(processor.event_times()) if drift else {}
+        self._alignment = Alignment(drift, config.align_idle_s) if drift else None
         self._batch_times: dict[Partition, int] = {}
         self._start_offsets: dict[Partition, int] = {}  # committed offset at assignment
 
-    # ---- the hooks the clients call ------------------------------------------------------
-    def _aligned_assigned(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+    # ---- the clients' life, extended -------------------------------------------------------
+    def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        super()._on_assign(consumer, partitions)
         if self._alignment is None:
             return
         timed = [tp for tp in partitions if tp.topic in self._timed]
@@ -45,7 +54,7 @@ class RunnerAlignment(RunnerFaults[T]):
             committed = []
         for tp in committed:
             start = tp.offset
-            if start < _UNKNOWN:  # nothing committed: it starts at the earliest offset
+            if start < 0:  # nothing committed: it starts at the earliest offset
                 try:
                     start, _ = consumer.get_watermark_offsets(tp, timeout=5, cached=False)
                 except KafkaException:
@@ -53,17 +62,19 @@ class RunnerAlignment(RunnerFaults[T]):
             self._start_offsets[(tp.topic, tp.partition)] = start
         self._alignment.assigned([(tp.topic, tp.partition) for tp in timed], time.monotonic())
 
-    def _aligned_revoked(self, partitions: list[TopicPartition]) -> None:
+    def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        super()._on_revoke(consumer, partitions)
         if self._alignment is not None:
             gone = [(tp.topic, tp.partition) for tp in partitions]
             self._alignment.revoked(gone)
             for key in gone:
                 self._start_offsets.pop(key, None)
 
-    def _aligned_cleared(self) -> None:
-        if self._alignment is not None:
+    def _rebuild_clients(self, reason: str) -> None:
+        if self._alignment is not None:  # new clients: every partition is assigned again
             self._alignment.clear()
             self._start_offsets.clear()
+        super()._rebuild_clients(reason)
 
     # ---- the loop's part -------------------------------------------------------------------
     def _time_record(self, topic: str, partition: int, value: Any) -> None:
@@ -146,14 +157,14 @@ class RunnerAlignment(RunnerFaults[T]):
         waiting: set[Partition] = set()
         for tp in positions:
             key = (tp.topic, tp.partition)
-            offset = tp.offset if tp.offset >= _UNKNOWN else self._start_offsets.get(key, -1)
-            if offset < _UNKNOWN:
+            offset = tp.offset if tp.offset >= 0 else self._start_offsets.get(key, -1)
+            if offset < 0:  # librdkafka's negative offsets: not known (yet)
                 continue
             try:
                 _, high = consumer.get_watermark_offsets(tp, cached=True)
             except KafkaException:
                 continue
             # a transaction's commit marker ends a partition: one offset past the last record
-            if high >= _UNKNOWN and offset < high - 1:
+            if high >= 0 and offset < high - 1:
                 waiting.add(key)
         return waiting

@@ -60,20 +60,6 @@ class RunnerClients(Generic[T]):
         self._out_counts: dict[str, int] = {}
         # records a processor crashed on: (topic, partition, offset) -> (reason, error type)
         self._poisoned: OrderedDict[tuple[str, int, int], tuple[str, str]] = OrderedDict()
-        self._start_alignment()
-
-    # ---- alignment hooks (see RunnerAlignment) ----------------------------------------------
-    def _start_alignment(self) -> None:
-        pass
-
-    def _aligned_assigned(self, consumer: Any, partitions: list[TopicPartition]) -> None:
-        pass
-
-    def _aligned_revoked(self, partitions: list[TopicPartition]) -> None:
-        pass
-
-    def _aligned_cleared(self) -> None:
-        pass
 
     def regroup(self, group: str) -> None:
         """Use another consumer group (and with it transactional id and changelog) before
@@ -203,7 +189,6 @@ class RunnerClients(Generic[T]):
                 log.warning("%s: closing the old consumer: %s", self.config.service, exc)
         parts = sorted(self._states)
         self._states.clear()
-        self._aligned_cleared()
         self.processor.on_revoked(parts)
         self.health.set_connected(False, reason)
         if not self._setup_with_retries():
@@ -218,7 +203,6 @@ class RunnerClients(Generic[T]):
         self.health.set_assigned(len(consumer.assignment()) + len(partitions))
         self.metrics.assigned.labels(self.config.service).set(len(partitions))
         self.processor.on_assigned(parts)
-        self._aligned_assigned(consumer, partitions)
         log.info(
             "%s assigned %s",
             self.config.service,
@@ -232,7 +216,6 @@ class RunnerClients(Generic[T]):
             if p not in remaining:
                 self._states.pop(p, None)
         self.health.set_assigned(len(remaining))
-        self._aligned_revoked(partitions)
         self.processor.on_revoked(parts)
 
     def _on_lost(self, consumer: Any, partitions: list[TopicPartition]) -> None:

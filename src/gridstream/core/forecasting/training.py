@@ -22,6 +22,7 @@ from gridstream.core.features.grid import SERIES_FIELDS
 from gridstream.core.features.pipeline import FEATURE_SET
 from gridstream.core.forecasting.backtest import PreparedSeries, evaluate, fit
 from gridstream.core.forecasting.design import model_feature_names
+from gridstream.core.forecasting.model_cache import ModelCache
 from gridstream.core.forecasting.promotion import Decision, promotion_decision
 from gridstream.core.forecasting.quantile_model import QuantileForecaster
 from gridstream.core.forecasting.train_config import TrainConfig
@@ -103,8 +104,12 @@ def train_series(
     validation_days: int = 28,
     reason: str = "manual",
     pinned: Pinned | None = None,
+    cache: ModelCache | None = None,
 ) -> TrainOutcome:
-    """Train, validate, store and (if it beats the incumbent) promote one series' models."""
+    """Train, validate, store and (if it beats the incumbent) promote one series' models
+    (``cache``: where the incumbent and a stored candidate are looked up, and the fitted
+    candidate kept)."""
+    models = cache or ModelCache(registry.root, per_series=0)
     series_id = f"{prepared.region}/{SERIES_FIELDS[prepared.series]}"
     val_from = train_until - pd.Timedelta(days=validation_days)
     if val_from <= train_from:
@@ -116,7 +121,7 @@ def train_series(
         version, incumbent_version = pinned.version, pinned.incumbent
     stored = pinned is not None and version in registry.versions(series_id)
     if stored:
-        candidate = QuantileForecaster.load(registry.root, series_id, version)
+        candidate = models.get(series_id, version)
         texts: dict[str, str] = {}
     else:
         candidate, texts = fit(prepared, train_from, val_from, config, version)
@@ -124,7 +129,7 @@ def train_series(
     incumbent_loss = None
     if incumbent_version is not None:
         try:
-            incumbent = QuantileForecaster.load(registry.root, series_id, incumbent_version)
+            incumbent = models.get(series_id, incumbent_version)
             incumbent_loss, _ = validation_loss(prepared, incumbent, val_from, train_until)
         except GridstreamError as exc:
             logger.warning(
@@ -161,6 +166,7 @@ def train_series(
     )
     if decision.yes and pinned is None:
         registry.promote(series_id, version, reason=reason)
+    models.put(candidate)
     logger.info("%s %s: %s", series_id, version, decision.reason)
     return TrainOutcome(
         series_id, version, incumbent_version, decision.yes, decision.reason, metrics, meta

@@ -35,8 +35,8 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from gridstream.core.features import SERIES_FIELDS
-from gridstream.core.forecasting import QuantileForecaster
 from gridstream.core.forecasting.backtest import prepare
+from gridstream.core.forecasting.model_cache import ModelCache
 from gridstream.errors import GridstreamError
 from gridstream.schemas import model_pb2
 from gridstream.services.trainer.jobs import (
@@ -82,6 +82,7 @@ class Decider:
         self.registry = registry
         self.history = history
         self.period = config.checkpoint_ms
+        self.models = ModelCache(registry.root)
 
     def accepts(self, mark: Watermark | None, ts_ms: int) -> bool:
         """Whether a reading at ``ts_ms`` may still be used: not older than a checkpoint its
@@ -181,7 +182,7 @@ class Decider:
         region, name = short_name(sid)
         frame = self.history(region, ledger.trained_ms - LAG_LOOKBACK_MS, checkpoint)
         try:
-            model = QuantileForecaster.load(self.registry.root, sid, ledger.version)
+            model = self.models.get(sid, ledger.version)
         except GridstreamError as exc:
             log.warning("%s: model %s unusable (%s): retraining", sid, ledger.version, exc)
             return True
@@ -216,6 +217,7 @@ class Decider:
             self.config,
             incumbent=ledger.version or None,
             deterministic=True,
+            cache=self.models,
         )
         if outcome is None:
             return None

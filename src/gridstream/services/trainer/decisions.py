@@ -35,7 +35,6 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from gridstream.core.features import SERIES_FIELDS
-from gridstream.core.forecasting.backtest import prepare
 from gridstream.core.forecasting.model_cache import ModelCache
 from gridstream.errors import GridstreamError
 from gridstream.schemas import model_pb2
@@ -45,6 +44,7 @@ from gridstream.services.trainer.jobs import (
     live_error,
     model_update,
     observed_span,
+    prepared_or_none,
     run_training,
     short_name,
 )
@@ -171,7 +171,8 @@ class Decider:
     def _history_days(self, sid: str, checkpoint: int) -> bool:
         region, name = short_name(sid)
         since = checkpoint - (self.config.bootstrap_weeks + 2) * WEEK_MS
-        span = observed_span(prepare(self.history(region, since, checkpoint), region, name))
+        prepared = prepared_or_none(self.history(region, since, checkpoint), region, name)
+        span = None if prepared is None else observed_span(prepared)
         return span is not None and (span[1] - span[0]) / DAY >= self.config.min_history_days
 
     def _drifted(self, sid: str, checkpoint: int, ledger: Ledger) -> bool:
@@ -181,14 +182,15 @@ class Decider:
             return False
         region, name = short_name(sid)
         frame = self.history(region, ledger.trained_ms - LAG_LOOKBACK_MS, checkpoint)
+        prepared = prepared_or_none(frame, region, name)
+        if prepared is None:
+            return False  # no reading since the training: nothing to judge the model on
         try:
             model = self.models.get(sid, ledger.version)
         except GridstreamError as exc:
             log.warning("%s: model %s unusable (%s): retraining", sid, ledger.version, exc)
             return True
-        error, samples = live_error(
-            prepare(frame, region, name), model, _stamp(ledger.trained_ms), _stamp(checkpoint)
-        )
+        error, samples = live_error(prepared, model, _stamp(ledger.trained_ms), _stamp(checkpoint))
         return (
             self.config.policy()
             .decide(

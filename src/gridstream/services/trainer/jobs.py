@@ -128,6 +128,14 @@ def short_name(sid: str) -> tuple[str, str]:
     return region, _SHORT[fld]
 
 
+def prepared_or_none(history: pd.DataFrame, region: str, name: str) -> PreparedSeries | None:
+    """The series' grid and features, or None when the region has no reading in ``history``
+    (a feed down for longer than the window read; the grid needs a slot to start from)."""
+    if not bool((history["region"] == region).any()):
+        return None
+    return prepare(history, region, name)
+
+
 def observed_span(prepared: PreparedSeries) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """First and last slot with an observed value."""
     ok = np.isfinite(prepared.values)
@@ -194,9 +202,9 @@ def run_training(
     ``deterministic``: the version id is derived from the data (:func:`version_id`) and the
     run is judged against ``incumbent``; otherwise against the registry's current model."""
     small = reason in SMALL_RUNS
-    prepared = prepare(history, region, name)
-    span = observed_span(prepared)
-    if span is None:
+    prepared = prepared_or_none(history, region, name)
+    span = None if prepared is None else observed_span(prepared)
+    if prepared is None or span is None:
         return None
     until = span[1] + pd.Timedelta(minutes=SLOT_MINUTES)
     start = max(span[0], until - pd.Timedelta(weeks=config.window_weeks(reason)))

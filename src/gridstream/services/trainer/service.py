@@ -188,6 +188,14 @@ class TrainerProcessor(Processor[State]):
             "version": update.model_version,
             "missing_inputs": list(update.missing_inputs),
         }
+        if update.missing_inputs:
+            log.warning(
+                "%s at %d decided without %s (not there %s h of data after the checkpoint)",
+                update.series_id,
+                update.train_until_ms,
+                ", ".join(update.missing_inputs),
+                f"{self.config.grace_hours:g}",
+            )
         if update.reason != "keep":
             log.info(
                 "%s at %d: %s %s",

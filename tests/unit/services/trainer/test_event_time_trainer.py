@@ -81,8 +81,9 @@ def partitions(days: int = 8, wind_stops_day: int | None = None) -> tuple[tuple[
 class Pipeline:
     """The processor as the runner drives it: batches, a punctuate per batch, commits."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, config: TrainerSettings = CONFIG) -> None:
         self.root = root
+        self.config = config
         self.committed: dict[int, dict[str, bytes]] = {p: {} for p in range(len(FIELDS))}
         self.published: list[model_pb2.ModelUpdate] = []
         self.start()
@@ -92,7 +93,7 @@ class Pipeline:
         settings = Settings(state_dir=self.root)
         self.history = SharedHistory(settings.history_store)
         registry = ModelRegistry(self.root / "models")
-        self.proc = TrainerProcessor(settings, self.history, CONFIG, registry)
+        self.proc = TrainerProcessor(settings, self.history, self.config, registry)
         self.states: dict[int, StateView[State]] = {}
         for p, entries in self.committed.items():
             view: StateView[State] = StateView(p)
@@ -228,6 +229,32 @@ def test_past_the_grace_the_decision_names_the_missing_input() -> None:
     # days 5 and 6 are decided once the others are 36 h of data past them; day 7 never is
     assert by_checkpoint[5] == by_checkpoint[6] == ["ALL/WIND_ACTUAL"]
     assert 7 not in by_checkpoint
+
+
+def test_a_feed_gap_longer_than_every_window_is_decided_without_readings() -> None:
+    """Every feed stops after day 8 and comes back on day 30, so the days between are decided
+    once the readings of day 30 arrive. Retrains there read the old data, and a drift check
+    after one has no reading since it (its window is empty): no drift, not a crash."""
+    config = CONFIG.model_copy(update={"drift_min_days": 1.0})
+    back = 30 * DAY
+    late = [(p, _reading(FIELDS[p], START + back, 100.0)) for p in range(len(FIELDS))]
+    with tempfile.TemporaryDirectory() as tmp:
+        pipe = Pipeline(Path(tmp), config)
+        merged = _round_robin(partitions())
+        for i in range(0, len(merged), 300):
+            pipe.batch(merged[i : i + 300])
+        pipe.batch(late)
+        pipe.drain()
+        pipe.close()
+    demand = {
+        (u.train_until_ms - START) // DAY: u
+        for u in pipe.published
+        if u.series_id == "ALL/SYSTEM_DEMAND"
+    }
+    assert sorted(demand) == list(range(1, 31))  # every watermark is at day 30
+    gap = [demand[d] for d in range(9, 30)]
+    assert all(u.model_version and not u.missing_inputs for u in gap)
+    assert [u.reason for u in gap].count("keep") >= 5  # drift checks on empty windows
 
 
 def test_a_manual_request_retrains_at_the_next_checkpoint() -> None:

@@ -25,7 +25,7 @@ partitions to pause and resume.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,7 @@ Partition = tuple[str, int]  # topic, partition
 #: how far ahead of the slowest partition the services read their timed inputs: a day of data,
 #: well inside every grace downstream (the shortest, the ml-preprocessor's backlog, is a week)
 STEP_DRIFT_MS = 24 * 3_600_000
+_EARLIEST = -(2**62)  # where a partition stands that has records waiting but none read
 
 
 def ts_of(value: Any) -> int:
@@ -104,6 +105,47 @@ class Alignment:
             self._known[tp] = ts_ms
         self._delivered = True
 
+    def limits(
+        self, firsts: Mapping[Partition, int], waiting: Container[Partition], now_s: float
+    ) -> dict[Partition, int]:
+        """How far each partition of a batch may be read (newest event time): ``drift_ms``
+        past the slowest of the *other* active partitions, each where it stands (its newest
+        event time read; for one in the batch not read before, its first record's; for one
+        with records waiting but none read, the earliest time of all, as in the plan). A
+        batch holds up to thousands of records, and the first one after an assignment may
+        hold one partition only: without a limit it ran that partition weeks of data ahead
+        before the first plan. Paused partitions count where they stand too: a partition cut
+        at its first record waits there for the others. A partition with no other to keep
+        step with has no limit, so the slowest always reads on."""
+        clock = self._clock(now_s)
+        stands: dict[Partition, int] = {}
+        for tp, track in self._tracks.items():
+            active = track.paused or tp in waiting or clock - track.heard_s < self.idle_s
+            if track.ts_ms is not None and active:
+                stands[tp] = track.ts_ms
+            elif track.ts_ms is None and tp in waiting and tp not in firsts:
+                stands[tp] = _EARLIEST
+        for tp, ts in firsts.items():
+            stands.setdefault(tp, ts)
+        out: dict[Partition, int] = {}
+        for tp in firsts:
+            others = [ts for other, ts in stands.items() if other != tp]
+            if others:
+                out[tp] = min(others) + self.drift_ms
+        return out
+
+    def hold(self, tp: Partition, next_ms: int) -> bool:
+        """Pause ``tp``, cut at a record of event time ``next_ms`` past its limit; it resumes
+        as a paused partition does (see :meth:`plan`). False if it is not tracked (then it is
+        not paused: nothing would resume it)."""
+        track = self._tracks.get(tp)
+        if track is None:
+            return False
+        track.paused = True
+        if track.ts_ms is None:  # nothing read yet: it stands at the record it was cut at
+            track.ts_ms = next_ms
+        return True
+
     def paused(self) -> tuple[Partition, ...]:
         return tuple(tp for tp, t in self._tracks.items() if t.paused)
 
@@ -119,7 +161,7 @@ class Alignment:
                 continue
             if track.ts_ms is None:
                 if tp in waiting:  # records to read and none read yet: the slowest of all
-                    return -(2**62)
+                    return _EARLIEST
                 continue
             times.append(track.ts_ms)
         return min(times) if times else None

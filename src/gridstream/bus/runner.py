@@ -78,6 +78,7 @@ class Runner(RunnerAlignment[T]):
             self.health.set_connected(True)
         self._align()  # then a just-paused partition's records go back unread
         records = self._held_back(records)
+        self._batch_limits(records)
         punctuate = self._due_punctuation()
         if not records and not punctuate:
             return
@@ -131,16 +132,21 @@ class Runner(RunnerAlignment[T]):
             self._producer.begin_transaction()
         self._out_counts = {}
         committed = False
+        handled: list[Message] = []  # less those held back for alignment
         try:
             for msg in records:
-                for out in self._handle(msg):
+                outputs = self._handle(msg)
+                if outputs is None:
+                    continue
+                handled.append(msg)
+                for out in outputs:
                     self._produce(out)
             self._producer.poll(0)  # delivery reports, once per batch instead of per record
             if punctuate:
                 for out in self.processor.punctuate(int(time.time() * 1000), self._states):
                     self._produce(out)
             self._flush_state()
-            offsets = next_offsets(records)
+            offsets = next_offsets(handled)
             if self.exactly_once:
                 producer, metadata = self._producer, self._consumer.consumer_group_metadata()
                 if offsets:
@@ -178,7 +184,7 @@ class Runner(RunnerAlignment[T]):
         now = time.time()
         in_counts: dict[str, int] = {}
         latency = self.metrics.record_latency.labels(service)
-        for msg in records:
+        for msg in handled:
             name = msg.topic() or ""
             in_counts[name] = in_counts.get(name, 0) + 1
             _, ts = msg.timestamp()
@@ -187,8 +193,11 @@ class Runner(RunnerAlignment[T]):
         for name, count in in_counts.items():
             self.metrics.records_in.labels(service, name).inc(count)
 
-    def _handle(self, msg: Message) -> Iterable[OutRecord]:
+    def _handle(self, msg: Message) -> Iterable[OutRecord] | None:
+        """The record's outputs; None if it is held back to keep its inputs in step."""
         topic, part, offset = coords(msg)
+        if self._held_in_batch(topic, part):
+            return None
         raw = msg.value()
         size = len(raw) if raw is not None else 0
         if size > self.config.max_record_bytes:
@@ -200,7 +209,8 @@ class Runner(RunnerAlignment[T]):
         try:
             headers = cast("list[tuple[str, bytes | None]] | None", msg.headers())
             value = decode(raw, headers, self._inputs[topic])
-            self._time_record(topic, part, value)
+            if not self._time_record(topic, part, offset, value):
+                return None
             key = key_of(msg)
             _, ts = msg.timestamp()
             cid = correlation_from(headers, value, f"{topic}/{part}/{offset}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from confluent_kafka import KafkaException, TopicPartition
 from prometheus_client import CollectorRegistry
@@ -14,7 +14,9 @@ from gridstream.bus.alignment import Alignment, Partition
 from gridstream.bus.processor import Processor
 from gridstream.bus.runner_config import RunnerConfig
 from gridstream.bus.runner_faults import RunnerFaults
+from gridstream.bus.serde import decode
 from gridstream.bus.settings import KafkaSettings
+from gridstream.errors import SerdeError, ValidationError
 
 log = logging.getLogger("gridstream.bus.runner")
 T = TypeVar("T")
@@ -36,6 +38,9 @@ class RunnerAlignment(RunnerFaults[T]):
         self._alignment = Alignment(drift, config.align_idle_s) if drift else None
         self._batch_times: dict[Partition, int] = {}
         self._start_offsets: dict[Partition, int] = {}  # committed offset at assignment
+        self._waiting_now: set[Partition] = set()  # as of the last plan
+        self._limits: dict[Partition, int] = {}  # this batch's (see Alignment.limits)
+        self._cut: dict[Partition, tuple[int, int]] = {}  # first record held back: offset, ts
 
     # ---- the clients' life, extended -------------------------------------------------------
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
@@ -77,22 +82,70 @@ class RunnerAlignment(RunnerFaults[T]):
         super()._rebuild_clients(reason)
 
     # ---- the loop's part -------------------------------------------------------------------
-    def _time_record(self, topic: str, partition: int, value: Any) -> None:
-        """Note a decoded record's event time; it counts once its batch commits."""
+    def _batch_limits(self, records: list[Any]) -> None:
+        """This batch's limits per timed partition, from the first record of each in it."""
+        self._cut = {}
+        alignment = self._alignment
+        if alignment is None or not records:
+            self._limits = {}
+            return
+        firsts: dict[Partition, int] = {}
+        for msg in records:
+            topic = msg.topic()
+            key = (topic, msg.partition())
+            extract = self._timed.get(topic)
+            if extract is None or key in firsts:
+                continue
+            headers = cast("list[tuple[str, bytes | None]] | None", msg.headers())
+            try:
+                firsts[key] = extract(decode(msg.value(), headers, self._inputs[topic]))
+            except (SerdeError, ValidationError, UnicodeDecodeError):
+                continue  # a dead letter: the next record of the partition starts it
+        self._limits = alignment.limits(firsts, self._waiting_now, time.monotonic())
+
+    def _held_in_batch(self, topic: str, partition: int) -> bool:
+        """Whether the partition was cut at an earlier record of this batch."""
+        return (topic, partition) in self._cut
+
+    def _time_record(self, topic: str, partition: int, offset: int, value: Any) -> bool:
+        """Note a decoded record's event time (it counts once its batch commits); False if
+        it is past its partition's limit: it and the rest of the partition wait."""
         extract = self._timed.get(topic)
         if extract is None:
-            return
+            return True
         ts = extract(value)
         key = (topic, partition)
+        limit = self._limits.get(key)
+        if limit is not None and ts > limit:
+            self._cut[key] = (offset, ts)
+            return False
         if ts > self._batch_times.get(key, -(2**62)):
             self._batch_times[key] = ts
+        return True
 
     def _commit_times(self, committed: bool) -> None:
-        if self._alignment is not None and committed:
+        """After a batch: its event times count, and the partitions cut in it are paused and
+        put back at their first unread record (a failed batch is rewound whole instead)."""
+        alignment = self._alignment
+        if alignment is not None and committed:
             now = time.monotonic()
             for tp, ts in self._batch_times.items():
-                self._alignment.observe(tp, ts, now)
+                alignment.observe(tp, ts, now)
+            self._put_back(alignment)
         self._batch_times = {}
+        self._cut = {}
+
+    def _put_back(self, alignment: Alignment) -> None:
+        consumer = self._consumer
+        for (topic, part), (offset, ts) in self._cut.items():
+            tp = TopicPartition(topic, part, offset)
+            try:
+                if alignment.hold((topic, part), ts):
+                    consumer.pause([TopicPartition(topic, part)])
+                    self.metrics.alignment_pauses.labels(self.config.service, topic).inc()
+                consumer.seek(tp)
+            except KafkaException as exc:  # revoked meanwhile: the next owner reads it
+                log.debug("%s: putting back %s[%d]: %s", self.config.service, topic, part, exc)
 
     def _held_back(self, records: list[Any]) -> list[Any]:
         """The records to process now: those of a paused partition that were already on their
@@ -123,7 +176,8 @@ class RunnerAlignment(RunnerFaults[T]):
         alignment, consumer = self._alignment, self._consumer
         if alignment is None or consumer is None:
             return
-        plan = alignment.plan(self._waiting(), time.monotonic())
+        self._waiting_now = self._waiting()
+        plan = alignment.plan(self._waiting_now, time.monotonic())
         try:
             if plan.pause:
                 consumer.pause([TopicPartition(t, p) for t, p in plan.pause])

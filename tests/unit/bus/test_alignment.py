@@ -109,3 +109,26 @@ def test_a_partition_is_still_known_after_new_clients() -> None:
     al.assigned([A, B], 2.0)
     al.observe(B, 101 * HOUR, 2.5)
     assert al.plan({B}, 2.5).pause == (B,)  # A's remembered time holds B back
+
+
+def test_a_batch_reads_each_partition_only_a_drift_past_the_slowest_other() -> None:
+    al = aligned(A, B, C)
+    # the first batch after an assignment: A and B start at hour 0 and 30, C has nothing
+    limits = al.limits({A: 0, B: 30 * HOUR}, {A, B}, 0.0)
+    assert limits == {A: 36 * HOUR, B: 6 * HOUR}  # B may not run ahead, A may catch up past B
+    assert al.limits({A: 0}, {A, B}, 0.0)[A] < 0  # B has records waiting: A waits for it
+    assert al.limits({A: 0}, {A}, 0.0) == {}  # alone: the slowest always reads on
+    al.observe(B, 12 * HOUR, 1.0)  # B read before: it holds A where it stands
+    assert al.limits({A: 50 * HOUR}, {A, B}, 1.0) == {A: 18 * HOUR}
+    assert al.limits({A: 50 * HOUR}, set(), 10.0) == {}  # B caught up and quiet: no limit
+
+
+def test_a_partition_cut_in_a_batch_is_paused_and_resumes_as_the_slowest_catches_up() -> None:
+    al = aligned(A, B)
+    al.observe(B, 10 * HOUR, 1.0)
+    assert al.hold(A, 17 * HOUR)  # cut at its first record: it stands there
+    assert al.paused() == (A,)
+    assert al.plan({A, B}, 1.0) == Plan((), ())  # 7 h ahead: more than half the drift
+    al.observe(B, 14 * HOUR, 2.0)
+    assert al.plan({A, B}, 2.0).resume == (A,)
+    assert not al.hold(("other", 0), HOUR)  # not tracked: nothing would resume it

@@ -145,7 +145,8 @@ def fit(
     if refit is None:
         return forecaster, texts
     texts = {**texts, "p50": refit}
-    return QuantileForecaster(series_id, version, texts), texts
+    bands = {name: model for name, model in forecaster.models.items() if name != "p50"}
+    return QuantileForecaster(series_id, version, texts, parsed=bands), texts
 
 
 def calibrated(
@@ -209,7 +210,7 @@ def recalibrated(
             },
         }
         done = {**texts, TARGET: json.dumps(target)}
-        out.append((QuantileForecaster(series_id, version, done), done))
+        out.append((QuantileForecaster(series_id, version, done, parsed=forecaster.models), done))
     return out
 
 

@@ -43,13 +43,26 @@ PREDICT_CHUNK = 32_768
 class QuantileForecaster:
     """Applies one version of a series' quantile models."""
 
-    def __init__(self, series_id: str, version: str, texts: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        series_id: str,
+        version: str,
+        texts: Mapping[str, str],
+        parsed: Mapping[str, TreeModel] | None = None,
+    ) -> None:
+        """``parsed``: models already parsed from the same ``texts`` entries (training
+        builds the forecaster again with a new target transform or median, and parsing a
+        demand model's trees took longer than predicting its calibration window)."""
         from gridstream.store.registry import RegistryError
 
         self.series_id = series_id
         self.version = version
+        known = parsed or {}
         try:
-            self._models = {name: TreeModel.from_text(texts[name]) for name in QUANTILE_LEVELS}
+            self._models = {
+                name: known[name] if name in known else TreeModel.from_text(texts[name])
+                for name in QUANTILE_LEVELS
+            }
         except ModelTextError as exc:
             raise RegistryError(f"{series_id}@{version}: unusable model text: {exc}") from None
         target = json.loads(texts[TARGET])
@@ -71,6 +84,11 @@ class QuantileForecaster:
                     f"model {name} of {series_id}@{version} expects other features than this "
                     "code computes; retrain or roll back"
                 )
+
+    @property
+    def models(self) -> Mapping[str, TreeModel]:
+        """The parsed quantile models by name (p10, p50, p90)."""
+        return self._models
 
     @classmethod
     def load(

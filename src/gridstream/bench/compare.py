@@ -22,6 +22,17 @@ def service_cpu_ms_per_reading(result: dict[str, Any]) -> float | None:
     return round(1000.0 * spent / readings, 3)
 
 
+def streaming_cpu_ms_per_reading(result: dict[str, Any]) -> float | None:
+    """:func:`service_cpu_ms_per_reading` less the trainer's model work (its decisions and
+    trainings, which follow the retraining schedule, not the readings)."""
+    total = service_cpu_ms_per_reading(result)
+    model = result.get("trainer_model_cpu_s")
+    readings = int(result.get("raw_readings") or 0)
+    if total is None or model is None or not readings:
+        return None
+    return round(total - 1000.0 * float(model) / readings, 3)
+
+
 def _max_rss(result: dict[str, Any]) -> float | None:
     peaks = [v for v in (result.get("peak_rss_mb") or {}).values() if v is not None]
     return float(max(peaks)) if peaks else None
@@ -57,6 +68,7 @@ MEASURES: tuple[tuple[str, Any, bool], ...] = (
     ("readings/s end to end", lambda r: r.get("readings_per_s"), True),
     ("ratio to broker-bound limit", lambda r: r.get("ratio_to_broker_bound"), True),
     ("service CPU ms per reading", service_cpu_ms_per_reading, False),
+    ("  less the trainer's model work", streaming_cpu_ms_per_reading, False),
     ("p99 reading→forecast ms", _p99("forecast"), False),
     ("p99 reading→action ms", _p99("action"), False),
     ("largest peak RSS MB", _max_rss, False),

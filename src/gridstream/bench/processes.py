@@ -154,6 +154,23 @@ class ChildSet:
                 out[child.name] = round(value, 1)
         return out
 
+    def gauge(self, name: str, metric: str) -> float | None:
+        """The value of ``metric`` on the service ``name``'s ``/metrics`` (summed over its
+        instances; None if none serves it)."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        values = []
+        for child in self.children:
+            if child.port is None or not child.name.startswith(name):
+                continue
+            try:
+                text = httpx.get(f"http://127.0.0.1:{child.port}/metrics", timeout=10).text
+            except httpx.HTTPError:
+                continue
+            for family in text_string_to_metric_families(text):
+                values += [sample.value for sample in family.samples if sample.name == metric]
+        return sum(values) if values else None
+
     def wait_quiet(
         self, window_s: float = 3.0, max_cores: float = 0.15, timeout_s: float = 240.0
     ) -> float:

@@ -56,7 +56,7 @@ def render(result: dict[str, Any], console: Console | None = None) -> None:
     head.add_column("measure")
     head.add_column("value", justify="right")
     head.add_column("target", justify="right")
-    from gridstream.bench.compare import service_cpu_ms_per_reading
+    from gridstream.bench.compare import service_cpu_ms_per_reading, streaming_cpu_ms_per_reading
 
     instances = result.get("instances") or {}
     setup = f"{result.get('partitions', 3)} partitions; " + (
@@ -70,6 +70,8 @@ def render(result: dict[str, Any], console: Console | None = None) -> None:
         ("broker-bound limit readings/s", result["broker_bound_readings_per_s"], ""),
         ("ratio to broker-bound limit", result["ratio_to_broker_bound"], "≥ 0.3"),
         ("service CPU ms per reading", service_cpu_ms_per_reading(result), "≤ 0.5"),
+        ("  of which the trainer's model work (s)", result.get("trainer_model_cpu_s"), ""),
+        ("  less the trainer's model work", streaming_cpu_ms_per_reading(result), ""),
         ("raw readings", result["raw_readings"], ""),
         ("pipeline seconds", result["pipeline_seconds"], ""),
         ("counts reconcile", result["counts_reconcile"], "True"),

@@ -39,6 +39,9 @@ from gridstream.sources.records import series_id
 
 log = logging.getLogger(__name__)
 PARTITIONS = 3
+TRAINER = "smart-model-trainer"
+#: the trainer's CPU on model decisions and trainings (per checkpoint, not per reading)
+MODEL_CPU = "gridstream_trainer_model_cpu_seconds"
 
 
 @dataclass(frozen=True)
@@ -168,10 +171,13 @@ def run_bench(
                 children.wait_ready()
                 progress("replaying the span as fast as possible")
                 cpu_before = _cpu(children, broker_pids)
+                model_before = children.gauge(TRAINER, MODEL_CPU) or 0.0
                 pipeline = run_pipeline(
                     kafka, names, children, span, stages, prefix, prefix, progress
                 )
                 cpu = _spent(cpu_before, _cpu(children, broker_pids))
+                model_after = children.gauge(TRAINER, MODEL_CPU)
+                model_cpu = None if model_after is None else model_after - model_before
                 dead = _dead_letters_by_service(kafka, names.dead_letter)
                 progress("waiting for the services to go quiet")
                 settle_s = children.wait_quiet()
@@ -204,6 +210,7 @@ def run_bench(
         "latency_settle_s": round(settle_s, 1),
         "peak_rss_mb": peaks,
         "pipeline_cpu_s": cpu,
+        "trainer_model_cpu_s": None if model_cpu is None else round(model_cpu, 1),
         "latency_cpu_s": latency_cpu,
         "latency_cpu_window_s": round(live_window_s, 1),
         "raw_readings": pipeline.raw_readings,

@@ -8,7 +8,11 @@ from typing import Any
 
 import pytest
 
-from gridstream.bench.compare import compare, service_cpu_ms_per_reading
+from gridstream.bench.compare import (
+    compare,
+    service_cpu_ms_per_reading,
+    streaming_cpu_ms_per_reading,
+)
 from gridstream.bench.latency import OUTPUTS
 from gridstream.bench.processes import BROKER
 from gridstream.bench.saved import load_result, save_result
@@ -32,6 +36,14 @@ def test_service_cpu_per_reading_leaves_the_broker_out() -> None:
     result = _result(100.0, {"a": 0.3, "b": 0.2, BROKER: 5.0}, 100.0)
     assert service_cpu_ms_per_reading(result) == 0.5
     assert service_cpu_ms_per_reading({"raw_readings": 0, "pipeline_cpu_s": {}}) is None
+
+
+def test_the_trainers_model_work_is_also_shown_apart() -> None:
+    result = _result(100.0, {"a": 0.3, "smart-model-trainer": 0.7, BROKER: 5.0}, 100.0)
+    assert streaming_cpu_ms_per_reading(result) is None  # a run without the figure
+    result["trainer_model_cpu_s"] = 0.6
+    assert service_cpu_ms_per_reading(result) == 1.0
+    assert streaming_cpu_ms_per_reading(result) == 0.4
 
 
 def test_rows_say_which_way_is_better() -> None:

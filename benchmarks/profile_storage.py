@@ -28,7 +28,7 @@ import cProfile
 import hashlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -68,7 +68,9 @@ class Span:
     regions: tuple[str, ...]
 
 
-def _grid(data: Path, span: Span) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def grid(
+    data: Path, span: Span, fields: tuple[str, ...] = FIELDS
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Each series' readings on the 15-minute grid from a week before the span (NaN: none)."""
     first = span.start_ms - WEEK_SLOTS * SLOT_MS
     years = range(
@@ -76,7 +78,7 @@ def _grid(data: Path, span: Span) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         datetime.fromtimestamp(span.end_ms / 1000, UTC).year + 1,
     )
     frame = read_frame(list_files(data, regions=list(span.regions), years=years))
-    frame = frame[frame["field"].isin(FIELDS)]
+    frame = frame[frame["field"].isin(fields)]
     ts = frame["ts"].dt.as_unit("ms").astype("int64").to_numpy()
     slot = (ts - first) // SLOT_MS
     slots = (span.end_ms - first) // SLOT_MS
@@ -108,7 +110,11 @@ def _features(values: np.ndarray, at: int) -> dict[str, float]:
 
 def forecasts(data: Path, span: Span) -> Iterator[Forecast]:
     """The forecaster's seasonal-naive forecasts of the span, in issue-time order."""
-    times, grids = _grid(data, span)
+    return forecasts_of(*grid(data, span))
+
+
+def forecasts_of(times: np.ndarray, grids: dict[str, np.ndarray]) -> Iterator[Forecast]:
+    """The seasonal-naive forecasts of the readings of :func:`grid`, in issue-time order."""
     for at in range(WEEK_SLOTS, len(times)):
         issue = int(times[at])
         for series_id, values in sorted(grids.items()):
@@ -153,33 +159,41 @@ def comparable_entry(raw: bytes) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
+class Stages:
+    """The optimiser's processor with the default fleets, one partition's state, and records
+    decoded the way its runner decodes them."""
+
+    def __init__(self, objective: str, robustness: float) -> None:
+        self.topics = TopicNames()
+        fleets = load_fleet_config(None)
+        self.processor = StorageOptimizerProcessor(
+            self.topics,
+            repartition_topic(self.topics),
+            fleets,
+            preset(objective, robustness),
+            ScheduleBoard(sorted(fleets.fleets)),
+        )
+        self.view: StateView[JoinEntry] = StateView(0)
+        self.headers = list(encode(Forecast())[1])
+        self.offset = 0
+
+    def handle(self, topic: str, raw: bytes) -> list[OutRecord]:
+        """Decode one Forecast record of ``topic`` and ``process`` it."""
+        value = decode(raw, self.headers, Forecast)
+        record = InRecord(topic, 0, self.offset, value.series_id, value, value.issue_time_ms)
+        self.offset += 1
+        return list(self.processor.process(record, self.view))
+
+
 def run(inputs: list[bytes], args: argparse.Namespace) -> dict[str, Any]:
-    topics = TopicNames()
-    by_region = repartition_topic(topics)
-    fleets = load_fleet_config(None)
-    processor = StorageOptimizerProcessor(
-        topics,
-        by_region,
-        fleets,
-        preset(args.objective, args.robustness),
-        ScheduleBoard(sorted(fleets.fleets)),
-    )
-    codec = processor.state_codec
+    stages = Stages(args.objective, args.robustness)
+    topics, view, handle = stages.topics, stages.view, stages.handle
+    codec = stages.processor.state_codec
     assert codec is not None
-    headers = list(encode(Forecast())[1])
-    view: StateView[JoinEntry] = StateView(0)
     outputs, changelog = Digest(), Digest()
     schedules = 0
     cpu = time.process_time()
     wall = time.perf_counter()
-    offset = 0
-
-    def handle(topic: str, raw: bytes) -> list[OutRecord]:
-        nonlocal offset
-        value = decode(raw, headers, Forecast)
-        record = InRecord(topic, 0, offset, value.series_id, value, value.issue_time_ms)
-        offset += 1
-        return list(processor.process(record, view))
 
     for n, raw in enumerate(inputs, 1):
         for out in handle(topics.forecasts, raw):
@@ -196,11 +210,18 @@ def run(inputs: list[bytes], args: argparse.Namespace) -> dict[str, Any]:
                     key.encode(), b"" if entry is None else comparable_entry(codec.to_bytes(entry))
                 )
     cpu = time.process_time() - cpu
+    return summary(len(inputs), schedules, cpu, time.perf_counter() - wall, outputs, changelog)
+
+
+def summary(
+    inputs: int, schedules: int, cpu: float, wall: float, outputs: Digest, changelog: Digest
+) -> dict[str, Any]:
+    """The report's counts, times and digests (both profiling harnesses print these)."""
     return {
-        "inputs": len(inputs),
+        "inputs": inputs,
         "schedules": schedules,
         "cpu_s": round(cpu, 3),
-        "wall_s": round(time.perf_counter() - wall, 3),
+        "wall_s": round(wall, 3),
         "cpu_ms_per_schedule": round(1000 * cpu / max(schedules, 1), 3),
         "outputs": outputs.count,
         "outputs_sha256": outputs.hex(),
@@ -209,8 +230,9 @@ def run(inputs: list[bytes], args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(description: str) -> tuple[argparse.Namespace, Span]:
+    """The command line both profiling harnesses share, and the span it names."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--start", default="2022-01-01", help="first day (UTC), YYYY-MM-DD")
     parser.add_argument("--days", type=float, default=30.0)
@@ -225,15 +247,28 @@ def main() -> None:
     span = Span(
         int(start.timestamp() * 1000), int(end.timestamp() * 1000), tuple(args.regions.split(","))
     )
-    inputs = [encode(f)[0] for f in forecasts(args.data, span)]
+    return args, span
+
+
+def report(
+    args: argparse.Namespace,
+    timed: Callable[[Any, argparse.Namespace], dict[str, Any]],
+    inputs: Any,
+) -> None:
+    """Run ``timed`` (under cProfile with ``--profile``) and print its JSON line."""
     if args.profile:
         profiler = cProfile.Profile()
-        report = profiler.runcall(run, inputs, args)
+        result = profiler.runcall(timed, inputs, args)
         profiler.dump_stats(str(args.profile))
     else:
-        report = run(inputs, args)
-    report = {"start": args.start, "days": args.days, "regions": args.regions, **report}
-    print(json.dumps(report))
+        result = timed(inputs, args)
+    result = {"start": args.start, "days": args.days, "regions": args.regions, **result}
+    print(json.dumps(result))
+
+
+def main() -> None:
+    args, span = parse_args(__doc__.splitlines()[0])
+    report(args, run, [encode(f)[0] for f in forecasts(args.data, span)])
 
 
 if __name__ == "__main__":

@@ -45,3 +45,27 @@ def test_an_infeasible_warm_solve_reports_it_and_forgets_the_solver() -> None:
     status, values, _ = solver_module.solve_lp(bad)
     assert values is None and status != "Optimal"
     assert len(solver_module._cache) == 0
+
+
+def test_a_reset_solver_solves_bit_for_bit_as_a_new_one_and_keeps_its_time_limit() -> None:
+    fleet = BatteryFleet(
+        region="ALL", energy_mwh=1000, charge_mw=500, discharge_mw=500, ramp_mw_per_step=500
+    )
+    weights = preset("co2", 0.5)
+    lps = [build_lp(fleet, forecast(seed), weights, 100.0 + 60.0 * seed) for seed in range(8)]
+    fresh = []
+    for lp in lps:  # a new HiGHS instance per LP
+        solver_module.clear_warm_solvers()
+        fresh.append(solver_module.solve_lp(lp))
+    solver_module.clear_warm_solvers()
+    kept = solver_module._cache
+    run_time = 0.0
+    while run_time < solver_module.TIME_LIMIT_S + 0.5:  # past one instance's time limit
+        for lp, (status, values, objective) in zip(lps, fresh, strict=True):
+            solver_module.reset_warm_starts()
+            got_status, got_values, got_objective = solver_module.solve_lp(lp)
+            assert got_status == status == "Optimal"
+            assert got_values is not None and values is not None
+            assert got_values.tobytes() == values.tobytes() and got_objective == objective
+        assert len(kept) == 1  # the one instance, reset each time
+        run_time = next(iter(kept.values())).getRunTime()

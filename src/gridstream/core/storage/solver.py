@@ -4,6 +4,11 @@ Receding-horizon planning solves the same LP structure (same matrix) again and a
 costs and bounds. Keeping the HiGHS instance and changing only costs and bounds lets the
 simplex start from the previous optimal basis instead of from scratch. A solve that does not
 end optimal from a warm start is retried cold, so a stale basis can never change the answer.
+
+A caller that wants a cold solve (a result that depends on the LP alone, as the storage
+service does for every origin) calls :func:`reset_warm_starts` first: the kept instances
+forget their model, basis and solution and solve the next LP of their structure as new ones
+would. That skips creating and destroying a HiGHS instance per origin (~0.15 ms of CPU).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ MAX_CACHED = 8
 _banner_shown = False
 _lock = threading.Lock()
 _cache: OrderedDict[tuple[object, ...], Any] = OrderedDict()
+#: structures whose kept solver must solve its next LP from scratch (see reset_warm_starts)
+_reset: set[tuple[object, ...]] = set()
 _COLWISE = 1  # HiGHS MatrixFormat::kColwise
 _MINIMIZE = 1  # HiGHS ObjSense::kMinimize
 
@@ -109,6 +116,21 @@ def _cold(lp: LpArrays) -> tuple[Any, tuple[str, FloatArray | None, float]]:
     return solver, _result(solver)
 
 
+def _restart(solver: Any, lp: LpArrays) -> tuple[str, FloatArray | None, float]:
+    """Solve ``lp`` on a kept instance as a new instance would: ``clearSolver`` and
+    ``passModel`` drop its basis, solution and model (the outputs and changelog digests of
+    ``benchmarks/profile_storage.py`` are those of a new instance per origin).
+
+    HiGHS's time limit is on the instance's run time summed over all its runs, which no
+    call resets: the limit moves on by the run time so far, as a new instance's clock
+    would start from zero."""
+    solver.clearSolver()
+    solver.setOptionValue("time_limit", solver.getRunTime() + TIME_LIMIT_S)
+    _pass_model(solver, lp)
+    solver.run()
+    return _result(solver)
+
+
 def solve_lp(lp: LpArrays, warm: bool = True) -> tuple[str, FloatArray | None, float]:
     """Solve ``lp`` with HiGHS: the model status text, the column values when optimal
     (else None) and the objective value. ``warm`` reuses the last basis of the same structure."""
@@ -117,6 +139,14 @@ def solve_lp(lp: LpArrays, warm: bool = True) -> tuple[str, FloatArray | None, f
     try:
         key = lp.matrix.key
         solver = _cache.get(key)
+        if solver is not None and key in _reset:
+            _reset.discard(key)
+            outcome = _restart(solver, lp)
+            if outcome[1] is None:
+                del _cache[key]  # as a new solver that failed: not kept
+            else:
+                _cache.move_to_end(key)
+            return outcome
         if solver is not None:
             _update(solver, lp)
             solver.run()
@@ -129,7 +159,7 @@ def solve_lp(lp: LpArrays, warm: bool = True) -> tuple[str, FloatArray | None, f
         if outcome[1] is not None:
             _cache[key] = solver
             while len(_cache) > MAX_CACHED:
-                _cache.popitem(last=False)
+                _reset.discard(_cache.popitem(last=False)[0])
         return outcome
     finally:
         _lock.release()
@@ -139,3 +169,11 @@ def clear_warm_solvers() -> None:
     """Forget the cached solvers (tests, or to release memory)."""
     with _lock:
         _cache.clear()
+        _reset.clear()
+
+
+def reset_warm_starts() -> None:
+    """Make the next solve of every kept structure a cold one (as after
+    :func:`clear_warm_solvers`) while keeping the instances for reuse."""
+    with _lock:
+        _reset.update(_cache)

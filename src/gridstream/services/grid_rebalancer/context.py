@@ -10,11 +10,10 @@ Entries (JSON-able dicts in the runner's keyed state, so they survive restarts):
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable
+from operator import attrgetter, itemgetter
 from typing import Any
 
-from gridstream.bus.forecast_steps import steps_by_target
 from gridstream.core.rebalance import (
     Alert,
     Interconnector,
@@ -24,6 +23,7 @@ from gridstream.core.rebalance import (
     StoragePlan,
 )
 from gridstream.schemas import alert_pb2, anomaly_pb2, forecast_pb2, storage_pb2
+from gridstream.services.grid_rebalancer.forecast_entry import ForecastEntry, p50_at, window
 
 Entry = dict[str, Any]
 STEP_MS = 900_000
@@ -34,6 +34,7 @@ FIELD_SERIES = {
     "CO2_INTENSITY": "co2",
 }
 SUSPECT_LABELS = ("stuck", "gap", "flatline")
+_PLAN_ROW = attrgetter("ts_ms", "discharge_mw", "charge_mw")
 
 
 def split_series(series_id: str) -> tuple[str, str]:
@@ -42,31 +43,23 @@ def split_series(series_id: str) -> tuple[str, str]:
 
 
 def forecast_entry(msg: forecast_pb2.Forecast) -> tuple[str, Entry] | None:
+    """The forecast's entry: its steps in target order (SNSP as a fraction), read from the
+    message as far as they are needed (:class:`ForecastEntry`)."""
     series = FIELD_SERIES.get(msg.field)
     if series is None or not msg.steps:
         return None
     region = msg.region or msg.series_id.partition("/")[0]
-    rows = steps_by_target(msg)
-    scale = 0.01 if series == "snsp" and (msg.unit == "%" or rows[0][2] > 1.5) else 1.0
-    entry = {
-        "forecast_id": msg.forecast_id,
-        "model_version": msg.model_version,
-        "issue_ms": msg.issue_time_ms,
-        "targets": [r[0] for r in rows],
-        "p10": [r[1] * scale for r in rows],
-        "p50": [r[2] * scale for r in rows],
-        "p90": [r[3] * scale for r in rows],
-    }
-    return f"fc|{region}|{series}", entry
+    return f"fc|{region}|{series}", ForecastEntry(msg, series)
 
 
 def plan_entry(msg: storage_pb2.StorageSchedule) -> tuple[str, Entry]:
-    steps = sorted(msg.steps, key=lambda s: s.ts_ms)
+    # each step's fields read by one C call, sorted by time (stable)
+    rows = sorted(map(_PLAN_ROW, msg.steps), key=itemgetter(0))
     entry = {
         "schedule_id": msg.schedule_id,
         "issue_ms": msg.issue_time_ms,
         "fallback": msg.fallback,
-        "steps": [[s.ts_ms, s.discharge_mw - s.charge_mw] for s in steps],
+        "steps": [[ts, discharge - charge] for ts, discharge, charge in rows],
     }
     return f"plan|{msg.region}", entry
 
@@ -107,15 +100,8 @@ def anomaly_entries(msg: anomaly_pb2.Anomaly) -> list[tuple[str, Entry | None]]:
     return out
 
 
-def _window(entry: Entry, window_ms: int) -> tuple[int, int, int]:
-    """The window's start and end, and how many of the (sorted) targets fall in it."""
-    targets = entry["targets"]
-    start = int(targets[0])
-    return start, start + window_ms, bisect.bisect_left(targets, start + window_ms)
-
-
 def series_forecast(region: str, series: str, entry: Entry, window_ms: int) -> SeriesForecast:
-    start, end, count = _window(entry, window_ms)
+    start, end, p10_max, p50_max, p90_max = window(entry, window_ms)
     return SeriesForecast(
         forecast_id=entry["forecast_id"],
         region=region,
@@ -123,17 +109,19 @@ def series_forecast(region: str, series: str, entry: Entry, window_ms: int) -> S
         model_version=entry["model_version"],
         start_ms=start,
         end_ms=end,
-        p10_max=float(max(entry["p10"][:count])),
-        p50_max=float(max(entry["p50"][:count])),
-        p90_max=float(max(entry["p90"][:count])),
+        p10_max=p10_max,
+        p50_max=p50_max,
+        p90_max=p90_max,
     )
 
 
 def expected_at(entries: Iterable[Entry | None], ts: int) -> float | None:
     """The P50 a forecast gave for time ``ts`` (the newest forecast that covers it)."""
     for entry in entries:
-        if entry is not None and ts in entry["targets"]:
-            return float(entry["p50"][entry["targets"].index(ts)])
+        if entry is not None:
+            expected = p50_at(entry, ts)
+            if expected is not None:
+                return expected
     return None
 
 

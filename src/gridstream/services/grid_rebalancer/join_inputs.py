@@ -15,6 +15,7 @@ the fields the catalogue publishes in that region.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 
 from gridstream.services.grid_rebalancer.context import FIELD_SERIES
 from gridstream.sources.catalogue import spec_for_field
@@ -34,9 +35,22 @@ class JoinInputs:
     forecast_fields: frozenset[str] = frozenset(SERIES_FIELD[s] for s in DECIDE_ON)
     #: fields whose alerts origin ``t`` waits for (empty: alerts apply as they arrive)
     alert_fields: frozenset[str] = frozenset()
+    #: per region, what it awaits: fixed by the fields, and read several times per record
+    _alert_series: dict[str, Sequence[str]] = dataclasses.field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _forecasts: dict[str, Mapping[str, int]] = dataclasses.field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
-    def alert_series(self, region: str) -> list[str]:
+    def alert_series(self, region: str) -> Sequence[str]:
         """The series of ``region`` whose alert watermark origin ``t`` waits for."""
+        known = self._alert_series.get(region)
+        if known is None:
+            known = self._alert_series[region] = self._find_alert_series(region)
+        return known
+
+    def _find_alert_series(self, region: str) -> list[str]:
         out = []
         for field in sorted(self.alert_fields):
             spec = spec_for_field(field)
@@ -44,8 +58,14 @@ class JoinInputs:
                 out.append(f"{region}/{field}")
         return out
 
-    def forecasts(self, region: str) -> dict[str, int]:
+    def forecasts(self, region: str) -> Mapping[str, int]:
         """Awaited series of ``region`` -> interval (ms) of their forecast origins."""
+        known = self._forecasts.get(region)
+        if known is None:
+            known = self._forecasts[region] = self._find_forecasts(region)
+        return known
+
+    def _find_forecasts(self, region: str) -> dict[str, int]:
         out = {}
         for series in DECIDE_ON:
             field = SERIES_FIELD[series]

@@ -28,14 +28,16 @@ GROUP_DEPTH = {"sch": 2, "ev": 2, "fc": 2, "fcb": 3, "suspect": 1}
 
 def group_of(key: str) -> str | None:
     """The group prefix of ``key`` (with its trailing ``|``), or None if not grouped."""
-    kind, _, _ = key.partition("|")
+    kind, sep, _ = key.partition("|")
     depth = GROUP_DEPTH.get(kind)
-    if depth is None:
+    if depth is None or not sep:
         return None
-    parts = key.split("|", depth)
-    if len(parts) <= depth:
-        return None
-    return "|".join(parts[:depth]) + "|"
+    end = len(kind)  # the key up to its ``depth``-th ``|`` (found without splitting it)
+    for _ in range(depth - 1):
+        end = key.find("|", end + 1)
+        if end < 0:
+            return None
+    return key[: end + 1]
 
 
 class MergedState:

@@ -109,6 +109,7 @@ from gridstream.services.grid_rebalancer.context import (
     split_series,
 )
 from gridstream.services.grid_rebalancer.control import CommandQueue
+from gridstream.services.grid_rebalancer.forecast_entry import filled
 from gridstream.services.grid_rebalancer.join_inputs import DECIDE_ON, JoinInputs
 from gridstream.services.grid_rebalancer.merged_state import MergedState
 from gridstream.services.grid_rebalancer.records import ledger_from_records, new_records
@@ -155,7 +156,7 @@ class RebalancerSettings(BaseSettings):
 
 
 ENTRY_CODEC: StateCodec[Entry] = StateCodec(
-    lambda e: json.dumps(e, separators=(",", ":")).encode(), lambda b: json.loads(b)
+    lambda e: json.dumps(filled(e), separators=(",", ":")).encode(), lambda b: json.loads(b)
 )
 
 
@@ -555,11 +556,15 @@ class GridRebalancerProcessor(Processor[Entry]):
         self.state.detach(partitions)
 
 
-def build(
-    settings: Settings, own: RebalancerSettings | None = None, name: str = SERVICE
-) -> ServiceParts:
-    """The rebalancer service; ``name`` sets its consumer group and changelog (tests)."""
-    own = own or RebalancerSettings()
+def configured_processor(
+    topics: TopicNames,
+    own: RebalancerSettings,
+    load_trail: Callable[[], list[RebalanceAction]],
+    webhook: ActionWebhook | None = None,
+    live_idle_ms: int | None = None,
+) -> GridRebalancerProcessor:
+    """The processor with the policy, interconnectors and join of ``own`` (the service's,
+    and ``benchmarks/profile_rebalancer.py``'s without a broker)."""
     config = PolicyConfig(
         snsp_limit=own.snsp_limit,
         demand_response_threshold_mw=own.demand_response_threshold_mw,
@@ -570,22 +575,36 @@ def build(
         for ic in own.interconnectors
     ]
     join = JoinInputs(ForecasterSettings().field_set(), field_set(own.alert_fields))
+    return GridRebalancerProcessor(
+        topics,
+        RebalancePolicy(config),
+        own.mode,
+        own.window_minutes * 60_000,
+        links,
+        load_trail,
+        webhook,
+        live_idle_ms,
+        join,
+    )
+
+
+def build(
+    settings: Settings, own: RebalancerSettings | None = None, name: str = SERVICE
+) -> ServiceParts:
+    """The rebalancer service; ``name`` sets its consumer group and changelog (tests)."""
+    own = own or RebalancerSettings()
     kafka = settings.kafka(client_id=f"{SERVICE}-ledger")
     topic = settings.topics.rebalance
 
     def load_trail() -> list[RebalanceAction]:
         return [r.value for r in read_topic(kafka, topic, RebalanceAction, timeout_s=120)]
 
-    processor = GridRebalancerProcessor(
+    processor = configured_processor(
         settings.topics,
-        RebalancePolicy(config),
-        own.mode,
-        own.window_minutes * 60_000,
-        links,
+        own,
         load_trail,
         ActionWebhook(own.webhook_url) if own.webhook_url else None,
         int(settings.idle_advance_s * 1000) if settings.clock == "live" else None,
-        join,
     )
     router = rebalance_router(processor, settings.control_token)
     parts, _ = runner_service(settings, name, processor, [router])

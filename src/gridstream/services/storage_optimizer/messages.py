@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import operator
 from collections.abc import Mapping
 
 import numpy as np
 
-from gridstream.bus.forecast_steps import steps_by_target
 from gridstream.core.storage import HorizonForecast, Quantiles, ScheduleResult
 from gridstream.core.storage.schedule import STEP_MS
 from gridstream.errors import ValidationError
@@ -53,19 +53,40 @@ StepTables = dict[str, tuple[Forecast, np.ndarray]]
 read in several plans (standing in for a series missing at later origins) is read once."""
 
 
+#: one step's columns of a step table, read by one C call per step
+_STEP_ROW = operator.attrgetter("target_time_ms", "p10", "p50", "p90")
+_STEP_TS = operator.attrgetter("ts_ms")
+
+
 def _step_table(forecast: Forecast, cache: StepTables | None, name: str) -> np.ndarray:
     if cache is not None:
         known = cache.get(name)
         if known is not None and known[0] is forecast:
             return known[1]
-    if not forecast.steps:
+    steps = forecast.steps
+    if not steps:
         raise ValidationError(f"forecast {forecast.forecast_id} has no steps")
-    rows = steps_by_target(forecast)  # sorted by target time
-    flat = np.fromiter(itertools.chain.from_iterable(rows), np.float64, count=4 * len(rows))
-    table = flat.reshape(len(rows), 4)
+    # the rows of ``steps_by_target`` (sorted by target time, stable), read without a Python
+    # tuple per step; sorted only when not strictly in order, on the integer times (as
+    # floats, times past 2**53 ms could tie)
+    flat = np.fromiter(
+        itertools.chain.from_iterable(map(_STEP_ROW, steps)), np.float64, count=4 * len(steps)
+    )
+    table = flat.reshape(len(steps), 4)
+    times = table[:, 0]
+    if (times[1:] <= times[:-1]).any():
+        order = sorted(range(len(steps)), key=lambda i: steps[i].target_time_ms)
+        table = table[order]
     if cache is not None:
         cache[name] = (forecast, table)
     return table
+
+
+def _ordered(columns: np.ndarray) -> Quantiles:
+    """P10/P50/P90 from the rows of ``columns``, crossing ones sorted per step: what
+    ``Quantiles.of`` gives for them, without stacking the rows again."""
+    stacked = np.sort(columns, axis=0)
+    return Quantiles(stacked[0], stacked[1], stacked[2])
 
 
 def _quantiles_on_grid(table: np.ndarray, grid_ms: np.ndarray) -> Quantiles:
@@ -74,9 +95,8 @@ def _quantiles_on_grid(table: np.ndarray, grid_ms: np.ndarray) -> Quantiles:
     if len(table) == len(grid) and np.array_equal(table[:, 0], grid):
         # on the grid already (the forecasts of the origin itself): np.interp at a table's
         # own times gives its values exactly
-        return Quantiles.of(table[:, 1], table[:, 2], table[:, 3])
-    columns = [np.interp(grid, table[:, 0], table[:, j]) for j in (1, 2, 3)]
-    return Quantiles.of(*columns)
+        return _ordered(table[:, 1:].T)
+    return _ordered(np.vstack([np.interp(grid, table[:, 0], table[:, j]) for j in (1, 2, 3)]))
 
 
 def horizon_from_forecasts(
@@ -164,15 +184,16 @@ def carried_over(
     """
     if previous is None or not previous.steps:
         return default_soc_mwh, 0.0
-    steps = list(previous.steps)
-    times = [s.ts_ms for s in steps]
-    if any(later < earlier for earlier, later in itertools.pairwise(times)):
-        steps.sort(key=lambda s: s.ts_ms)  # stable, as published schedules are in order
-        times.sort()
-    done = bisect.bisect_left(times, start_ms)  # steps before ``start_ms``
+    steps = previous.steps
+    times = list(map(_STEP_TS, steps))
+    ordered = sorted(times)  # linear when in order, as published schedules are
+    done = bisect.bisect_left(ordered, start_ms)  # steps before ``start_ms``
     if not done:
         return default_soc_mwh, 0.0
-    last = steps[done - 1]
+    if ordered == times:
+        last = steps[done - 1]
+    else:  # the step a stable sort by time puts there
+        last = steps[sorted(range(len(times)), key=times.__getitem__)[done - 1]]
     return float(last.soc_mwh), float(last.discharge_mw - last.charge_mw)
 
 

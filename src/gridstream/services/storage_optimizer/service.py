@@ -51,7 +51,7 @@ from gridstream.core.storage import (
     preset,
 )
 from gridstream.core.storage.schedule import STEP_MS
-from gridstream.core.storage.solver import clear_warm_solvers
+from gridstream.core.storage.solver import reset_warm_starts
 from gridstream.errors import ValidationError
 from gridstream.schemas.forecast_pb2 import Forecast
 from gridstream.services.base import ensure_internal_topic, runner_service
@@ -272,10 +272,9 @@ class StorageOptimizerProcessor(Processor[JoinEntry]):
                 # from a cold solver: HiGHS warm-started from another solve (an earlier
                 # origin, another region with the same LP structure, or none after a
                 # restart) can end on other bits of the same optimum; a cold start costs
-                # ~0.8 ms more per origin (about 1.7 ms of CPU in all per schedule with the
-                # default fleet, benchmarks/profile_storage.py) and makes the schedule a
-                # function of its inputs
-                clear_warm_solvers()
+                # ~0.8 ms more per origin and makes the schedule a function of its inputs
+                # (the kept instance is reset rather than replaced: the same bits)
+                reset_warm_starts()
                 result = plan_schedule(fleet, horizon, self.weights, soc0, net0)
                 if note:
                     result = replace(

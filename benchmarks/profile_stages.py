@@ -1,9 +1,9 @@
-"""CPU of the per-reading stages, in process: preprocessor, ml-preprocessor, forecaster, detector.
+"""CPU of the per-reading stages in process: (ml-)preprocessor, forecaster, detector, alerts.
 
 Run: PYTHONPATH=src .venv/bin/python benchmarks/profile_stages.py [--data DIR] [--year 2022]
      [--days 30] [--batch 500] [--profile smart-ml-forecaster]
 
-Recorded EirGrid rows of ``[1 Jan year, + days)`` go through the four services' processors as
+Recorded EirGrid rows of ``[1 Jan year, + days)`` go through the five services' processors as
 their runners drive them, without a broker: each record is encoded and decoded by the bus
 serde, partitioned like librdkafka's default partitioner (CRC32 of the key, 3 partitions as
 ``gridstream bench``), processed in batches of ``--batch`` records per stage (a stage drains
@@ -13,9 +13,11 @@ for it, and its dirty state encoded by its codec as the runner writes the change
 Two things are pinned so that a run depends on the data alone: the ml-preprocessor's wall
 clock (the arrival time it keeps for a head waiting for its peers) is a constant, and the
 forecaster has no registry models (seasonal-naive, as ``gridstream bench`` before the trainer
-promotes one). Prints one JSON line: per service the CPU seconds, records in and out and the
-SHA-256 of its output records (topic, key, value bytes, in order) and of its changelog
-entries; ``--profile`` writes a cProfile of one service to ``/tmp/profile_<service>.prof``.
+promotes one). The alert engine reads the detector's verdicts and the preprocessor's system
+events with its default settings on the event clock, the rules file not watched. Prints one
+JSON line: per service the CPU seconds, records in and out and the SHA-256 of its output
+records (topic, key, value bytes, in order) and of its changelog entries; ``--profile``
+writes a cProfile of one service to ``/tmp/profile_<service>.prof``.
 """
 
 from __future__ import annotations
@@ -40,7 +42,11 @@ from gridstream.bus.processor import InRecord, Processor
 from gridstream.bus.serde import decode, encode
 from gridstream.bus.state import StateView
 from gridstream.config import Settings
+from gridstream.core.alerts.merge import HOUR_MS
 from gridstream.errors import SerdeError, ValidationError
+from gridstream.services.alert_engine.receivers import ReceiverHub
+from gridstream.services.alert_engine.rules import RulesHolder
+from gridstream.services.alert_engine.service import AlertEngineProcessor, AlertSettings
 from gridstream.services.anomaly_detector.service import AnomalyDetectorProcessor
 from gridstream.services.forecaster.service import ForecasterProcessor, ForecasterSettings
 from gridstream.services.ml_preprocessor import service as ml_service
@@ -167,14 +173,33 @@ def build(settings: Settings, size: int, profiled: str) -> Pipeline:
         "smart-anomaly-detector",
         AnomalyDetectorProcessor(topics, forecast_fields=forecast_fields),
     )
+    alerts = Stage("smart-alert-engine", alert_engine(settings))
     routes = {
         topics.raw: [pre],
         topics.preprocessed: [ml],
         ml_service.repartition_topic(settings): [ml],
         topics.ml_ready: [fc, det],
         topics.forecasts: [det],
+        topics.anomalies: [alerts],
+        topics.system_events: [alerts],
     }
-    return Pipeline([pre, ml, fc, det], routes, size, profiled)
+    return Pipeline([pre, ml, fc, det, alerts], routes, size, profiled)
+
+
+def alert_engine(settings: Settings) -> AlertEngineProcessor:
+    """The alert engine as its service builds it on the event clock, without receivers."""
+    config = AlertSettings()
+    if config.consume_readings:
+        raise SystemExit("GRIDSTREAM_ALERTS_CONSUME_READINGS: not wired here, unset it")
+    return AlertEngineProcessor(
+        settings.topics,
+        RulesHolder(config.rules_file),
+        ReceiverHub([]),
+        consume_readings=False,
+        watch_rules=False,
+        clock="event",
+        startup_hold_ms=int(config.startup_hold_hours * HOUR_MS),
+    )
 
 
 def raw_wires(settings: Settings, data: Path, year: int, days: float) -> Iterator[Wire]:

@@ -335,15 +335,23 @@ class AlertEngine:
     def _apply_suppression(self, now: int) -> None:
         active = [s for s in self.silences.values() if s.active(now)]
         firing = [a for a in self.alerts.values() if a.state is AlertState.FIRING]
+        # each inhibit rule's sources among the firing alerts, found once per sweep rather
+        # than once per alert (the same answer: every test here is free of side effects)
+        by_rule = [
+            (rule, [src for src in firing if matches(rule.source, src.labels)])
+            for rule in self.rules.inhibit_rules
+        ]
+        inhibiting = [(rule, sources) for rule, sources in by_rule if sources]
         for alert in self.alerts.values():
             alert.silenced = any(matches(s.matchers, alert.labels) for s in active)
             alert.inhibited = any(
                 matches(rule.target, alert.labels)
-                and matches(rule.source, src.labels)
-                and src.fingerprint != alert.fingerprint
-                and all(src.labels.get(k) == alert.labels.get(k) for k in rule.equal)
-                for rule in self.rules.inhibit_rules
-                for src in firing
+                and any(
+                    src.fingerprint != alert.fingerprint
+                    and all(src.labels.get(k) == alert.labels.get(k) for k in rule.equal)
+                    for src in sources
+                )
+                for rule, sources in inhibiting
             )
 
     # ----- persistence ----------------------------------------------------------------------

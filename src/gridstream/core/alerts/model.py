@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
-from collections.abc import Mapping
+import operator
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -17,13 +20,34 @@ class AlertState(StrEnum):
 
 def fingerprint(labels: Mapping[str, str]) -> str:
     """A stable identity for a label set (order does not matter)."""
-    text = "\x1f".join(f"{k}\x1e{labels[k]}" for k in sorted(labels))
+    return _fingerprint(tuple(labels.items()))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _fingerprint(items: tuple[tuple[str, str], ...]) -> str:
+    """The fingerprint of a label set, hashed once: the engine asks again for the same few
+    label sets (an alert's, its group's) on every record, to look them up."""
+    text = "\x1f".join(f"{k}\x1e{v}" for k, v in sorted(items))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def matches(matchers: Mapping[str, str], labels: Mapping[str, str]) -> bool:
     """Every matcher holds; values may be shell globs (``ALL/*``)."""
-    return all(fnmatch.fnmatchcase(labels.get(k, ""), v) for k, v in matchers.items())
+    for key, pattern in matchers.items():  # noqa: SIM110 - a loop: no generator per call
+        if not _matcher(pattern)(labels.get(key, "")):
+            return False
+    return True
+
+
+@functools.lru_cache(maxsize=4096)
+def _matcher(pattern: str) -> Callable[[str], bool]:
+    """``fnmatch.fnmatchcase(name, pattern)`` as a function of ``name``, built once per
+    pattern: a pattern without ``*``, ``?`` or ``[`` matches itself only (the engine tests
+    every inhibit rule against every alert on every record, most of them plain words)."""
+    if not any(c in pattern for c in "*?["):
+        return functools.partial(operator.eq, pattern)
+    match = re.compile(fnmatch.translate(pattern)).match
+    return lambda name: match(name) is not None
 
 
 @dataclass

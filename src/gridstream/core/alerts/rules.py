@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -55,7 +56,13 @@ def parse_duration(text: str | int | float) -> int:
 
 
 def _glob(pattern: str, series_id: str) -> bool:
-    return re.fullmatch(re.escape(pattern).replace(r"\*", ".*"), series_id) is not None
+    return _glob_re(pattern).fullmatch(series_id) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def _glob_re(pattern: str) -> re.Pattern[str]:
+    """The regex of a series glob, built once (rules are matched against every record)."""
+    return re.compile(re.escape(pattern).replace(r"\*", ".*"))
 
 
 class _Model(BaseModel):

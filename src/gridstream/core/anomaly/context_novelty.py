@@ -23,6 +23,7 @@ context keys and a few counters, so the state is small and plain.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from typing import Any
@@ -59,8 +60,9 @@ class ContextNoveltyDetector(Detector):
         self._origin = math.nan
         self._width = math.nan
         self._seen: set[str] = set()
-        # the sorted contexts for get_state, rebuilt only when one is added: the state is
-        # written after every batch that touches the series, and new contexts get rare
+        # the sorted contexts for get_state, kept sorted as they are added (None: to sort
+        # once, after set_state): the state is written after every batch that touches the
+        # series, and re-sorting thousands of contexts for each new one cost more than that
         self._seen_sorted: list[str] | None = []
         self._novel = [0] * ORDERS
         self._total = [0] * ORDERS
@@ -130,7 +132,8 @@ class ContextNoveltyDetector(Detector):
             self._total[order] += 1
             if novel and len(self._seen) < self.max_contexts:
                 self._seen.add(key)
-                self._seen_sorted = None
+                if self._seen_sorted is not None:  # kept sorted: no re-sort per state write
+                    bisect.insort(self._seen_sorted, key)
         return surprise
 
     def params(self) -> dict[str, Any]:

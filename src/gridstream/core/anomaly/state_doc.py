@@ -41,7 +41,12 @@ class _Packer:
             for key in value:
                 if isinstance(key, str) and key.startswith("$"):
                     raise SerdeError(f"state key {key!r}: keys starting with $ are reserved")
-            return {key: self.lift(item) for key, item in value.items()}
+            # scalars (most members) are kept as they are without a call per member
+            scalars = _SCALARS
+            return {
+                key: item if type(item) in scalars else self.lift(item)
+                for key, item in value.items()
+            }
         if kind is list or kind is tuple:
             types = set(map(type, value))
             if len(value) >= MIN_PACKED:

@@ -79,6 +79,7 @@ class MlPreprocessor(Processor[FeatureSeries]):
         # the wall clock releases a head without its peers in live mode only
         self._max_wait_ms = MAX_WAIT_MS if settings.clock == "live" else None
         self._last_sweep_ms = 0
+        self._peer_keys: dict[str, tuple[tuple[str, str], ...]] = {}  # region -> peer keys
 
     def event_times(self) -> Mapping[str, Callable[[Message], int]]:
         return {self.topics.preprocessed: ts_of}  # read the series' partitions in step
@@ -144,40 +145,46 @@ class MlPreprocessor(Processor[FeatureSeries]):
                 if entry is None:
                     continue
                 while entry.pending is not None:
+                    # the peers once per look at the head: nothing changes them until it moves
+                    peers = self._peers(key, state)
                     why = None
-                    if not self._ready(key, entry, state):
-                        seen = all(p is not None for p in self._peers(key, state).values())
+                    if not self._ready(entry, peers):
+                        seen = all(p is not None for p in peers.values())
                         why = entry.overdue(now, self._max_wait_ms, seen)
                         if why is None:
                             break
-                    self._release(key, entry, state, why)
+                    self._release(key, entry, state, peers, why)
                     while entry.backlog and entry.pending is None:
                         self._apply(key, entry, entry.backlog.pop(0))
                     state.put(key, entry)
                     moved = True
 
-    @staticmethod
-    def _peers(sid: str, state: StateView[FeatureSeries]) -> dict[str, SeriesState | None]:
+    def _peers(self, sid: str, state: StateView[FeatureSeries]) -> dict[str, SeriesState | None]:
         region = sid.partition("/")[0]
+        keys = self._peer_keys.get(region)
+        if keys is None:
+            keys = self._peer_keys[region] = tuple((name, f"{region}/{name}") for name in PEERS)
         out: dict[str, SeriesState | None] = {}
-        for name in PEERS:
-            peer = state.get(f"{region}/{name}")
+        for name, key in keys:
+            peer = state.get(key)
             out[name] = peer.state if peer is not None else None
         return out
 
-    def _ready(self, sid: str, entry: FeatureSeries, state: StateView[FeatureSeries]) -> bool:
+    @staticmethod
+    def _ready(entry: FeatureSeries, peers: dict[str, SeriesState | None]) -> bool:
         ts = entry.state.last_ts_ms
         assert ts is not None
-        return all(peer_ready(p, ts) for p in self._peers(sid, state).values())
+        return all(peer_ready(p, ts) for p in peers.values())
 
     def _release(
         self,
         sid: str,
         entry: FeatureSeries,
         state: StateView[FeatureSeries],
+        peers: dict[str, SeriesState | None],
         peers_missing: str | None = None,
     ) -> None:
-        item = snapshot(sid, entry, self._peers(sid, state), peers_missing)
+        item = snapshot(sid, entry, peers, peers_missing)
         self._released[_key(item)] = item
         entry.pending = None
         state.put(sid, entry)

@@ -62,10 +62,10 @@ class Preprocessor(Processor[SeriesState]):
             # the cleaner flags a held run and counts it in stuck_intervals
             stuck = common_pb2.QUALITY_FLAG_STUCK in clean.flags
             after = clean.stuck_intervals if stuck else 0
-            out.extend(
-                OutRecord(self.topics.system_events, sid, e)
-                for e in self._episodes(clean, before, after)
-            )
+            if not (before or after or clean.gap_before_ms):
+                continue  # no episode starts or ends here (most readings): nothing to look at
+            events = self._episodes(clean, before, after)
+            out += [OutRecord(self.topics.system_events, sid, e) for e in events]
         return out
 
     def _episodes(
